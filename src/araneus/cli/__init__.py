@@ -31,23 +31,15 @@ for _name in COMMAND_MODULES:
     importlib.import_module(_name).register(app)
 
 
+@app.callback()
+def _root() -> None:
+    """Generative design of bio-inspired 3-D spider-web structures."""
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; converts araneus errors to one-line messages."""
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="araneus")
     except AraneusError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(1)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
-    sys.exit(0)
