@@ -1,0 +1,127 @@
+"""Static figures of webs with matplotlib (imported lazily; Agg backend)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from ._util import atomic_output
+from .errors import InputError
+from .web import THREAD_TYPES, WebGraph
+
+_THREAD_COLORS = {
+    "unknown": "#444444",
+    "frame": "#1f77b4",
+    "radial": "#d62728",
+    "spiral": "#2ca02c",
+    "hub": "#9467bd",
+    "sheet": "#17becf",
+    "scaffold": "#7f7f7f",
+    "anchor": "#8c564b",
+    "bridge": "#ff7f0e",
+    "gumfoot": "#e377c2",
+    "stitch": "#bcbd22",
+}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def draw_web(
+    ax: Any,
+    web: WebGraph,
+    values: np.ndarray | None = None,
+    cmap: str = "viridis",
+    linewidth: float | None = None,
+    max_edges: int = 200_000,
+) -> None:
+    """Draw ``web`` on a 3-D matplotlib axis, coloured by thread type or per-edge ``values``."""
+    from mpl_toolkits.mplot3d.art3d import Line3DCollection
+
+    e = web.edges
+    if len(e) > max_edges:  # keep huge webs drawable: a deterministic subset of edges
+        sel = np.linspace(0, len(e) - 1, max_edges).astype(np.int64)
+        e = e[sel]
+        values = None if values is None else np.asarray(values)[sel]
+    else:
+        sel = None
+    segs = web.pos[e]
+    lw = (
+        linewidth
+        if linewidth is not None
+        else float(np.clip(300 / max(len(e), 1) ** 0.5, 0.15, 1.5))
+    )
+    if values is not None:
+        import matplotlib as mpl
+
+        v = np.asarray(values, dtype=float)
+        norm = mpl.colors.Normalize(np.nanmin(v), np.nanmax(v) + 1e-30)
+        colors = mpl.colormaps[cmap](norm(v))
+    elif "thread" in web.edge_attrs:
+        codes = web.edge_attrs["thread"]
+        codes = codes if sel is None else codes[sel]
+        palette = np.array([_THREAD_COLORS.get(t, "#444444") for t in THREAD_TYPES])
+        colors = palette[np.clip(codes.astype(int), 0, len(THREAD_TYPES) - 1)]
+    else:
+        colors = "#333333"
+    ax.add_collection3d(Line3DCollection(segs, colors=colors, linewidths=lw))
+    if web.n_nodes:
+        lo, hi = web.bbox()
+        mid, half = (lo + hi) / 2, max((hi - lo).max() / 2, 1e-9)
+        ax.set_xlim(mid[0] - half, mid[0] + half)
+        ax.set_ylim(mid[1] - half, mid[1] + half)
+        ax.set_zlim(mid[2] - half, mid[2] + half)
+        ax.set_box_aspect((1, 1, 1))
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_zlabel("z")
+
+
+def plot_web(
+    web: WebGraph,
+    path: str | os.PathLike,
+    title: str | None = None,
+    values: np.ndarray | None = None,
+    elev: float = 25,
+    azim: float = -60,
+    dpi: int = 150,
+) -> None:
+    """Save a 3-D view of ``web`` to ``path`` (PNG/SVG/PDF by suffix), written atomically.
+
+    Edges are coloured by ``edge_attrs["thread"]`` when present (legend of the types used),
+    or by per-edge ``values`` (E,) with a colour bar.
+    """
+    if values is not None and len(values) != web.n_edges:
+        raise InputError(f"values must have one entry per edge ({web.n_edges}), got {len(values)}")
+    plt = _pyplot()
+    fig = plt.figure(figsize=(7, 6))
+    try:
+        ax = fig.add_subplot(projection="3d")
+        draw_web(ax, web, values)
+        ax.view_init(elev=elev, azim=azim)
+        if values is None and "thread" in web.edge_attrs and web.n_edges:
+            from matplotlib.lines import Line2D
+
+            used = np.unique(web.edge_attrs["thread"].astype(int))
+            handles = [
+                Line2D(
+                    [], [], color=_THREAD_COLORS.get(THREAD_TYPES[c], "#444"), label=THREAD_TYPES[c]
+                )
+                for c in used
+                if 0 <= c < len(THREAD_TYPES)
+            ]
+            ax.legend(handles=handles, loc="upper left", fontsize=8, frameon=False)
+        ax.set_title(title or f"{web.n_nodes} nodes, {web.n_edges} edges", fontsize=10)
+        suffix = os.path.splitext(os.fspath(path))[1].lstrip(".") or "png"
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=suffix)
+    finally:
+        plt.close(fig)
