@@ -1,0 +1,298 @@
+"""Shared pieces of the readers: the read report and the validate-and-canonicalise step.
+
+Every reader parses its file into raw arrays (positions, a raw edge list with 0-based
+indices, attribute arrays) and hands them to :func:`build_web`, which checks them, turns
+every problem into a :class:`~araneus.errors.FormatError` naming the file and location,
+and canonicalises the edge list with :meth:`WebGraph.from_raw`, counting the quirks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import FormatError, InputError
+from ..web import THREAD_CODE, THREAD_TYPES, WebGraph
+
+Locator = Callable[[int], str]
+
+
+@dataclass(frozen=True)
+class ReadReport:
+    """What a reader found in a file and what it changed while canonicalising it.
+
+    Attributes
+    ----------
+    path, format
+        The file read and the format name used.
+    n_nodes, n_edges
+        Size of the resulting web.
+    input_edges
+        Edge records in the file (before canonicalisation).
+    self_loops
+        Self-loop edge records dropped.
+    duplicates
+        Duplicate edge records dropped (an edge listed twice, in either direction).
+    reversed_duplicates
+        Of ``duplicates``, those listing an already seen edge in the opposite direction.
+    isolated_nodes
+        Nodes used by no edge (kept in the web unless ``drop_isolated`` was asked for).
+    isolated_dropped
+        Isolated nodes removed because ``drop_isolated=True``.
+    notes
+        Format-specific remarks (e.g. ``{"faces_ignored": 12}``).
+    """
+
+    path: str
+    format: str
+    n_nodes: int
+    n_edges: int
+    input_edges: int
+    self_loops: int
+    duplicates: int
+    reversed_duplicates: int
+    isolated_nodes: int
+    isolated_dropped: int = 0
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-dict view (JSON-serialisable)."""
+        return {
+            "path": self.path,
+            "format": self.format,
+            "nodes": self.n_nodes,
+            "edges": self.n_edges,
+            "input_edges": self.input_edges,
+            "self_loops_dropped": self.self_loops,
+            "duplicates_dropped": self.duplicates,
+            "of_which_reverse_direction": self.reversed_duplicates,
+            "isolated_nodes": self.isolated_nodes,
+            "isolated_dropped": self.isolated_dropped,
+            **({"notes": dict(self.notes)} if self.notes else {}),
+        }
+
+
+def _row_loc(what: str) -> Locator:
+    return lambda r: f"{what} {r}"
+
+
+def float_matrix(
+    path: Path, data: Any, name: str, ncols: tuple[int, ...], loc: Locator | None = None
+) -> np.ndarray:
+    """Convert nested rows (lists / string tokens) to a float64 (R, C) array.
+
+    ``C`` must be one of ``ncols``; text, ragged rows and non-finite values raise
+    :class:`FormatError` naming the first offending row via ``loc``.
+    """
+    loc = loc or _row_loc(f"{name} row")
+    if isinstance(data, np.ndarray) and data.dtype.kind in "iuf" and data.ndim == 2:
+        arr = data.astype(np.float64)
+    else:
+        try:
+            arr = np.array(data)
+        except ValueError:
+            arr = None
+        if arr is None or arr.dtype == object or (arr.size and arr.ndim != 2):
+            _raise_ragged(path, data, name, ncols, loc)
+        if arr.size == 0:
+            return np.zeros((0, ncols[-1]))
+        if arr.dtype.kind not in "iuf":
+            arr = _strings_to_float(path, arr, name, loc)
+        elif isinstance(data, list):
+            _reject_bools(path, data, name, loc)
+        arr = arr.astype(np.float64)
+    if arr.shape[1] not in ncols:
+        want = " or ".join(str(c) for c in ncols)
+        raise FormatError(path, f"{name} must have {want} columns, got {arr.shape[1]}", loc(0))
+    finite = np.isfinite(arr)
+    if not finite.all():
+        r = int(np.argwhere(~finite)[0, 0])
+        raise FormatError(path, f"{name} has a non-finite value {arr[r].tolist()}", loc(r))
+    return arr
+
+
+def _raise_ragged(path: Path, data: Any, name: str, ncols: tuple[int, ...], loc: Locator) -> None:
+    try:
+        rows = list(data)
+    except TypeError:
+        raise FormatError(path, f"{name} must be a list of rows") from None
+    want = " or ".join(str(c) for c in ncols)
+    first = None
+    for r, row in enumerate(rows):
+        if not isinstance(row, (list, tuple, np.ndarray)):
+            raise FormatError(path, f"{name} row is not a list: {str(row)[:40]!r}", loc(r))
+        if len(row) not in ncols:
+            raise FormatError(path, f"{name} row has {len(row)} values, expected {want}", loc(r))
+        first = len(row) if first is None else first
+        if len(row) != first:
+            raise FormatError(
+                path, f"{name} row has {len(row)} values but earlier rows have {first}", loc(r)
+            )
+        for v in row:
+            if isinstance(v, (bool, str)) or not isinstance(v, (int, float)):
+                raise FormatError(path, f"{name} row has a non-numeric value {v!r}", loc(r))
+    raise FormatError(path, f"{name} rows are inconsistent")
+
+
+def _reject_bools(path: Path, rows: list, name: str, loc: Locator) -> None:
+    for r, row in enumerate(rows):
+        if any(isinstance(v, bool) for v in row):
+            raise FormatError(path, f"{name} has a boolean where a number belongs", loc(r))
+
+
+def _strings_to_float(path: Path, arr: np.ndarray, name: str, loc: Locator) -> np.ndarray:
+    if arr.dtype.kind in "US":
+        try:
+            return arr.astype(np.float64)
+        except ValueError:
+            pass
+    flat = arr.reshape(len(arr), -1)
+    for r, row in enumerate(flat):
+        for v in row:
+            try:
+                if isinstance(v, (bool, np.bool_)):
+                    raise ValueError
+                float(v)
+            except (TypeError, ValueError):
+                v = v.item() if isinstance(v, np.generic) else v
+                raise FormatError(path, f"{name} has a non-numeric value {v!r}", loc(r)) from None
+    raise FormatError(path, f"{name} is not numeric")
+
+
+def index_matrix(
+    path: Path, data: Any, name: str, loc: Locator | None = None, width: int = 2
+) -> np.ndarray:
+    """Convert rows of node indices to int64 (R, width); non-integers raise FormatError."""
+    loc = loc or _row_loc(f"{name} row")
+    if isinstance(data, np.ndarray) and data.dtype.kind in "iu":
+        arr = data.astype(np.int64).reshape(-1, width) if data.size else np.zeros((0, width))
+        if data.ndim != 2 or data.shape[1] != width:
+            if data.size:
+                raise FormatError(path, f"{name} must have {width} columns, got shape {data.shape}")
+        return arr.astype(np.int64)
+    f = float_matrix(path, data, name, (width,), loc)
+    bad = f != np.round(f)
+    if bad.any():
+        r = int(np.argwhere(bad)[0, 0])
+        raise FormatError(path, f"{name} has a non-integer node index {f[r].tolist()}", loc(r))
+    if np.abs(f).max(initial=0) > 2**53:
+        r = int(np.argmax(np.abs(f).max(axis=1)))
+        raise FormatError(path, f"{name} has an absurd node index {f[r].tolist()}", loc(r))
+    return f.astype(np.int64)
+
+
+def pad_xyz(pos: np.ndarray) -> np.ndarray:
+    """(N, 2) -> (N, 3) with z = 0; (N, 3) unchanged."""
+    if pos.shape[1] == 2:
+        return np.concatenate([pos, np.zeros((len(pos), 1))], axis=1)
+    return pos
+
+
+def thread_names_to_codes(path: Path, values: Any, loc: Locator) -> np.ndarray:
+    """Map thread type names (or integer codes as text) to int8 codes."""
+    vals = np.asarray(values)
+    if vals.dtype.kind in "iu":
+        out = vals.astype(np.int64)
+    else:
+        out = np.empty(len(vals), dtype=np.int64)
+        for r, v in enumerate(vals.tolist()):
+            s = str(v).strip()
+            if s in THREAD_CODE:
+                out[r] = THREAD_CODE[s]
+            elif s.lstrip("-").isdigit():
+                out[r] = int(s)
+            else:
+                raise FormatError(
+                    path, f"unknown thread type {s!r}; valid: {', '.join(THREAD_TYPES)}", loc(r)
+                )
+    bad = (out < 0) | (out >= len(THREAD_TYPES))
+    if bad.any():
+        r = int(np.flatnonzero(bad)[0])
+        raise FormatError(path, f"thread code {int(out[r])} out of range", loc(r))
+    return out.astype(np.int8)
+
+
+def build_web(
+    path: Path,
+    fmt: str,
+    pos: np.ndarray,
+    edges: np.ndarray,
+    node_attrs: Mapping[str, Any] | None = None,
+    edge_attrs: Mapping[str, Any] | None = None,
+    meta: Mapping[str, Any] | None = None,
+    *,
+    node_loc: Locator | None = None,
+    edge_loc: Locator | None = None,
+    index_base: int = 0,
+    notes: Mapping[str, Any] | None = None,
+) -> tuple[WebGraph, ReadReport]:
+    """Validate raw arrays read from ``path`` and build a canonical web plus its report.
+
+    Parameters
+    ----------
+    pos
+        (N, 3) float positions (already checked finite by :func:`float_matrix`).
+    edges
+        (E, 2) int64 raw edge list, **0-based** (readers of 1-based formats subtract 1 and
+        pass ``index_base=1`` so that messages quote the file's own numbers).
+    node_loc, edge_loc
+        Map a row number to a location string for messages (``"line 12"``).
+    """
+    node_loc = node_loc or _row_loc("node")
+    edge_loc = edge_loc or _row_loc("edge")
+    n = len(pos)
+    if len(edges):
+        neg = edges.min(axis=1) < 0
+        if neg.any():
+            r = int(np.flatnonzero(neg)[0])
+            shown = (edges[r] + index_base).tolist()
+            extra = " (indices in this format start at 1)" if index_base else ""
+            raise FormatError(
+                path, f"edge {shown} has an index below {index_base}{extra}", edge_loc(r)
+            )
+        past = edges.max(axis=1) >= n
+        if past.any():
+            r = int(np.flatnonzero(past)[0])
+            shown = (edges[r] + index_base).tolist()
+            raise FormatError(
+                path, f"edge {shown} refers to a node past the node count ({n} nodes)", edge_loc(r)
+            )
+    try:
+        web, canon = WebGraph.from_raw(pos, edges, node_attrs, edge_attrs, meta)
+    except InputError as exc:
+        raise FormatError(path, str(exc)) from None
+    isolated = int(np.count_nonzero(web.degrees == 0))
+    report = ReadReport(
+        path=str(path),
+        format=fmt,
+        n_nodes=web.n_nodes,
+        n_edges=web.n_edges,
+        input_edges=canon.n_input,
+        self_loops=canon.self_loops,
+        duplicates=canon.duplicates,
+        reversed_duplicates=canon.reversed_duplicates,
+        isolated_nodes=isolated,
+        notes=dict(notes or {}),
+    )
+    return web, report
+
+
+def read_text(path: Path) -> str:
+    """Read a text file as UTF-8; binary garbage raises FormatError."""
+    data = path.read_bytes()
+    if b"\x00" in data[:4096]:
+        raise FormatError(path, "file looks binary (NUL bytes), not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise FormatError(path, "file is not valid UTF-8 text", f"line {line}") from None
+
+
+def scalar_attrs(attrs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The 1-D attributes with plain numeric/bool dtypes (those simple formats can carry)."""
+    return {k: v for k, v in attrs.items() if v.ndim == 1 and v.dtype.kind in "biuf"}
