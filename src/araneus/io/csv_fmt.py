@@ -1,0 +1,242 @@
+"""CSV: a node table plus an edge table, as in Lu, Yang & Buehler (2022).
+
+A web ``NAME`` is stored as two files side by side:
+
+* ``NAME.nodes.csv``: header ``id,x,y,z[,attr...]`` (``z`` optional: 2-D webs get z = 0);
+* ``NAME.edges.csv``: header ``source,target[,attr...]``.
+
+Any of ``NAME.csv``, ``NAME.nodes.csv`` or ``NAME.edges.csv`` names the pair, for reading
+and writing. Node ids are arbitrary labels (numbers or text, unique); edges refer to them
+and are mapped to 0-based indices in node-table order. When every id is numeric, ids are
+compared as numbers (``7`` matches ``7.0``). Header names are case-insensitive; a leading
+``#`` on the header is ignored; tab- or semicolon-separated files are accepted.
+
+Extra columns become attributes: integers, floats, ``true``/``false`` booleans or text.
+``thread`` holds thread-type names (or codes). A column ``name[k]`` (k = 0, 1, ...) is one
+component of a 2-D attribute ``name``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .._util import atomic_output
+from ..errors import FormatError
+from ..web import THREAD_TYPES, WebGraph
+from ._common import (
+    ReadReport,
+    build_web,
+    float_matrix,
+    read_text,
+    thread_names_to_codes,
+)
+
+ID_NAMES = ("id", "node", "node_id", "index")
+SRC_NAMES = ("source", "src", "u", "i", "from", "node1", "start")
+DST_NAMES = ("target", "dst", "v", "j", "to", "node2", "end")
+_COMPONENT = re.compile(r"^(.+)\[(\d+)\]$")
+
+
+def csv_pair(path: Path) -> tuple[Path, Path]:
+    """The (nodes, edges) file pair named by ``path`` (stem, ``.nodes.csv`` or ``.edges.csv``)."""
+    name = path.name
+    low = name.lower()
+    for tail in (".nodes.csv", ".edges.csv", ".csv"):
+        if low.endswith(tail):
+            stem = name[: -len(tail)]
+            break
+    else:
+        stem = name
+    return path.with_name(f"{stem}.nodes.csv"), path.with_name(f"{stem}.edges.csv")
+
+
+class _Table:
+    """A parsed CSV table: lower-cased header, string columns, and source line numbers."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        text = read_text(path)
+        lines = text.splitlines()
+        first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
+        if first is None:
+            raise FormatError(path, "file is empty (expected a header line)")
+        head = lines[first]
+        delim = "," if "," in head else "\t" if "\t" in head else ";" if ";" in head else ","
+        reader = csv.reader(io.StringIO(text), delimiter=delim, skipinitialspace=True)
+        rows: list[list[str]] = []
+        self.lines: list[int] = []
+        header = None
+        try:
+            for row in reader:
+                if not row or all(not c.strip() for c in row):
+                    continue
+                if header is None:
+                    header = [c.strip().lstrip("#").strip().lower() for c in row]
+                    self.header_line = reader.line_num
+                    continue
+                if len(row) != len(header):
+                    raise FormatError(
+                        path,
+                        f"row has {len(row)} columns, header has {len(header)}",
+                        f"line {reader.line_num}",
+                    )
+                rows.append([c.strip() for c in row])
+                self.lines.append(reader.line_num)
+        except csv.Error as exc:
+            raise FormatError(path, f"bad CSV: {exc}", f"line {reader.line_num}") from None
+        assert header is not None
+        if len(set(header)) != len(header):
+            raise FormatError(path, f"duplicate column names in header {header}", "header")
+        self.header = header
+        cells = np.array(rows, dtype=str).reshape(len(rows), len(header))
+        self.cols = {h: cells[:, k] for k, h in enumerate(header)}
+
+    def loc(self, r: int) -> str:
+        return f"line {self.lines[r]}" if r < len(self.lines) else f"line {self.header_line}"
+
+    def find(self, names: tuple[str, ...], what: str) -> str:
+        for n in names:
+            if n in self.cols:
+                return n
+        raise FormatError(
+            self.path,
+            f"no {what} column; header is {self.header}, expected one of {list(names)}",
+            "header",
+        )
+
+    def numbers(self, names: list[str], what: str) -> np.ndarray:
+        data = np.stack([self.cols[n] for n in names], axis=1) if names else None
+        return float_matrix(self.path, data, what, (len(names),), self.loc)
+
+
+def _parse_column(t: _Table, name: str) -> np.ndarray:
+    vals = t.cols[name]
+    if name == "thread":
+        return thread_names_to_codes(t.path, vals, t.loc)
+    for typ in (np.int64, np.float64):
+        try:
+            return vals.astype(typ)
+        except (ValueError, OverflowError):
+            pass
+    low = np.char.lower(vals)
+    if len(vals) and np.isin(low, ["true", "false"]).all():
+        return low == "true"
+    return vals
+
+
+def _attrs(t: _Table, used: set[str]) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    comps: dict[str, dict[int, np.ndarray]] = {}
+    for name in t.header:
+        if name in used:
+            continue
+        m = _COMPONENT.match(name)
+        if m:
+            comps.setdefault(m.group(1), {})[int(m.group(2))] = _parse_column(t, name)
+        else:
+            out[name] = _parse_column(t, name)
+    for base, parts in comps.items():
+        if sorted(parts) != list(range(len(parts))):
+            raise FormatError(t.path, f"columns {base}[k] must be numbered 0..k-1", "header")
+        arrs = [parts[k] for k in range(len(parts))]
+        out[base] = np.stack(np.broadcast_arrays(*arrs), axis=1).astype(np.result_type(*arrs))
+    return out
+
+
+def _keys(ids: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        return ids.astype(np.float64), other.astype(np.float64)
+    except ValueError:
+        return ids, other
+
+
+def read_csv(path: Path, fmt: str = "csv") -> tuple[WebGraph, ReadReport]:
+    """Read the node/edge table pair named by ``path`` (see module docstring)."""
+    npath, epath = csv_pair(path)
+    for p in (npath, epath):
+        if not p.exists():
+            raise FormatError(
+                p, f"no such file (a CSV web is the pair {npath.name} + {epath.name})"
+            )
+    nt, et = _Table(npath), _Table(epath)
+    idc = nt.find(ID_NAMES, "node id")
+    xyz = [nt.find(("x",), "x"), nt.find(("y",), "y")] + (["z"] if "z" in nt.cols else [])
+    pos = nt.numbers(xyz, "node coordinates")
+    if pos.shape[1] == 2:
+        pos = np.concatenate([pos, np.zeros((len(pos), 1))], axis=1)
+    src, dst = et.find(SRC_NAMES, "edge source"), et.find(DST_NAMES, "edge target")
+    ids = nt.cols[idc]
+    ends = np.concatenate([et.cols[src], et.cols[dst]])
+    nkey, ekey = _keys(ids, ends)
+    order = np.argsort(nkey, kind="stable")
+    skey = nkey[order]
+    dup = np.flatnonzero(skey[1:] == skey[:-1])
+    if len(dup):
+        r = int(order[dup[0] + 1])
+        raise FormatError(npath, f"duplicate node id {str(ids[r])!r}", nt.loc(r))
+    at = np.searchsorted(skey, ekey).clip(0, max(len(skey) - 1, 0))
+    found = skey[at] == ekey if len(skey) else np.zeros(len(ekey), bool)
+    if not found.all():
+        k = int(np.flatnonzero(~found)[0])
+        r = k % len(et.cols[src]) if len(et.cols[src]) else 0
+        raise FormatError(epath, f"edge refers to unknown node id {str(ends[k])!r}", et.loc(r))
+    m = len(et.cols[src])
+    idx = order[at] if len(order) else at
+    edges = np.stack([idx[:m], idx[m:]], axis=1).astype(np.int64)
+    node_attrs = _attrs(nt, {idc, *xyz})
+    edge_attrs = _attrs(et, {src, dst})
+    return build_web(
+        path,
+        fmt,
+        pos,
+        edges,
+        node_attrs,
+        edge_attrs,
+        {},
+        node_loc=nt.loc,
+        edge_loc=lambda r: f"{epath.name} {et.loc(r)}",
+    )
+
+
+def _columns(attrs: dict[str, np.ndarray]) -> tuple[list[str], list[list]]:
+    names: list[str] = []
+    cols: list[list] = []
+    for name, arr in attrs.items():
+        if arr.ndim > 2 or arr.dtype.kind not in "biufU":
+            continue
+        parts = [arr] if arr.ndim == 1 else [arr[:, k] for k in range(arr.shape[1])]
+        for k, col in enumerate(parts):
+            names.append(name if arr.ndim == 1 else f"{name}[{k}]")
+            if name == "thread":
+                cols.append(np.asarray(THREAD_TYPES)[col.astype(np.int64)].tolist())
+            elif col.dtype.kind == "b":
+                cols.append(np.where(col, "true", "false").tolist())
+            else:
+                cols.append(col.tolist())
+    return names, cols
+
+
+def _write_table(path: Path, header: list[str], cols: list[list]) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(zip(*cols))
+    with atomic_output(path) as tmp:
+        tmp.write_text(buf.getvalue(), encoding="utf-8")
+
+
+def write_csv(web: WebGraph, path: Path) -> None:
+    """Write ``NAME.nodes.csv`` and ``NAME.edges.csv`` (ids 0..N-1; see module docstring)."""
+    npath, epath = csv_pair(path)
+    an, ac = _columns(web.node_attrs)
+    bn, bc = _columns(web.edge_attrs)
+    pos = web.pos
+    ncols = [list(range(web.n_nodes)), pos[:, 0].tolist(), pos[:, 1].tolist(), pos[:, 2].tolist()]
+    _write_table(npath, ["id", "x", "y", "z", *an], ncols + ac)
+    ecols = [web.edges[:, 0].tolist(), web.edges[:, 1].tolist()]
+    _write_table(epath, ["source", "target", *bn], ecols + bc)
