@@ -1,0 +1,256 @@
+"""Supports, loads and linear solution of frame and truss models.
+
+Supports and loads are given by *regions*: ``"bottom"`` / ``"top"`` (slabs of nodes
+within a fraction of the extent from the lowest / highest coordinate along an axis),
+``"anchors"`` (``node_attrs["anchor"]``), ``"boundary"`` (nodes near the bounding-box faces
+perpendicular to the axis), ``"center"`` (the node nearest the bounding-box centre), or
+explicit node index lists. Prescribed DOFs (supports and displacement control) are
+eliminated; the reduced system is solved with a sparse direct solver (SuperLU) when small
+and with conjugate gradients preconditioned by pyamg smoothed aggregation when large.
+Mechanisms and singular systems raise :class:`~araneus.errors.SolverError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from scipy.sparse import csgraph
+
+from ..errors import InputError, SolverError
+from ..web import WebGraph
+
+AXES = {"x": 0, "y": 1, "z": 2}
+#: Largest reduced system solved with the sparse direct solver by ``method="auto"``.
+DIRECT_MAX_DOFS = 40_000
+
+
+def axis_index(axis: str | int) -> int:
+    """Index 0/1/2 of an axis given as ``"x"``, ``"y"``, ``"z"`` or an int."""
+    if isinstance(axis, (int, np.integer)) and 0 <= int(axis) <= 2:
+        return int(axis)
+    if isinstance(axis, str) and axis.lower() in AXES:
+        return AXES[axis.lower()]
+    raise InputError(f"axis must be x, y or z, got {axis!r}")
+
+
+def region_nodes(
+    web: WebGraph, region: str | np.ndarray | list[int], axis: str | int = "z", frac: float = 0.05
+) -> np.ndarray:
+    """Node indices of a named region (see module docstring) or of an explicit list.
+
+    Parameters
+    ----------
+    web
+        The structure.
+    region
+        ``"bottom"``, ``"top"``, ``"anchors"``, ``"boundary"``, ``"center"``, ``"all"``, or a
+        sequence of node indices.
+    axis
+        Axis of the slabs ("x", "y" or "z").
+    frac
+        Slab thickness as a fraction of the extent along ``axis`` (0 < frac < 1).
+
+    Raises
+    ------
+    InputError
+        Unknown region name, out-of-range indices, or a region that holds no node.
+    """
+    ax = axis_index(axis)
+    if not (np.isfinite(frac) and 0 < frac < 1):
+        raise InputError(f"region fraction must be in (0, 1), got {frac!r}")
+    if isinstance(region, str):
+        name = region.lower()
+        coord = web.pos[:, ax] if web.n_nodes else np.zeros(0)
+        lo, hi = (coord.min(), coord.max()) if web.n_nodes else (0.0, 0.0)
+        tol = frac * (hi - lo)
+        if name == "bottom":
+            nodes = np.flatnonzero(coord <= lo + tol)
+        elif name == "top":
+            nodes = np.flatnonzero(coord >= hi - tol)
+        elif name == "all":
+            nodes = np.arange(web.n_nodes)
+        elif name == "anchors":
+            anchor = web.node_attrs.get("anchor")
+            nodes = np.zeros(0, np.int64) if anchor is None else np.flatnonzero(anchor)
+        elif name == "boundary":
+            others = [a for a in range(3) if a != ax]
+            blo, bhi = web.bbox()
+            sel = np.zeros(web.n_nodes, bool)
+            for a in others:
+                t = frac * (bhi[a] - blo[a])
+                if t > 0:
+                    sel |= (web.pos[:, a] <= blo[a] + t) | (web.pos[:, a] >= bhi[a] - t)
+            nodes = np.flatnonzero(sel)
+        elif name == "center":
+            blo, bhi = web.bbox()
+            d = np.linalg.norm(web.pos - (blo + bhi) / 2, axis=1)
+            nodes = np.array([int(np.argmin(d))]) if web.n_nodes else np.zeros(0, np.int64)
+        else:
+            raise InputError(
+                f"unknown region {region!r}; valid: bottom, top, anchors, boundary, center, "
+                "all, or a list of node indices"
+            )
+        if len(nodes) == 0:
+            raise InputError(f"region {region!r} (axis {'xyz'[ax]}) contains no node")
+        return nodes.astype(np.int64)
+    nodes = np.unique(np.asarray(region, dtype=np.int64).ravel())
+    if len(nodes) == 0:
+        raise InputError("node list region is empty")
+    if nodes.min() < 0 or nodes.max() >= web.n_nodes:
+        raise InputError(f"region node indices must be in 0..{web.n_nodes - 1}")
+    return nodes
+
+
+@dataclass
+class LinearResult:
+    """Solution of a linear static problem.
+
+    Attributes
+    ----------
+    u
+        (N, ndof) nodal displacements [mm] (and rotations [rad] for frames).
+    reactions
+        (N, ndof) reaction forces [N] (moments [N mm]) at prescribed DOFs, zero elsewhere.
+    method
+        ``"direct"`` or ``"amg-cg"``; ``iterations`` for CG (0 for direct).
+    """
+
+    u: np.ndarray
+    reactions: np.ndarray
+    method: str
+    iterations: int = 0
+
+
+def check_supported(edges: np.ndarray, n_nodes: int, fixed_nodes: np.ndarray) -> None:
+    """Raise :class:`SolverError` if a connected part of the structure has no support."""
+    if len(fixed_nodes) == 0:
+        raise SolverError("no supports: the structure can move as a rigid body")
+    adj = sp.coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n_nodes, n_nodes))
+    nc, labels = csgraph.connected_components(adj, directed=False)
+    member_nodes = np.zeros(n_nodes, bool)
+    member_nodes[edges.ravel()] = True
+    supported = np.zeros(nc, bool)
+    supported[labels[fixed_nodes]] = True
+    bad = np.unique(labels[member_nodes & ~supported[labels]])
+    if len(bad):
+        sizes = np.bincount(labels)[bad]
+        raise SolverError(
+            f"{len(bad)} connected part(s) of the structure have no support (rigid-body "
+            f"motion), sizes {sizes[:5].tolist()} nodes; support them or keep only the "
+            "supported component (WebGraph.components)"
+        )
+
+
+def _scaled(kff: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
+    diag = kff.diagonal()
+    if (diag <= 0).any() or not np.isfinite(diag).all():
+        k = int(np.flatnonzero(~(diag > 0))[0])
+        raise SolverError(
+            f"free DOF {k} of the reduced system has no stiffness (a mechanism, e.g. an "
+            "unbraced pin joint or a node with no members)"
+        )
+    s = 1.0 / np.sqrt(diag)
+    ds = sp.diags(s)
+    return (ds @ kff @ ds).tocsr(), s
+
+
+def solve_spd(
+    kff: sp.csr_matrix, rhs: np.ndarray, method: str = "auto", rtol: float = 1e-10
+) -> tuple[np.ndarray, str, int]:
+    """Solve a symmetric positive definite system; detect singular systems.
+
+    The system is scaled to unit diagonal first (so pivot sizes are comparable across
+    translational and rotational DOFs). ``method``: ``"direct"`` (SuperLU), ``"amg-cg"``
+    (CG with pyamg smoothed-aggregation preconditioner), or ``"auto"`` (direct up to
+    :data:`DIRECT_MAX_DOFS` DOFs).
+    """
+    if method not in ("auto", "direct", "amg-cg"):
+        raise InputError(f"method must be auto, direct or amg-cg, got {method!r}")
+    n = kff.shape[0]
+    if n == 0:
+        return np.zeros(0), "direct", 0
+    a, s = _scaled(kff)
+    b = rhs * s
+    if method == "direct" or (method == "auto" and n <= DIRECT_MAX_DOFS):
+        try:
+            lu = spla.splu(a.tocsc(), permc_spec="COLAMD")
+        except RuntimeError as exc:
+            raise SolverError(f"singular stiffness matrix (mechanism): {exc}") from None
+        piv = np.abs(lu.U.diagonal())
+        if piv.min() < 1e-11 * piv.max():
+            raise SolverError(
+                "near-singular stiffness matrix (a mechanism: the structure can deform "
+                f"without resistance; smallest/largest pivot {piv.min() / piv.max():.1e})"
+            )
+        y = lu.solve(b)
+        used, its = "direct", 0
+    else:
+        import pyamg
+
+        ml = pyamg.smoothed_aggregation_solver(a, symmetry="symmetric", max_coarse=500)
+        m = ml.aspreconditioner(cycle="V")
+        count = [0]
+
+        def cb(_x: np.ndarray) -> None:
+            count[0] += 1
+
+        y, info = spla.cg(a, b, rtol=rtol, maxiter=2000, M=m, callback=cb)
+        if info != 0:
+            raise SolverError(
+                f"conjugate gradients did not converge in {count[0]} iterations: the "
+                "structure is probably a mechanism or extremely ill-conditioned"
+            )
+        used, its = "amg-cg", count[0]
+    res = np.linalg.norm(a @ y - b)
+    if not np.isfinite(y).all() or res > 1e-6 * max(np.linalg.norm(b), 1e-300):
+        raise SolverError(
+            f"linear solve failed (relative residual {res / max(np.linalg.norm(b), 1e-300):.1e}):"
+            " the structure is a mechanism or ill-conditioned"
+        )
+    return y * s, used, its
+
+
+def solve_linear(
+    kmat: sp.csr_matrix,
+    ndof: int,
+    fixed: np.ndarray,
+    prescribed: np.ndarray | None = None,
+    loads: np.ndarray | None = None,
+    method: str = "auto",
+) -> LinearResult:
+    """Solve ``K u = f`` with prescribed DOFs eliminated.
+
+    Parameters
+    ----------
+    kmat
+        (ndof N, ndof N) assembled stiffness.
+    ndof
+        DOFs per node (3 truss, 6 frame).
+    fixed
+        Boolean (N, ndof) mask of prescribed DOFs.
+    prescribed
+        (N, ndof) prescribed values at ``fixed`` DOFs [mm or rad]; zeros if None.
+    loads
+        (N, ndof) external nodal forces [N] (moments [N mm]); zeros if None.
+    """
+    n = kmat.shape[0] // ndof
+    fixed = np.asarray(fixed, bool).reshape(-1)
+    if fixed.size != n * ndof:
+        raise InputError(f"fixed must have shape ({n}, {ndof})")
+    if not fixed.any():
+        raise SolverError("no supports: the structure can move as a rigid body")
+    up = np.zeros(n * ndof) if prescribed is None else np.asarray(prescribed, float).reshape(-1)
+    f = np.zeros(n * ndof) if loads is None else np.asarray(loads, float).reshape(-1)
+    if not (np.isfinite(up).all() and np.isfinite(f).all()):
+        raise InputError("loads and prescribed displacements must be finite")
+    free = ~fixed
+    u = np.where(fixed, up, 0.0)
+    kff = kmat[free][:, free]
+    rhs = f[free] - kmat[free][:, fixed] @ up[fixed]
+    uf, used, its = solve_spd(kff.tocsr(), rhs, method)
+    u[free] = uf
+    reac = np.where(fixed, kmat @ u - f, 0.0)
+    return LinearResult(u.reshape(n, ndof), reac.reshape(n, ndof), used, its)
