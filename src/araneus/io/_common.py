@@ -81,11 +81,16 @@ def _row_loc(what: str) -> Locator:
 
 
 def float_matrix(
-    path: Path, data: Any, name: str, ncols: tuple[int, ...], loc: Locator | None = None
+    path: Path,
+    data: Any,
+    name: str,
+    ncols: tuple[int, ...],
+    loc: Locator | None = None,
+    finite: bool = True,
 ) -> np.ndarray:
     """Convert nested rows (lists / string tokens) to a float64 (R, C) array.
 
-    ``C`` must be one of ``ncols``; text, ragged rows and non-finite values raise
+    ``C`` must be one of ``ncols``; text, ragged rows and (if ``finite``) non-finite values raise
     :class:`FormatError` naming the first offending row via ``loc``.
     """
     loc = loc or _row_loc(f"{name} row")
@@ -108,9 +113,9 @@ def float_matrix(
     if arr.shape[1] not in ncols:
         want = " or ".join(str(c) for c in ncols)
         raise FormatError(path, f"{name} must have {want} columns, got {arr.shape[1]}", loc(0))
-    finite = np.isfinite(arr)
-    if not finite.all():
-        r = int(np.argwhere(~finite)[0, 0])
+    ok = np.isfinite(arr)
+    if finite and not ok.all():
+        r = int(np.argwhere(~ok)[0, 0])
         raise FormatError(path, f"{name} has a non-finite value {arr[r].tolist()}", loc(r))
     return arr
 
