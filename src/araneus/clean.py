@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import scipy.sparse as sp
@@ -50,16 +50,18 @@ DEFAULT_FACTORS: dict[str, float] = {
 class RepairConfig:
     """Parameters of :func:`repair` (see there); validated on construction."""
 
-    merge_tol: float | None = None
-    bridge_dist: float | None = None
+    # Optional[] (not "X | None") so that _util.apply_overrides parses "--set k=v" values
+    merge_tol: Optional[float] = None  # noqa: UP045
+    bridge_dist: Optional[float] = None  # noqa: UP045
     max_angle: float = 120.0
     angle_weight: float = 1.0
     simplify: bool = False
-    simplify_tol: float | None = None
+    simplify_tol: Optional[float] = None  # noqa: UP045
     min_component: int = 2
     keep: str = "largest"
     relative: bool = False
     mark_bridges: bool = False
+    loop_hops: Optional[int] = 6  # noqa: UP045
 
     def __post_init__(self) -> None:
         for name in ("merge_tol", "bridge_dist", "simplify_tol"):
@@ -81,6 +83,14 @@ class RepairConfig:
         if self.min_component < 1:
             raise ConfigError(
                 f"repair parameter min_component must be >= 1, got {self.min_component}"
+            )
+        if self.loop_hops is not None and (
+            isinstance(self.loop_hops, bool)
+            or int(self.loop_hops) != self.loop_hops
+            or self.loop_hops < 1
+        ):
+            raise ConfigError(
+                f"repair parameter loop_hops must be an integer >= 1 or None, got {self.loop_hops}"
             )
         if self.keep not in ("largest", "all"):
             raise ConfigError(
@@ -150,6 +160,7 @@ def repair(
     keep: str = "largest",
     relative: bool = False,
     mark_bridges: bool = False,
+    loop_hops: int | None = 6,
 ) -> tuple[WebGraph, RepairReport]:
     """Repair a fragmented scan skeleton.
 
@@ -183,6 +194,12 @@ def repair(
         of h instead of absolute lengths.
     mark_bridges
         Add a boolean edge attribute ``"bridged"`` (True for edges added by bridging).
+    loop_hops
+        A thread end may also be bridged to a node of its *own* fragment when the two are
+        more than ``loop_hops`` segments apart along the web (a break inside a cyclic
+        fragment, which leaves it connected around the mesh); nearer nodes of the own
+        fragment (the thread itself) are never bridge targets. ``None`` = bridge only to
+        other fragments.
 
     Returns
     -------
@@ -192,7 +209,7 @@ def repair(
     """
     cfg = RepairConfig(
         merge_tol, bridge_dist, max_angle, angle_weight, simplify, simplify_tol,
-        min_component, keep, relative, mark_bridges,
+        min_component, keep, relative, mark_bridges, loop_hops,
     )  # fmt: skip
     if not isinstance(web, WebGraph):
         raise InputError(f"repair expects a WebGraph, got {type(web).__name__}")
@@ -287,7 +304,13 @@ def _bridge_candidates(
         cKDTree(web.pos), dist, output_type="ndarray"
     )
     ia, b, d = sdm["i"].astype(np.int64), sdm["j"].astype(np.int64), sdm["v"]
-    ok = (comp[ends[ia]] != comp[b]) & (deg[b] > 0) & (d > 0)
+    ok = (deg[b] > 0) & (d > 0)
+    same = comp[ends[ia]] == comp[b]
+    if cfg.loop_hops is None:
+        ok &= ~same
+    else:
+        sel = np.flatnonzero(ok & same)
+        ok[sel] = _hops_exceed(web, ends[ia[sel]], b[sel], cfg.loop_hops)
     ia, b, d = ia[ok], b[ok], d[ok]
     v = (web.pos[b] - web.pos[ends[ia]]) / d[:, None]
     cos_a = np.einsum("ij,ij->i", u[ia], v)
@@ -301,6 +324,38 @@ def _bridge_candidates(
     cos[tgt_end] = 0.5 * (cos[tgt_end] + cos_b)
     score = d * (1.0 + cfg.angle_weight * (1.0 - cos))
     return ia, b, score
+
+
+def _hops_exceed(web: WebGraph, src: np.ndarray, dst: np.ndarray, hops: int) -> np.ndarray:
+    """(K,) True where node ``dst[k]`` is more than ``hops`` edges away from ``src[k]``.
+
+    Breadth-first reachability for all distinct sources at once, as ``hops`` sparse
+    boolean products with the adjacency matrix.
+    """
+    if len(src) == 0:
+        return np.zeros(0, dtype=bool)
+    us, row = np.unique(src, return_inverse=True)
+    n = web.n_nodes
+    a = web.adjacency.astype(bool)
+    reach = sp.csr_matrix(
+        (np.ones(len(us), dtype=bool), (np.arange(len(us)), us)), shape=(len(us), n)
+    )
+    frontier = reach
+    for _ in range(hops):
+        nxt = (frontier @ a).astype(bool)
+        frontier = (nxt > reach).astype(bool)  # newly reached nodes only
+        if frontier.nnz == 0:
+            break
+        reach = (reach + frontier).astype(bool)
+    reach = reach.tocsr()
+    reach.sort_indices()
+    # membership test of (row, dst) pairs via sorted linear keys
+    r_rows = np.repeat(np.arange(reach.shape[0]), np.diff(reach.indptr))
+    keys = r_rows * n + reach.indices
+    q = row * n + dst
+    pos = np.searchsorted(keys, q)
+    found = (pos < len(keys)) & (keys[np.minimum(pos, len(keys) - 1)] == q)
+    return ~found
 
 
 def _greedy_matching(

@@ -1,0 +1,279 @@
+"""Tests of araneus.clean: scan-skeleton repair and simulated scan damage."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy.spatial import cKDTree
+
+from araneus.clean import RepairConfig, repair, simulate_breaks
+from araneus.errors import ConfigError, InputError
+from araneus.web import WebGraph, thread_code
+
+
+def lattice_web(n=(4, 4, 4), sub=3, spacing=1.0) -> WebGraph:
+    """A connected 3-D lattice whose struts are chains of ``sub`` segments (threads)."""
+    g = np.stack(np.meshgrid(*[np.arange(k) for k in n], indexing="ij"), -1).reshape(-1, 3)
+    g = g * spacing
+    idx = np.arange(len(g)).reshape(n)
+    pairs = np.concatenate(
+        [
+            np.stack([np.moveaxis(idx, ax, 0)[:-1].ravel(), np.moveaxis(idx, ax, 0)[1:].ravel()], 1)
+            for ax in range(3)
+        ]
+    )
+    t = np.arange(1, sub) / sub
+    inner = g[pairs[:, 0], None] + t[None, :, None] * (g[pairs[:, 1]] - g[pairs[:, 0]])[:, None]
+    ids = len(g) + np.arange(len(pairs) * (sub - 1)).reshape(len(pairs), sub - 1)
+    chain = np.concatenate([pairs[:, :1], ids, pairs[:, 1:]], 1)
+    edges = np.sort(np.stack([chain[:, :-1].ravel(), chain[:, 1:].ravel()], 1), 1)
+    return WebGraph(np.concatenate([g, inner.reshape(-1, 3)]), edges)
+
+
+def restored_fraction(original: WebGraph, damaged: WebGraph, repaired: WebGraph) -> float:
+    """Fraction of the original edges present in ``repaired`` (nodes matched by position)."""
+    _, j = cKDTree(damaged.pos).query(repaired.pos)
+    got = {tuple(e) for e in np.sort(j[repaired.edges], 1).tolist()}
+    orig = {tuple(e) for e in original.edges.tolist()}
+    return len(orig & got) / len(orig)
+
+
+@pytest.fixture(scope="module")
+def web():
+    return lattice_web()
+
+
+def test_lattice_fixture_is_connected_thread_web(web):
+    assert web.n_components == 1
+    assert np.count_nonzero(web.degrees == 2) > web.n_nodes / 2
+
+
+def test_repair_restores_fragmented_web(web):
+    broken = simulate_breaks(web, 60, jitter=0.03, seed=3)
+    assert broken.n_components > 5
+    fixed, rep = repair(broken)
+    assert fixed.n_components == 1
+    frac = restored_fraction(web, broken, fixed)
+    assert frac >= 0.95, frac
+    assert rep.bridges_added >= 50
+    assert rep.after["components"] == 1
+    assert rep.before["components"] == broken.n_components
+    assert rep.thread_ends == int(np.count_nonzero(broken.degrees == 1))
+    # bridges are short: within the default 3 median edge lengths
+    assert rep.bridge_length_max <= 3.0 * rep.scale + 1e-12
+
+
+def test_repair_is_unit_free(web):
+    broken = simulate_breaks(web, 60, jitter=0.03, seed=5)
+    a, ra = repair(broken)
+    b, rb = repair(broken.transform(scale=250.0))
+    assert a.n_edges == b.n_edges and a.n_nodes == b.n_nodes
+    assert rb.bridges_added == ra.bridges_added
+    assert np.isclose(rb.scale, 250.0 * ra.scale)
+
+
+def test_bridges_only_to_other_fragments_without_loop_hops(web):
+    broken = simulate_breaks(web, 60, jitter=0.03, seed=3)
+    fixed, rep = repair(broken, loop_hops=None, keep="all", min_component=1, mark_bridges=True)
+    br = fixed.edges[fixed.edge_attrs["bridged"]]
+    assert len(br) == rep.bridges_added > 0
+    comp = broken.component_labels  # no merging happened, so node indices are unchanged
+    assert rep.nodes_merged == 0 and fixed.n_nodes == broken.n_nodes
+    assert np.all(comp[br[:, 0]] != comp[br[:, 1]])
+    # loops allowed -> strictly more bridges restore breaks inside cyclic fragments
+    _, rep2 = repair(broken, keep="all", min_component=1)
+    assert rep2.bridges_added > rep.bridges_added
+
+
+def test_one_bridge_per_thread_end(web):
+    broken = simulate_breaks(web, 80, jitter=0.03, seed=11)
+    ends = np.flatnonzero(broken.degrees == 1)
+    fixed, rep = repair(broken, keep="all", min_component=1, mark_bridges=True)
+    br = fixed.edges[fixed.edge_attrs["bridged"]]
+    use = np.bincount(br.ravel(), minlength=fixed.n_nodes)
+    # every former thread end takes part in at most one bridge (as source or target)
+    assert use[ends].max() == 1
+    assert rep.bridges_added <= len(ends)
+
+
+def test_straight_continuation_preferred_over_nearer_side_node():
+    # thread end 2 at x=0 pointing +x; the continuation starts 1.0 ahead (node 3), a side
+    # thread passes nearer (node 6 at distance 0.9) but at 90 degrees
+    pos = [[-2, 0, 0], [-1, 0, 0], [0, 0, 0], [1, 0, 0], [2, 0, 0]]
+    pos += [[-1, 0.9, 0], [0, 0.9, 0], [1, 0.9, 0]]
+    edges = [[0, 1], [1, 2], [3, 4], [5, 6], [6, 7]]
+    w = WebGraph(pos, edges)
+    fixed, _ = repair(w, bridge_dist=1.5, merge_tol=0, keep="all", angle_weight=1.0)
+    e = {tuple(x) for x in fixed.edges.tolist()}
+    assert (2, 3) in e and (2, 6) not in e
+    # a pure nearest-neighbour rule takes the side thread instead
+    nn, _ = repair(w, bridge_dist=1.5, merge_tol=0, keep="all", angle_weight=0.0, max_angle=180)
+    e = {tuple(x) for x in nn.edges.tolist()}
+    assert (2, 6) in e and (2, 3) not in e
+
+
+def test_max_angle_rejects_sideways_bridges():
+    # two parallel threads side by side: every gap is at 90 degrees to the thread ends
+    pos = [[0, 0, 0], [1, 0, 0], [0, 0.8, 0], [1, 0.8, 0]]
+    w = WebGraph(pos, [[0, 1], [2, 3]])
+    fixed, rep = repair(w, bridge_dist=1.0, keep="all", max_angle=80)
+    assert rep.bridges_added == 0 and fixed.n_edges == 2 and rep.bridge_candidates == 0
+    fixed, rep = repair(w, bridge_dist=1.0, keep="all", max_angle=180)
+    assert rep.bridges_added == 2
+    assert {tuple(x) for x in fixed.edges.tolist()} >= {(0, 2), (1, 3)}
+
+
+def test_distant_debris_stays_separate(web):
+    lo, hi = web.bbox()
+    far = np.array([[0, 0, 0], [0.3, 0, 0]]) + hi + 10.0
+    w = WebGraph(
+        np.concatenate([web.pos, far]),
+        np.concatenate([web.edges, [[web.n_nodes, web.n_nodes + 1]]]),
+    )
+    fixed, rep = repair(w, keep="all")
+    assert fixed.n_components == 2 and rep.bridges_added == 0
+    largest, rep = repair(w)
+    assert largest.n_nodes == web.n_nodes and rep.components_dropped == 1
+    assert rep.nodes_dropped == 2 and rep.edges_dropped == 1
+
+
+def test_merge_close_nodes_and_duplicates_counted():
+    pos = [[0, 0, 0], [1, 0, 0], [1.001, 0, 0], [2, 0, 0], [1.0005, 0.0005, 0]]
+    edges = [[0, 1], [0, 2], [2, 3], [1, 4]]
+    w = WebGraph(pos, edges)
+    fixed, rep = repair(w, merge_tol=0.01, bridge_dist=0)
+    assert rep.nodes_merged == 2
+    assert rep.edges_collapsed == 1  # 1-4 became a self-loop
+    assert rep.duplicate_edges_dropped == 1  # 0-1 and 0-2 coincide
+    assert fixed.n_nodes == 3 and fixed.n_edges == 2
+    # merge_tol 0 still merges exactly coincident nodes (zero-length edges)
+    z = WebGraph([[0, 0, 0], [0, 0, 0], [1, 0, 0]], [[0, 1], [1, 2]])
+    fz, rz = repair(z, merge_tol=0, bridge_dist=0)
+    assert rz.nodes_merged == 1 and rz.edges_collapsed == 1 and fz.n_edges == 1
+
+
+def test_simplify_contracts_straight_chains_only():
+    # straight chain 0-1-2-3 then a bent chain 3-4-5 (node 4 off-line by 0.5)
+    pos = [
+        [0, 0, 0],
+        [1, 0, 0],
+        [2, 0.01, 0],
+        [3, 0, 0],
+        [4, 0.5, 0],
+        [5, 0, 0],
+        [3, 1, 0],
+        [3, -1, 0],
+    ]
+    edges = [[0, 1], [1, 2], [2, 3], [3, 4], [4, 5], [3, 6], [3, 7]]
+    w = WebGraph(pos, edges, edge_attrs={"thread": np.full(7, thread_code("radial"), np.int8)})
+    fixed, rep = repair(w, simplify=True, simplify_tol=0.1, bridge_dist=0, merge_tol=0)
+    assert rep.chains_contracted == 1 and rep.nodes_simplified == 2
+    assert fixed.n_nodes == 6 and fixed.n_edges == 5
+    assert np.all(fixed.edge_attrs["thread"] == thread_code("radial"))
+    # the straight chain became one edge of length 3
+    assert np.isclose(fixed.edge_lengths.max(), 3.0)
+    loose, rep2 = repair(w, simplify=True, simplify_tol=1.0, bridge_dist=0, merge_tol=0)
+    assert rep2.chains_contracted == 2 and loose.n_nodes == 5
+    # anchors are never simplified away
+    anchored = w.replace(node_attrs={"anchor": np.arange(8) == 1})
+    f3, rep3 = repair(anchored, simplify=True, simplify_tol=0.1, bridge_dist=0, merge_tol=0)
+    assert rep3.chains_contracted == 1 and rep3.nodes_simplified == 1  # only node 2 goes
+    assert f3.node_attrs["anchor"].sum() == 1
+    assert np.allclose(f3.pos[f3.node_attrs["anchor"]], [[1, 0, 0]])
+
+
+def test_simplify_keeps_topology_of_lattice(web):
+    fixed, rep = repair(web, simplify=True)
+    assert fixed.n_components == 1
+    # every strut (chain of 3 segments) becomes one edge: the plain 4x4x4 lattice
+    assert fixed.n_nodes == 64 and fixed.n_edges == 3 * 3 * 16
+    assert rep.nodes_simplified == web.n_nodes - 64
+
+
+def test_bridge_copies_thread_attribute_and_marks():
+    pos = [[0, 0, 0], [1, 0, 0], [2, 0, 0], [3, 0, 0]]
+    w = WebGraph(pos, [[0, 1], [2, 3]], edge_attrs={"thread": np.array([3, 3], np.int8)})
+    fixed, rep = repair(w, bridge_dist=1.5, mark_bridges=True)
+    assert rep.bridges_added == 1 and fixed.n_edges == 3
+    assert fixed.edge_attrs["thread"].tolist() == [3, 3, 3]
+    assert fixed.edge_attrs["bridged"].tolist() == [False, False, True]
+
+
+def test_keep_all_with_min_component(web):
+    broken = simulate_breaks(web, 10, debris=5, seed=2)
+    fixed, rep = repair(broken, bridge_dist=0, keep="all", min_component=3)
+    assert fixed.component_sizes().min() >= 3
+    assert rep.components_dropped >= 5  # the two-node debris pieces at least
+
+
+def test_report_as_dict_is_json_and_complete(web):
+    broken = simulate_breaks(web, 30, jitter=0.02, debris=3, seed=1)
+    fixed, rep = repair(broken, simplify=True)
+    d = json.loads(json.dumps(rep.as_dict()))
+    for key in ("nodes_merged", "bridges_added", "chains_contracted", "components_dropped"):
+        assert key in d
+    assert d["before"]["nodes"] == broken.n_nodes and d["after"]["nodes"] == fixed.n_nodes
+    assert "repair" in fixed.meta
+
+
+def test_repair_is_deterministic(web):
+    broken = simulate_breaks(web, 40, jitter=0.05, debris=4, seed=9)
+    again = simulate_breaks(web, 40, jitter=0.05, debris=4, seed=9)
+    assert broken.equals(again)
+    a, _ = repair(broken)
+    b, _ = repair(again)
+    assert a.equals(b)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"merge_tol": -1.0},
+        {"bridge_dist": float("nan")},
+        {"simplify_tol": -0.1, "simplify": True},
+        {"max_angle": 200.0},
+        {"angle_weight": -1.0},
+        {"min_component": 0},
+        {"min_component": 1.5},
+        {"keep": "biggest"},
+        {"loop_hops": 0},
+    ],
+)
+def test_bad_parameters(web, kw):
+    with pytest.raises(ConfigError, match=next(iter(kw))):
+        repair(web, **kw)
+
+
+def test_bad_webs():
+    with pytest.raises(InputError, match="empty"):
+        repair(WebGraph(np.zeros((0, 3))))
+    with pytest.raises(InputError, match="positive length"):
+        repair(WebGraph([[0, 0, 0], [1, 1, 1]]))
+    with pytest.raises(InputError, match="WebGraph"):
+        repair(np.zeros((3, 3)))
+
+
+def test_simulate_breaks_bad_inputs(web):
+    with pytest.raises(InputError, match="n_breaks"):
+        simulate_breaks(web, web.n_edges + 1)
+    with pytest.raises(InputError, match="jitter"):
+        simulate_breaks(web, 1, jitter=-1)
+    with pytest.raises(InputError, match="debris"):
+        simulate_breaks(web, 1, debris=-2)
+
+
+def test_config_from_overrides():
+    from araneus._util import apply_overrides
+
+    cfg = apply_overrides(RepairConfig(), ["bridge_dist=2.5", "relative=true", "loop_hops=none"])
+    assert cfg.bridge_dist == 2.5 and cfg.relative and cfg.loop_hops is None
+    with pytest.raises(ConfigError, match="valid"):
+        apply_overrides(RepairConfig(), ["bridge=2"])
+
+
+def test_relative_tolerances(web):
+    broken = simulate_breaks(web, 30, jitter=0.02, seed=4)
+    _, rep = repair(broken, bridge_dist=2.0, relative=True)
+    assert np.isclose(rep.bridge_dist, 2.0 * rep.scale)
