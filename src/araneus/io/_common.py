@@ -264,7 +264,9 @@ def build_web(
             r = int(np.flatnonzero(past)[0])
             shown = (edges[r] + index_base).tolist()
             raise FormatError(
-                path, f"edge {shown} refers to a node past the node count ({n} nodes)", edge_loc(r)
+                path,
+                f"edge {shown} refers to a node past the node count ({n} node{'' if n == 1 else 's'})",
+                edge_loc(r),
             )
     try:
         web, canon = WebGraph.from_raw(pos, edges, node_attrs, edge_attrs, meta)
