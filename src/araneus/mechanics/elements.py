@@ -100,18 +100,18 @@ def local_axes(vec: np.ndarray) -> np.ndarray:
 
 
 def frame_local_stiffness(
-    length: np.ndarray, E: np.ndarray, G: np.ndarray, A: np.ndarray, I: np.ndarray, J: np.ndarray
+    length: np.ndarray, E: np.ndarray, G: np.ndarray, A: np.ndarray, Iz: np.ndarray, J: np.ndarray
 ) -> np.ndarray:
     """Local 12x12 Euler-Bernoulli stiffness of circular-section beams, shape (M, 12, 12).
 
-    DOF order per end: ux, uy, uz, rx, ry, rz (local axes); ``Iy = Iz = I``.
+    DOF order per end: ux, uy, uz, rx, ry, rz (local axes); ``Iy = Iz`` (circular).
     """
     L = np.asarray(length, dtype=np.float64)
     m = len(L)
     k = np.zeros((m, 12, 12))
     ea = E * A / L
     gj = G * J / L
-    b12, b6, b4, b2 = 12 * E * I / L**3, 6 * E * I / L**2, 4 * E * I / L, 2 * E * I / L
+    b12, b6, b4, b2 = 12 * E * Iz / L**3, 6 * E * Iz / L**2, 4 * E * Iz / L, 2 * E * Iz / L
     for a, b, val in (
         (0, 0, ea), (0, 6, -ea), (6, 6, ea),
         (3, 3, gj), (3, 9, -gj), (9, 9, gj),
@@ -158,8 +158,8 @@ def frame_element_matrices(
     """Global 12x12 frame stiffness of every member, shape (M, 12, 12)."""
     vec = pos[edges[:, 1]] - pos[edges[:, 0]]
     L = np.linalg.norm(vec, axis=1)
-    A, I, J = circular_section(np.broadcast_to(diameter, L.shape))
-    k = frame_local_stiffness(L, E, G, A, I, J)
+    A, Iz, J = circular_section(np.broadcast_to(diameter, L.shape))
+    k = frame_local_stiffness(L, E, G, A, Iz, J)
     return rotate_blocks(k, local_axes(vec))
 
 

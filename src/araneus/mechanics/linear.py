@@ -51,7 +51,7 @@ def member_forces(
     edges = np.asarray(edges, np.int64)
     vec = pos[edges[:, 1]] - pos[edges[:, 0]]
     L = np.linalg.norm(vec, axis=1)
-    A, I, J = circular_section(np.broadcast_to(diameter, L.shape))
+    A, Iz, J = circular_section(np.broadcast_to(diameter, L.shape))
     E = np.broadcast_to(np.asarray(E, float), L.shape)
     rot = local_axes(vec)
     if u.shape[1] == 3:
@@ -61,14 +61,14 @@ def member_forces(
         return MemberForces(axial, s, np.abs(s))
     d = u[edges].reshape(len(edges), 4, 3)  # global (ui, ri, uj, rj)
     d_loc = np.einsum("mij,mbj->mbi", rot, d).reshape(len(edges), 12)
-    k = frame_local_stiffness(L, E, np.broadcast_to(np.asarray(G, float), L.shape), A, I, J)
+    k = frame_local_stiffness(L, E, np.broadcast_to(np.asarray(G, float), L.shape), A, Iz, J)
     f = np.einsum("mij,mj->mi", k, d_loc)
     axial = f[:, 6]
     m_i = np.hypot(f[:, 4], f[:, 5])
     m_j = np.hypot(f[:, 10], f[:, 11])
     r = np.broadcast_to(np.asarray(diameter, float), L.shape) / 2
     s = axial / A
-    return MemberForces(axial, s, np.abs(s) + np.maximum(m_i, m_j) * r / I)
+    return MemberForces(axial, s, np.abs(s) + np.maximum(m_i, m_j) * r / Iz)
 
 
 def analyze_linear(

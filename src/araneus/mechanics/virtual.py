@@ -1,0 +1,294 @@
+"""Virtual mechanical tests of webs: uniaxial tension/compression and a point load.
+
+* ``tension-x|y|z`` / ``compression-x|y|z``: nodes in the bottom slab (a fraction
+  ``frac`` of the extent along the axis) are clamped, the top slab is moved as a rigid
+  grip along +axis (tension) or -axis (compression) up to ``strain`` times the extent.
+* ``point-x|y|z``: one node (``load_node``, default the node nearest the bounding-box
+  centre) is pulled along the axis ("prey impact" proxy) up to ``strain`` times the largest
+  extent of the web; supports are the anchor nodes when the web has ``node_attrs["anchor"]``,
+  otherwise the nodes near the bounding-box faces perpendicular to the other two axes.
+
+Silk webs are analysed as tension-only, large-displacement trusses with the silk law;
+printed polymers as large-displacement trusses with elastic-plastic struts plus linear
+frame bending (fused joints). Parts of the web not connected to any support or grip
+carry no load and are left out (counted in the result).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .._util import atomic_output, write_text_atomic
+from ..errors import InputError
+from ..web import WebGraph
+from .materials import ElasticPlastic, get_material
+from .nonlinear import NonlinearResult, displacement_control
+from .solve import axis_index, region_nodes
+
+TEST_KINDS = ("tension", "compression", "point")
+#: Default strut / thread diameter [mm] by material.
+DEFAULT_STRUT = {"silk": 0.004, "dragline": 0.004, "viscid": 0.002}
+DEFAULT_STRUT_PRINTED = 0.8
+
+
+@dataclass
+class TestResult:
+    """Outcome of a virtual test (units: mm, N, mJ, g, MPa).
+
+    ``stiffness`` is the secant slope of the first load step [N/mm]; ``peak_force`` the
+    largest reaction [N]; ``energy_to_failure`` the external work up to the end of the
+    curve [mJ]; the ``specific_*`` properties divide by ``mass`` [g] (mass = density x
+    strut volume of the members analysed). ``member_stress`` (E,) is the nominal axial
+    stress at the peak (NaN for members left out); ``broken`` (E,) marks failed members.
+    """
+
+    test: str
+    material: str
+    strut: float
+    mass: float
+    stiffness: float
+    peak_force: float
+    energy_to_failure: float
+    curve: NonlinearResult
+    member_stress: np.ndarray
+    broken: np.ndarray
+    n_unloaded_members: int
+
+    @property
+    def specific_stiffness(self) -> float:
+        """Stiffness per mass [N/mm/g]."""
+        return self.stiffness / self.mass
+
+    @property
+    def specific_peak_force(self) -> float:
+        """Peak force per mass [N/g]."""
+        return self.peak_force / self.mass
+
+    @property
+    def specific_energy(self) -> float:
+        """Energy to failure per mass [mJ/g = J/kg]."""
+        return self.energy_to_failure / self.mass
+
+    def summary(self) -> dict[str, float | str | int | bool]:
+        """Scalar results as a JSON-friendly dict."""
+        return {
+            "test": self.test,
+            "material": self.material,
+            "strut_mm": self.strut,
+            "mass_g": self.mass,
+            "stiffness_N_per_mm": self.stiffness,
+            "peak_force_N": self.peak_force,
+            "energy_to_failure_mJ": self.energy_to_failure,
+            "specific_stiffness_N_per_mm_g": self.specific_stiffness,
+            "specific_peak_force_N_per_g": self.specific_peak_force,
+            "specific_energy_J_per_kg": self.specific_energy,
+            "broken_members": int(self.broken.sum()),
+            "unloaded_members": self.n_unloaded_members,
+            "final_failure": bool(self.curve.failed),
+            "points": len(self.curve.force),
+        }
+
+    def write_csv(self, path: str | os.PathLike) -> None:
+        """Force-displacement curve and energies as CSV (header row, one row per point)."""
+        c = self.curve
+        table = np.column_stack(
+            [c.displacement, c.force, c.external_work, c.stored_energy, c.dissipated_energy]
+        )
+        lines = ["displacement_mm,force_N,external_work_mJ,stored_energy_mJ,dissipated_energy_mJ"]
+        lines += [",".join(f"{v:.10g}" for v in row) for row in table]
+        write_text_atomic(path, "\n".join(lines) + "\n")
+
+    def plot_curve(self, path: str | os.PathLike) -> None:
+        """PNG of the force-displacement curve with the peak marked."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        c = self.curve
+        fig, ax = plt.subplots(figsize=(6, 4))
+        try:
+            ax.plot(c.displacement, c.force, "-", lw=1.5)
+            k = int(np.argmax(c.force))
+            ax.plot(c.displacement[k], c.force[k], "o", color="C3", label="peak")
+            ax.set_xlabel("displacement [mm]")
+            ax.set_ylabel("force [N]")
+            ax.set_title(f"{self.test}, {self.material}: peak {self.peak_force:.3g} N", fontsize=10)
+            ax.grid(alpha=0.3)
+            ax.legend(frameon=False)
+            with atomic_output(path) as tmp:
+                fig.savefig(tmp, dpi=150, bbox_inches="tight", format="png")
+        finally:
+            plt.close(fig)
+
+    def plot_stress(self, web: WebGraph, path: str | os.PathLike) -> None:
+        """3-D view of ``web`` coloured by member stress at the peak [MPa]."""
+        from ..plot import plot_web
+
+        values = np.nan_to_num(self.member_stress, nan=0.0)
+        plot_web(web, path, title=f"{self.test}: member stress at peak [MPa]", values=values)
+
+    def save(self, web: WebGraph, out_dir: str | os.PathLike) -> list[Path]:
+        """Write ``curve.csv``, ``curve.png``, ``stress.png`` and ``summary.json`` to a folder."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = [out / "curve.csv", out / "curve.png", out / "stress.png", out / "summary.json"]
+        self.write_csv(paths[0])
+        self.plot_curve(paths[1])
+        self.plot_stress(web, paths[2])
+        write_text_atomic(paths[3], json.dumps(self.summary(), indent=2) + "\n")
+        return paths
+
+
+def parse_test(test: str) -> tuple[str, int]:
+    """Split ``"tension-z"`` into ("tension", 2); raise InputError naming valid tests."""
+    kind, _, ax = str(test).lower().partition("-")
+    if kind not in TEST_KINDS or ax not in ("x", "y", "z"):
+        valid = ", ".join(f"{k}-{a}" for k in TEST_KINDS for a in "xyz")
+        raise InputError(f"unknown test {test!r}; valid: {valid}")
+    return kind, axis_index(ax)
+
+
+def _setup(web, kind, ax, frac, load_node, supports):
+    lo, hi = web.bbox()
+    if kind == "point":
+        if load_node is None:
+            driven = region_nodes(web, "center")
+        else:
+            if not (0 <= int(load_node) < web.n_nodes):
+                raise InputError(f"load node {load_node} is not in 0..{web.n_nodes - 1}")
+            driven = np.array([int(load_node)])
+        if supports is None:
+            has_anchor = "anchor" in web.node_attrs and web.node_attrs["anchor"].any()
+            supports = "anchors" if has_anchor else "boundary"
+        fixed = np.setdiff1d(region_nodes(web, supports, ax, frac), driven)
+        span = float((hi - lo).max())
+        direction = np.eye(3)[ax]
+    else:
+        if hi[ax] - lo[ax] <= 0:
+            raise InputError(f"the web is flat along {'xyz'[ax]}: choose another test axis")
+        fixed = region_nodes(web, "bottom" if supports is None else supports, ax, frac)
+        driven = np.setdiff1d(region_nodes(web, "top", ax, frac), fixed)
+        span = float(hi[ax] - lo[ax])
+        direction = np.eye(3)[ax] * (1.0 if kind == "tension" else -1.0)
+    if len(fixed) == 0 or len(driven) == 0:
+        raise InputError("supported and loaded regions are empty or identical")
+    return fixed, driven, direction, span
+
+
+def virtual_test(
+    web: WebGraph,
+    test: str = "tension-z",
+    material: str = "silk",
+    strut: float | None = None,
+    strain: float = 0.2,
+    steps: int = 50,
+    frac: float = 0.05,
+    load_node: int | None = None,
+    supports: str | list[int] | None = None,
+) -> TestResult:
+    """Run a virtual mechanical test to failure (or to ``strain``).
+
+    Parameters
+    ----------
+    web
+        Structure, coordinates in mm. ``edge_attrs["diameter"]`` [mm] is used when
+        present and ``strut`` is None.
+    test
+        ``"tension-x|y|z"``, ``"compression-x|y|z"`` or ``"point-x|y|z"``.
+    material
+        ``silk`` (dragline, viscid for spiral threads), ``dragline``, ``viscid``, ``pla``,
+        ``tpu`` or ``resin``.
+    strut
+        Strut / thread diameter [mm]; defaults 0.004 (silk) or 0.8 (printed).
+    strain
+        Final nominal strain: grip displacement over the extent along the axis (point
+        tests: over the largest extent).
+    steps
+        Number of displacement steps.
+    frac
+        Thickness of the grip slabs / boundary band as a fraction of the extent.
+    load_node, supports
+        Point-test node; support region (name or node list) overriding the default.
+    """
+    if not isinstance(web, WebGraph):
+        raise InputError(f"web must be a WebGraph, got {type(web).__name__}")
+    if web.n_edges == 0:
+        raise InputError("web has no edges: nothing to test")
+    kind, ax = parse_test(test)
+    if not (np.isfinite(strain) and 0 < strain <= 10):
+        raise InputError(f"strain must be in (0, 10], got {strain!r}")
+    if not (2 <= int(steps) <= 100_000):
+        raise InputError(f"steps must be in 2..100000, got {steps!r}")
+    law = get_material(material, web)
+    if strut is not None:
+        diameter = np.full(web.n_edges, float(strut))
+    elif "diameter" in web.edge_attrs:
+        diameter = np.asarray(web.edge_attrs["diameter"], float)
+    else:
+        diameter = np.full(
+            web.n_edges, DEFAULT_STRUT.get(str(material).lower(), DEFAULT_STRUT_PRINTED)
+        )
+    if not (np.isfinite(diameter).all() and (diameter > 0).all()):
+        raise InputError(f"strut diameter must be positive and finite, got {strut!r}")
+    fixed, driven, direction, span = _setup(web, kind, ax, frac, load_node, supports)
+    keep_nodes, keep_edges = _loaded_part(web, np.union1d(fixed, driven))
+    remap = np.full(web.n_nodes, -1)
+    remap[keep_nodes] = np.arange(len(keep_nodes))
+    sub_law = law.take(keep_edges) if hasattr(law, "take") else law
+    sub_fixed, sub_driven = remap[fixed], remap[driven]
+    sub_fixed, sub_driven = sub_fixed[sub_fixed >= 0], sub_driven[sub_driven >= 0]
+    if len(sub_fixed) == 0 or len(sub_driven) == 0:
+        raise InputError(
+            f"the {'supported' if len(sub_fixed) == 0 else 'loaded'} region has no members"
+        )
+    curve = displacement_control(
+        web.pos[keep_nodes],
+        remap[web.edges[keep_edges]],
+        sub_law,
+        diameter[keep_edges],
+        sub_fixed,
+        sub_driven,
+        direction,
+        strain * span,
+        steps=steps,
+        bending=isinstance(law, ElasticPlastic),
+    )
+    stress = np.full(web.n_edges, np.nan)
+    stress[keep_edges] = curve.stress_peak
+    broken = np.zeros(web.n_edges, bool)
+    broken[keep_edges] = curve.broken_step >= 0
+    vol = np.pi * diameter[keep_edges] ** 2 / 4 * web.edge_lengths[keep_edges]
+    mass = float(law.density * vol.sum() * 1e-6)
+    stiffness = float(curve.force[1] / curve.displacement[1])
+    return TestResult(
+        test=f"{kind}-{'xyz'[ax]}",
+        material=str(material).lower(),
+        strut=float(np.median(diameter)),
+        mass=mass,
+        stiffness=stiffness,
+        peak_force=float(curve.force.max()),
+        energy_to_failure=float(curve.external_work[-1]),
+        curve=curve,
+        member_stress=stress,
+        broken=broken,
+        n_unloaded_members=int(web.n_edges - len(keep_edges)),
+    )
+
+
+def _loaded_part(web: WebGraph, bc_nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and edges (indices) of the components that touch a support or grip."""
+    labels = web.component_labels
+    comps = np.unique(labels[bc_nodes])
+    has_edge = np.zeros(web.n_nodes, bool)
+    has_edge[web.edges.ravel()] = True
+    keep = np.isin(labels, comps) & has_edge
+    keep_edges = np.flatnonzero(keep[web.edges[:, 0]])
+    if len(keep_edges) == 0:
+        raise InputError("no member connects to the supported or loaded regions")
+    return np.flatnonzero(keep), keep_edges
