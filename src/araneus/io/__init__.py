@@ -142,7 +142,7 @@ def format_for(
             raise FormatError(
                 p,
                 f"cannot tell the format from {shown}; "
-                f"pass a format (--format), known suffixes: {', '.join(known)}",
+                f"name the format (--format / --to), known suffixes: {', '.join(known)}",
             )
         fmt = match[0]
     if (fmt.reader if mode == "read" else fmt.writer) is None:
