@@ -24,7 +24,9 @@ app = typer.Typer(
 
 # Command modules, each defining ``register(app)``. Add new families here.
 COMMAND_MODULES = [
+    "araneus.cli.io_cmds",
     "araneus.cli.web_cmds",
+    "araneus.cli.mech_cmds",
 ]
 
 for _name in COMMAND_MODULES:
