@@ -1,0 +1,83 @@
+"""Procedural 3-D spider webs: orb (Araneus), tent/sheet (Cyrtophora) and tangle (cobweb).
+
+Every builder is a function ``build_<family>(cfg, seed) -> WebGraph`` of a frozen config
+dataclass (validated on construction; bad values raise :class:`~araneus.errors.ConfigError`
+naming the parameter) and a seed (same seed, same web). Webs are in millimetres with
+``edge_attrs["thread"]`` thread-type codes and ``node_attrs["anchor"]`` marking anchors.
+
+:func:`default_web` is the web every later stage uses when the user brings none: the tent
+web of *Cyrtophora citricola*, the species of the paper's scanned web.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ConfigError
+from ..web import WebGraph
+from .shaping import DEFAULT_FORCE_DENSITY, edge_force_density, form_find, shape_web
+from .sheet import TentConfig, build_tent
+
+
+@dataclass(frozen=True)
+class BuilderSpec:
+    """A registered web family: its config class and build function."""
+
+    name: str
+    config: type
+    build: Callable[..., WebGraph]
+    description: str
+
+
+BUILDERS: dict[str, BuilderSpec] = {
+    "tent": BuilderSpec("tent", TentConfig, build_tent, "Cyrtophora tent: domed sheet in a tangle"),
+}
+
+#: Family of :func:`default_web`.
+DEFAULT_FAMILY = "tent"
+
+
+def build(family: str, cfg: Any = None, seed: int = 0) -> WebGraph:
+    """Build a web of ``family`` (``"orb"``, ``"tent"`` or ``"tangle"``).
+
+    Parameters
+    ----------
+    family
+        A key of :data:`BUILDERS`.
+    cfg
+        An instance of that family's config class, or None for the defaults.
+    seed
+        Random seed (non-negative int).
+    """
+    if family not in BUILDERS:
+        raise ConfigError(f"unknown web family {family!r}; valid: {', '.join(BUILDERS)}")
+    spec = BUILDERS[family]
+    if cfg is not None and not isinstance(cfg, spec.config):
+        raise ConfigError(
+            f"cfg for {family!r} must be a {spec.config.__name__}, got {type(cfg).__name__}"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    return spec.build(cfg or spec.config(), seed)
+
+
+def default_web(seed: int = 0) -> WebGraph:
+    """The default web of araneus: a *Cyrtophora* tent web (about 15k nodes, mm)."""
+    return build(DEFAULT_FAMILY, None, seed)
+
+
+__all__ = [
+    "BUILDERS",
+    "BuilderSpec",
+    "DEFAULT_FAMILY",
+    "DEFAULT_FORCE_DENSITY",
+    "TentConfig",
+    "build",
+    "build_tent",
+    "default_web",
+    "edge_force_density",
+    "form_find",
+    "shape_web",
+]

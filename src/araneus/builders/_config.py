@@ -1,0 +1,44 @@
+"""Validation helpers shared by the builder config dataclasses."""
+
+from __future__ import annotations
+
+import math
+
+from ..errors import ConfigError
+
+
+def positive(name: str, value: float) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is a finite number > 0."""
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{name} must be a finite number > 0, got {value!r}")
+
+
+def non_negative(name: str, value: float) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is a finite number >= 0."""
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
+def finite(name: str, value: float) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is a finite number."""
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+
+
+def int_range(name: str, value: int, lo: int, hi: int) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is an int in ``[lo, hi]``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ConfigError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
+
+
+def fraction(name: str, value: float, lo: float = 0.0, hi: float = 1.0) -> None:
+    """Raise :class:`ConfigError` unless ``lo <= value <= hi``."""
+    finite(name, value)
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name} must lie in [{lo}, {hi}], got {value!r}")
+
+
+def less(name_a: str, a: float, name_b: str, b: float, why: str) -> None:
+    """Raise :class:`ConfigError` unless ``a < b``."""
+    if not a < b:
+        raise ConfigError(f"{name_a} ({a}) must be smaller than {name_b} ({b}): {why}")
