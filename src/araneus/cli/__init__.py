@@ -26,7 +26,6 @@ app = typer.Typer(
 COMMAND_MODULES = [
     "araneus.cli.io_cmds",
     "araneus.cli.web_cmds",
-    "araneus.cli.mech_cmds",
 ]
 
 for _name in COMMAND_MODULES:
