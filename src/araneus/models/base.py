@@ -1,0 +1,361 @@
+"""The one interface of araneus generative models, a registry, and the torch base class.
+
+Every model implements :class:`WebGenerator` (``fit`` / ``sample`` / ``save`` / ``load``) and
+registers itself by name with :func:`register_model`, so the CLI, evaluation and assembly
+never special-case a model. :func:`load_model` reads a checkpoint's JSON to pick the class.
+
+A checkpoint is a folder holding ``model.safetensors`` (the EMA weights, float32, plus the
+node-count prior) and ``model.json`` (model name and config, feature names, the feature
+scaler fitted on the training split, shapes, training summary). No pickles.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._util import apply_overrides, atomic_output, write_text_atomic
+from ..errors import FormatError, InputError, ModelError
+from ..web import WebGraph
+from .conditioning import Conditions, FeatureScaler, NodeCountPrior, parse_conditions
+from .decode import DecodeStats
+
+CHECKPOINT_FORMAT = "araneus-model"
+CHECKPOINT_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "model.json"
+
+_REGISTRY: dict[str, type[WebGenerator]] = {}
+
+
+class WebGenerator(ABC):
+    """Interface of every generative model of webs."""
+
+    name: ClassVar[str] = ""
+
+    @abstractmethod
+    def fit(self, data: Any, cfg: Any) -> Any:
+        """Train on a ``WebDataset`` with a :class:`~araneus.train.TrainConfig`; returns a
+        :class:`~araneus.train.TrainResult`."""
+
+    @abstractmethod
+    def sample(
+        self,
+        conditions: Conditions,
+        n: int,
+        *,
+        guidance: float = 1.0,
+        seed: int | None = None,
+        steps: int | None = None,
+    ) -> list[WebGraph]:
+        """Generate ``n`` webs for ``conditions`` (one dict for all, or a list of ``n``)."""
+
+    @abstractmethod
+    def save(self, path: str | Path) -> None:
+        """Write a checkpoint folder."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, path: str | Path) -> WebGenerator:
+        """Read a checkpoint folder written by :meth:`save`."""
+
+
+def register_model(name: str) -> Callable[[type[WebGenerator]], type[WebGenerator]]:
+    """Class decorator adding a model class to the registry under ``name``."""
+
+    def deco(cls: type[WebGenerator]) -> type[WebGenerator]:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ModelError(f"model name {name!r} is already registered")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def _import_builtin_models() -> None:
+    import importlib
+
+    for mod in ("sparse", "discrete_model", "autoregressive"):
+        try:
+            importlib.import_module(f"araneus.models.{mod}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"araneus.models.{mod}":
+                raise
+
+
+def available_models() -> list[str]:
+    """Names of all registered models."""
+    _import_builtin_models()
+    return sorted(_REGISTRY)
+
+
+def get_model(name: str) -> type[WebGenerator]:
+    """The model class registered under ``name`` (:class:`InputError` listing valid names)."""
+    _import_builtin_models()
+    if name not in _REGISTRY:
+        raise InputError(f"unknown model {name!r}; available: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def _checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
+    p = Path(path)
+    folder = p.parent if p.suffix in (".json", ".safetensors") else p
+    return folder / CONFIG_FILE, folder / WEIGHTS_FILE
+
+
+def read_checkpoint_json(path: str | Path) -> dict:
+    """Read and check the JSON half of a checkpoint (folder or its ``model.json``)."""
+    cfg_path, _ = _checkpoint_paths(path)
+    if not cfg_path.is_file():
+        raise FormatError(cfg_path, "no model checkpoint here (missing model.json)")
+    try:
+        meta = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(cfg_path, f"cannot read checkpoint JSON: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
+        raise FormatError(
+            cfg_path, f"not an araneus model checkpoint (format != {CHECKPOINT_FORMAT!r})"
+        )
+    if meta.get("version", 0) > CHECKPOINT_VERSION:
+        raise FormatError(
+            cfg_path, f"checkpoint version {meta.get('version')} is newer than supported"
+        )
+    return meta
+
+
+def load_model(path: str | Path) -> WebGenerator:
+    """Load any registered model from a checkpoint folder (class chosen from its JSON)."""
+    meta = read_checkpoint_json(path)
+    return get_model(str(meta.get("model")))._load_from(path, meta)
+
+
+class TorchGenerator(WebGenerator):
+    """Shared implementation for torch models: config, conditioning, checkpoints, sampling.
+
+    Subclasses define ``Config`` (a dataclass with ``__post_init__`` validation) and
+    implement :meth:`build_net`, :meth:`encode`, :meth:`training_loss` and :meth:`generate`.
+    """
+
+    Config: ClassVar[type]
+
+    def __init__(self, config: Any = None, **overrides: Any):
+        cfg = config if config is not None else self.Config()
+        if overrides:
+            cfg = apply_overrides(cfg, overrides, f"{self.name} model")
+        self.config = cfg
+        self.net = None
+        self.scaler: FeatureScaler | None = None
+        self.prior: NodeCountPrior | None = None
+        self.max_nodes = 0
+        self.max_degree = 0
+        self.train_info: dict = {}
+        self.dataset_normaliser: dict | None = None
+        self.last_decode_stats = DecodeStats()
+
+    # ----- hooks for subclasses -------------------------------------------------------
+    @abstractmethod
+    def build_net(self):
+        """Create ``self.net`` (an ``nn.Module``) from config and data shapes."""
+
+    @abstractmethod
+    def encode(self, data: Any) -> dict:
+        """Training tensors (first axis = sample) of a dataset split."""
+
+    @abstractmethod
+    def training_loss(self, net, batch: dict, generator) -> Any:
+        """Scalar loss of a batch (dict of tensors on the training device)."""
+
+    @abstractmethod
+    def generate(self, values, present, counts, guidance: float, steps: int | None, generator):
+        """Sample and decode: normalised condition tensors (n, F), node counts (n,)."""
+
+    # ----- data -----------------------------------------------------------------------
+    def setup(self, data: Any) -> None:
+        """Fit the scaler and count prior on the training split and build the network."""
+        train = data.subset("train")
+        pos, mask, feats = np.asarray(train.pos), np.asarray(train.mask), np.asarray(train.features)
+        if pos.ndim != 3 or len(pos) < 1:
+            raise InputError("dataset has no training samples")
+        self.scaler = FeatureScaler.fit(list(train.feature_names), feats, pos, mask)
+        norm = getattr(data, "normaliser", None)
+        if norm is not None and tuple(getattr(norm, "feature_names", ())) == self.scaler.names:
+            # the dataset's own affine map (fitted on its training split) wins
+            self.scaler.lo = np.asarray(norm.feat_min, dtype=np.float64)
+            self.scaler.hi = np.asarray(norm.feat_max, dtype=np.float64)
+        self.max_nodes = int(pos.shape[1])
+        self.max_degree = int(np.asarray(train.nbrs).shape[2])
+        self.prior = NodeCountPrior(self.scaler.normalise(feats), mask.sum(1), self.scaler.names)
+        self.dataset_normaliser = norm.to_dict() if hasattr(norm, "to_dict") else None
+        self.build_net()
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.scaler.names if self.scaler else ()
+
+    def _require_net(self) -> None:
+        if self.net is None or self.scaler is None:
+            raise ModelError(f"{self.name} model is not trained or loaded yet")
+
+    @staticmethod
+    def device():
+        """The best available torch device: CUDA if present, else CPU (never hard-coded)."""
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("cpu")
+
+    # ----- interface ------------------------------------------------------------------
+    def fit(self, data: Any, cfg: Any = None) -> Any:
+        from ..train import TrainConfig, train
+
+        return train(self, data, cfg if cfg is not None else TrainConfig())
+
+    def sample(
+        self,
+        conditions: Conditions,
+        n: int,
+        *,
+        guidance: float = 1.0,
+        seed: int | None = None,
+        steps: int | None = None,
+    ) -> list[WebGraph]:
+        import torch
+
+        self._require_net()
+        if not np.isfinite(guidance) or guidance < 0 or guidance > 50:
+            raise InputError(f"guidance must be in [0, 50], got {guidance}")
+        if steps is not None and (
+            isinstance(steps, bool) or int(steps) != steps or not 1 <= steps <= 1000
+        ):
+            raise InputError(f"steps must be an integer in [1, 1000], got {steps}")
+        vals, present = parse_conditions(conditions, n, self.scaler.names)
+        rng = np.random.default_rng(seed)
+        counts = self.prior.sample(self.scaler.normalise(vals), present, vals, self.max_nodes, rng)
+        dev = self.device()
+        gen = torch.Generator(dev).manual_seed(int(rng.integers(2**62)))
+        norm = torch.as_tensor(
+            np.where(present, self.scaler.normalise(vals), 0.0), dtype=torch.float32, device=dev
+        )
+        pres = torch.as_tensor(present, device=dev)
+        self.net.to(dev).eval()
+        with torch.no_grad():
+            webs, stats = self.generate(norm, pres, counts, float(guidance), steps, gen)
+        self.last_decode_stats = stats
+        return webs
+
+    def cfg_net(self, call, values, present, guidance: float):
+        """Run ``call(values, present, reps)`` with classifier-free guidance.
+
+        ``call`` must tile its other batch inputs ``reps`` times. The conditional and
+        unconditional passes run as one batch; returns the guided outputs (a tensor or a
+        tuple of tensors). ``guidance == 1`` runs only the conditional pass.
+        """
+        from .diffusion import cfg_combine
+
+        if guidance == 1.0:
+            return call(values, present, 1)
+        import torch
+
+        out = call(
+            torch.cat([values, torch.zeros_like(values)]),
+            torch.cat([present, torch.zeros_like(present)]),
+            2,
+        )
+        n = values.shape[0]
+        if isinstance(out, tuple):
+            return tuple(cfg_combine(o[:n], o[n:], guidance) for o in out)
+        return cfg_combine(out[:n], out[n:], guidance)
+
+    # ----- checkpoints ----------------------------------------------------------------
+    def meta(self) -> dict:
+        """JSON-serialisable description of the model (everything but the weights)."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "model": self.name,
+            "config": dataclasses.asdict(self.config),
+            "feature_names": list(self.feature_names),
+            "scaler": self.scaler.to_dict() if self.scaler else None,
+            "max_nodes": self.max_nodes,
+            "max_degree": self.max_degree,
+            "dataset_normaliser": self.dataset_normaliser,
+            "train": self.train_info,
+        }
+
+    def weights(self) -> dict:
+        """Tensors to store: network state dict + the node-count prior."""
+        import torch
+
+        self._require_net()
+        w = {
+            f"net.{k}": v.detach().float().cpu().contiguous()
+            for k, v in self.net.state_dict().items()
+        }
+        w["prior.features"] = torch.as_tensor(self.prior.features)
+        w["prior.counts"] = torch.as_tensor(self.prior.counts)
+        return w
+
+    def save(self, path: str | Path) -> None:
+        from safetensors.torch import save_file
+
+        cfg_path, w_path = _checkpoint_paths(path)
+        with atomic_output(w_path) as tmp:
+            save_file(self.weights(), str(tmp))
+        write_text_atomic(cfg_path, json.dumps(self.meta(), indent=1, default=_json_default))
+
+    @classmethod
+    def load(cls, path: str | Path) -> TorchGenerator:
+        meta = read_checkpoint_json(path)
+        if meta.get("model") != cls.name:
+            raise ModelError(
+                f"{path}: checkpoint holds model {meta.get('model')!r}, not {cls.name!r}"
+            )
+        return cls._load_from(path, meta)
+
+    @classmethod
+    def _load_from(cls, path: str | Path, meta: dict) -> TorchGenerator:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        cfg_path, w_path = _checkpoint_paths(path)
+        try:
+            config = apply_overrides(cls.Config(), meta["config"], f"{cls.name} checkpoint")
+            model = cls(config)
+            model.scaler = FeatureScaler.from_dict(meta["scaler"])
+            model.max_nodes = int(meta["max_nodes"])
+            model.max_degree = int(meta["max_degree"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FormatError(cfg_path, f"checkpoint JSON is incomplete: {exc}") from None
+        model.train_info = meta.get("train") or {}
+        model.dataset_normaliser = meta.get("dataset_normaliser")
+        try:
+            w = load_file(str(w_path))
+        except (OSError, SafetensorError) as exc:
+            raise FormatError(w_path, f"cannot read weights: {exc}") from None
+        try:
+            model.prior = NodeCountPrior(
+                w.pop("prior.features").numpy(), w.pop("prior.counts").numpy(), model.scaler.names
+            )
+            model.build_net()
+            model.net.load_state_dict({k[4:]: v for k, v in w.items() if k.startswith("net.")})
+        except (KeyError, RuntimeError) as exc:
+            raise FormatError(w_path, f"weights do not match the model config: {exc}") from None
+        return model
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, tuple):
+        return list(o)
+    raise TypeError(f"not JSON serialisable: {type(o)}")

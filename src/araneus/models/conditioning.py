@@ -1,0 +1,203 @@
+"""Conditioning on named web features, shared by every generative model.
+
+Users give conditions as ``{feature_name: value}`` in physical units, any subset of the
+model's feature names. Inside the model, values are mapped to [-1, 1] with the affine map
+fitted on the training split (:class:`FeatureScaler`), and a per-feature *presence* mask
+says which were given. During training, features are hidden at random (so any subset works
+at sampling time) and, with probability ``p_uncond``, all of them (the unconditional branch
+that classifier-free guidance needs). :class:`ConditionEmbedding` turns
+``(values, presence)`` into one vector per sample.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import InputError, ModelError
+
+Conditions = Union[Mapping[str, float], Sequence[Mapping[str, float]], None]  # noqa: UP007 (runtime alias, py3.10)
+
+
+@dataclass
+class FeatureScaler:
+    """Affine map of features to [-1, 1] and the position scale of a model.
+
+    Attributes
+    ----------
+    names : feature names, in column order.
+    lo, hi : (F,) training-split minimum and maximum of each feature (physical units).
+    pos_scale : length (physical units) that positions are divided by inside the model.
+    """
+
+    names: tuple[str, ...]
+    lo: np.ndarray
+    hi: np.ndarray
+    pos_scale: float
+
+    @classmethod
+    def fit(
+        cls, names: Sequence[str], features: np.ndarray, pos: np.ndarray, mask: np.ndarray
+    ) -> FeatureScaler:
+        """Fit on training data: features (S, F), pos (S, L, 3), mask (S, L)."""
+        f = np.asarray(features, dtype=np.float64)
+        if f.ndim != 2 or f.shape[1] != len(names) or not len(f):
+            raise InputError(f"features must be (S>0, {len(names)}), got {f.shape}")
+        if not np.isfinite(f).all():
+            raise InputError("features contain NaN or infinite values")
+        real = np.asarray(pos, dtype=np.float64)[np.asarray(mask, dtype=bool)]
+        if not len(real) or not np.isfinite(real).all():
+            raise InputError("positions are empty or not finite")
+        scale = float(np.sqrt((real**2).mean()))
+        return cls(tuple(names), f.min(0), f.max(0), scale if scale > 0 else 1.0)
+
+    def normalise(self, values: np.ndarray) -> np.ndarray:
+        """Physical (…, F) -> [-1, 1] (values outside the training range extrapolate)."""
+        span = np.where(self.hi > self.lo, self.hi - self.lo, 1.0)
+        return 2.0 * (np.asarray(values, dtype=np.float64) - self.lo) / span - 1.0
+
+    def denormalise(self, values: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`normalise`."""
+        span = np.where(self.hi > self.lo, self.hi - self.lo, 1.0)
+        return (np.asarray(values, dtype=np.float64) + 1.0) / 2.0 * span + self.lo
+
+    def to_dict(self) -> dict:
+        return {
+            "names": list(self.names),
+            "lo": self.lo.tolist(),
+            "hi": self.hi.tolist(),
+            "pos_scale": self.pos_scale,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> FeatureScaler:
+        try:
+            return cls(
+                tuple(d["names"]),
+                np.asarray(d["lo"], dtype=np.float64),
+                np.asarray(d["hi"], dtype=np.float64),
+                float(d["pos_scale"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"checkpoint normaliser is malformed: {exc}") from None
+
+
+def parse_conditions(
+    conditions: Conditions, n: int, names: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Turn user conditions into (n, F) physical values and (n, F) presence.
+
+    ``conditions`` is one dict (used for all ``n`` samples), a list of ``n`` dicts (one per
+    sample) or ``None``/``{}`` (unconditional). Unknown names, non-finite values and a list
+    of the wrong length raise :class:`InputError`.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise InputError(f"n (number of samples) must be a positive integer, got {n!r}")
+    if conditions is None:
+        conditions = {}
+    rows = [conditions] * n if isinstance(conditions, Mapping) else list(conditions)
+    if len(rows) != n:
+        raise InputError(f"got {len(rows)} condition dicts for n={n} samples")
+    index = {k: i for i, k in enumerate(names)}
+    vals = np.zeros((n, len(names)))
+    present = np.zeros((n, len(names)), dtype=bool)
+    for r, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise InputError(f"conditions[{r}] must be a dict of feature -> value")
+        for k, v in row.items():
+            if k not in index:
+                raise InputError(f"unknown condition {k!r}; valid: {', '.join(names)}")
+            try:
+                fv = float(v)
+            except (TypeError, ValueError):
+                raise InputError(f"condition {k}={v!r} is not a number") from None
+            if not math.isfinite(fv):
+                raise InputError(f"condition {k}={v!r} is not finite")
+            vals[r, index[k]] = fv
+            present[r, index[k]] = True
+    return vals, present
+
+
+def training_presence(
+    b: int,
+    f: int,
+    p_hide: float,
+    p_uncond: float,
+    generator: torch.Generator | None = None,
+    device=None,
+) -> torch.Tensor:
+    """Random (b, f) presence mask for training.
+
+    Each feature is hidden with probability ``p_hide``; each whole condition is dropped
+    with probability ``p_uncond`` (classifier-free guidance's unconditional branch).
+    """
+    keep = torch.rand(b, f, generator=generator, device=device) >= p_hide
+    drop_all = torch.rand(b, 1, generator=generator, device=device) < p_uncond
+    return keep & ~drop_all
+
+
+class ConditionEmbedding(nn.Module):
+    """Embed ``(values (B, F) in [-1, 1], presence (B, F) bool)`` into (B, width).
+
+    Hidden features contribute nothing but their "absent" flag, so an all-absent condition
+    maps to one learned unconditional embedding.
+    """
+
+    def __init__(self, n_features: int, width: int):
+        super().__init__()
+        self.n_features = n_features
+        self.net = nn.Sequential(
+            nn.Linear(2 * n_features, width), nn.SiLU(), nn.Linear(width, width)
+        )
+
+    def forward(self, values: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        p = present.to(values.dtype)
+        return self.net(torch.cat([values * p, p], dim=-1))
+
+
+class NodeCountPrior:
+    """Conditional prior over node counts for models that fix the count before sampling.
+
+    If ``num_nodes`` is given, it is used (rounded, clipped to [2, L]). Otherwise the count
+    of a training sample is drawn at random among the ``k`` training samples nearest to the
+    given (normalised) features; with no features given, from all training samples.
+    """
+
+    def __init__(
+        self, features_norm: np.ndarray, counts: np.ndarray, names: Sequence[str], k: int = 8
+    ):
+        self.features = np.asarray(features_norm, dtype=np.float32)
+        self.counts = np.asarray(counts, dtype=np.int64)
+        self.names = tuple(names)
+        self.k = k
+
+    def sample(
+        self,
+        values_norm: np.ndarray,
+        present: np.ndarray,
+        values_phys: np.ndarray,
+        max_nodes: int,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        """Node counts (n,) for n requests; see the class docstring."""
+        n = len(values_norm)
+        out = np.empty(n, dtype=np.int64)
+        nn_col = self.names.index("num_nodes") if "num_nodes" in self.names else None
+        for r in range(n):
+            if nn_col is not None and present[r, nn_col]:
+                out[r] = int(round(values_phys[r, nn_col]))
+                continue
+            cols = present[r]
+            if cols.any():
+                d = ((self.features[:, cols] - values_norm[r, cols]) ** 2).sum(1)
+                cand = np.argsort(d, kind="stable")[: self.k]
+            else:
+                cand = np.arange(len(self.counts))
+            out[r] = self.counts[cand[rng.integers(len(cand))]]
+        return np.clip(out, 2, max_nodes)

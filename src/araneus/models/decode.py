@@ -1,0 +1,213 @@
+"""Shared decoding of raw model outputs into valid :class:`~araneus.web.WebGraph` s.
+
+Every generative model ends here. A model proposes candidate edges with a score (higher is
+stronger); decoding guarantees the result is a valid web: finite positions, symmetric
+undirected edges, no self-loops, no dangling indices, degree <= K (keeping the strongest
+edges), no isolated padding, one connected component (the largest). What had to be repaired
+is counted in a :class:`DecodeStats`, so that a model whose outputs need heavy repair shows
+it: validity must be learned by the model, not manufactured by the decoder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from ..web import WebGraph
+
+
+@dataclass
+class DecodeStats:
+    """Counts of repairs made while decoding a batch (summed over samples)."""
+
+    samples: int = 0
+    repaired_samples: int = 0
+    nonfinite_nodes: int = 0
+    self_loops: int = 0
+    dangling: int = 0
+    asymmetric: int = 0
+    degree_cut: int = 0
+    isolated_dropped: int = 0
+    component_nodes_dropped: int = 0
+    empty: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def add(self, other: DecodeStats) -> None:
+        """Accumulate ``other`` into this object."""
+        for f in fields(self):
+            if f.name != "extra":
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    @property
+    def repair_rate(self) -> float:
+        """Fraction of samples that needed any repair beyond dropping padding."""
+        return self.repaired_samples / self.samples if self.samples else 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        d["repair_rate"] = self.repair_rate
+        return d
+
+
+def _cap_degree(i: np.ndarray, j: np.ndarray, score: np.ndarray, n: int, k: int) -> np.ndarray:
+    """Greedy strongest-first selection of edges so that every degree stays <= k.
+
+    Returns a boolean keep mask over the (already unique) edges.
+    """
+    order = np.argsort(-score, kind="stable")
+    deg = np.zeros(n, dtype=np.int64)
+    keep = np.zeros(len(i), dtype=bool)
+    # Fast path: nothing to cut.
+    full = np.bincount(i, minlength=n) + np.bincount(j, minlength=n)
+    if full.max(initial=0) <= k:
+        keep[:] = True
+        return keep
+    for e in order:
+        a, b = i[e], j[e]
+        if deg[a] < k and deg[b] < k:
+            deg[a] += 1
+            deg[b] += 1
+            keep[e] = True
+    return keep
+
+
+def decode_candidates(
+    pos: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+    score: np.ndarray,
+    n_nodes: int,
+    max_degree: int,
+    *,
+    scale: float = 1.0,
+    symmetric_votes: bool = False,
+) -> tuple[WebGraph, DecodeStats]:
+    """Decode one sample's candidate edges into a valid web.
+
+    Parameters
+    ----------
+    pos
+        (L, 3) raw positions (model units); multiplied by ``scale``.
+    src, dst, score
+        (M,) candidate directed edges ``src -> dst`` with their strength. Both directions
+        of an edge may be proposed; an undirected edge's score is the sum of its votes.
+    n_nodes
+        Number of real nodes (rows ``>= n_nodes`` are padding).
+    max_degree
+        Degree cap K.
+    symmetric_votes
+        If true, a pair proposed from only one end counts as an asymmetry repair (for
+        representations where each edge is stated at both endpoints).
+
+    Returns
+    -------
+    (web, stats)
+    """
+    st = DecodeStats(samples=1)
+    L = pos.shape[0]
+    n = int(min(max(n_nodes, 0), L))
+    pos = np.asarray(pos[:n], dtype=np.float64) * scale
+    finite = np.isfinite(pos).all(axis=1)
+    st.nonfinite_nodes = int((~finite).sum())
+    src = np.asarray(src, dtype=np.int64)
+    dst = np.asarray(dst, dtype=np.int64)
+    score = np.asarray(score, dtype=np.float64)
+    ok = np.isfinite(score)
+    in_range = (src >= 0) & (src < n) & (dst >= 0) & (dst < n)
+    st.dangling = int((ok & ~in_range).sum())
+    ok &= in_range
+    loops = ok & (src == dst)
+    st.self_loops = int(loops.sum())
+    ok &= ~loops
+    src, dst, score = src[ok], dst[ok], score[ok]
+    if n and not finite.all():
+        good = finite[src] & finite[dst]
+        src, dst, score = src[good], dst[good], score[good]
+    a, b = np.minimum(src, dst), np.maximum(src, dst)
+    key = a * max(n, 1) + b
+    uniq, inv, votes = np.unique(key, return_inverse=True, return_counts=True)
+    tot = np.zeros(len(uniq))
+    np.add.at(tot, inv, score)
+    i, j = uniq // max(n, 1), uniq % max(n, 1)
+    if symmetric_votes:
+        st.asymmetric = int((votes == 1).sum())
+    keep = _cap_degree(i, j, tot, n, max_degree)
+    st.degree_cut = int((~keep).sum())
+    i, j = i[keep], j[keep]
+    pos = np.where(finite[:, None], pos, 0.0)
+    web = WebGraph(pos, np.stack([i, j], axis=1).reshape(-1, 2))
+    alive = finite & (web.degrees > 0)
+    st.isolated_dropped = int((finite & (web.degrees == 0)).sum())
+    web = web.subgraph(np.flatnonzero(alive))
+    if web.n_nodes and web.n_components > 1:
+        before = web.n_nodes
+        web = web.largest_component()
+        st.component_nodes_dropped = before - web.n_nodes
+    if web.n_nodes == 0:
+        st.empty = 1
+    repaired = (
+        st.nonfinite_nodes
+        + st.self_loops
+        + st.dangling
+        + st.asymmetric
+        + st.degree_cut
+        + st.isolated_dropped
+        + st.component_nodes_dropped
+        + st.empty
+    )
+    st.repaired_samples = int(repaired > 0)
+    return web, st
+
+
+def decode_dense(
+    pos: np.ndarray,
+    scores: np.ndarray,
+    n_nodes: int,
+    max_degree: int,
+    *,
+    threshold: float = 0.5,
+    scale: float = 1.0,
+) -> tuple[WebGraph, DecodeStats]:
+    """Decode one sample given a dense (L, L) edge score/probability matrix.
+
+    Pairs with ``(S + S^T) / 2 > threshold`` become candidate edges (NaN scores never do);
+    asymmetric decisions (``S_ij`` and ``S_ji`` on different sides of the threshold) are
+    counted as repairs.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    L = s.shape[0]
+    n = int(min(max(n_nodes, 0), L))
+    s = s[:n, :n]
+    s = np.where(np.isfinite(s), s, -np.inf)
+    sym = 0.5 * (s + s.T)
+    iu, ju = np.triu_indices(n, k=1)
+    v = sym[iu, ju]
+    sel = np.isfinite(v) & (v > threshold)
+    asym = int(((s[iu, ju] > threshold) != (s[ju, iu] > threshold)).sum())
+    web, st = decode_candidates(pos, iu[sel], ju[sel], v[sel], n, max_degree, scale=scale)
+    st.asymmetric += asym
+    if asym and not st.repaired_samples:
+        st.repaired_samples = 1
+    return web, st
+
+
+def decode_batch_dense(
+    pos: np.ndarray,
+    scores: np.ndarray,
+    n_nodes: np.ndarray,
+    max_degree: int,
+    *,
+    threshold: float = 0.5,
+    scale: float = 1.0,
+) -> tuple[list[WebGraph], DecodeStats]:
+    """:func:`decode_dense` over a batch: pos (B, L, 3), scores (B, L, L), n_nodes (B,)."""
+    total = DecodeStats()
+    webs = []
+    for b in range(pos.shape[0]):
+        w, st = decode_dense(
+            pos[b], scores[b], int(n_nodes[b]), max_degree, threshold=threshold, scale=scale
+        )
+        webs.append(w)
+        total.add(st)
+    return webs, total

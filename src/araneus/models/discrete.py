@@ -1,0 +1,98 @@
+"""Discrete (categorical) diffusion math for graph adjacencies (D3PM, as in DiGress).
+
+Transitions preserve the marginal class distribution ``m`` (Vignac et al. 2023):
+``Q_t = alpha_t I + (1 - alpha_t) 1 m^T``, so the cumulative matrix is
+``Qbar_t = abar_t I + (1 - abar_t) 1 m^T`` with ``abar_t = prod_{s<=t} alpha_s`` following a
+cosine schedule. A noised edge state is therefore a draw from
+``abar_t x0 + (1 - abar_t) m``, and the limit distribution is ``m`` itself: sampling starts
+from a random graph with the training edge density.
+
+Classes are indexed on the last axis (C classes; for an adjacency C = 2: no edge / edge).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..errors import ConfigError
+
+
+def cosine_alpha_bar(steps: int, s: float = 0.008) -> torch.Tensor:
+    """Cumulative ``abar_t`` for t = 0..steps (``abar_0 = 1``, ``abar_T`` ~ 0), float64."""
+    if steps < 1:
+        raise ConfigError(f"discrete diffusion steps must be >= 1, got {steps}")
+    t = torch.arange(steps + 1, dtype=torch.float64) / steps
+    f = torch.cos((t + s) / (1 + s) * math.pi / 2) ** 2
+    ab = (f / f[0]).clamp(0.0, 1.0)
+    ab[-1] = 0.0
+    return ab
+
+
+def transition_matrix(alpha: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """``alpha I + (1 - alpha) 1 m^T`` for alpha (...,) -> (..., C, C); row a = P(a -> .)."""
+    c = m.shape[-1]
+    eye = torch.eye(c, dtype=m.dtype, device=m.device)
+    a = alpha[..., None, None].to(m.dtype)
+    return a * eye + (1 - a) * m[None, :].expand(c, c)
+
+
+def q_probs(x0: torch.Tensor, abar: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """``q(x_t | x0)`` probabilities: ``abar x0 + (1 - abar) m``.
+
+    ``x0`` is (..., C) one-hot or probabilities; ``abar`` broadcastable to x0[..., 0].
+    """
+    a = abar[..., None].to(x0.dtype)
+    return a * x0 + (1 - a) * m.to(x0.dtype)
+
+
+def sample_categorical(
+    probs: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Draw class indices (...,) from probabilities (..., C) by inverse CDF."""
+    u = torch.rand(probs.shape[:-1], generator=generator, device=probs.device, dtype=probs.dtype)
+    cdf = probs.cumsum(-1)
+    cdf = cdf / cdf[..., -1:].clamp_min(1e-12)
+    return (u[..., None] > cdf).sum(-1).clamp_max(probs.shape[-1] - 1)
+
+
+def posterior_probs(
+    xt: torch.Tensor,
+    x0_probs: torch.Tensor,
+    abar_t: torch.Tensor,
+    abar_s: torch.Tensor,
+    m: torch.Tensor,
+) -> torch.Tensor:
+    """``p(x_s | x_t) = sum_c p(x0 = c) q(x_s | x_t, x0 = c)`` for s < t.
+
+    Parameters
+    ----------
+    xt
+        (..., C) one-hot current state.
+    x0_probs
+        (..., C) predicted clean distribution.
+    abar_t, abar_s
+        cumulative retention at t and s (broadcastable to ``xt[..., 0]``).
+    m
+        (C,) marginal distribution.
+
+    Returns
+    -------
+    (..., C) normalised probabilities of ``x_s``.
+    """
+    dt = xt.dtype
+    m = m.to(dt)
+    at = abar_t[..., None].to(dt)
+    as_ = abar_s[..., None].to(dt)
+    a_ts = (at / as_.clamp_min(1e-12)).clamp(0, 1)  # retention from s to t
+    # Q_{t|s}[x_s, x_t] as a function of x_s (x_t fixed): a_ts [x_s == x_t] + (1 - a_ts) m[x_t]
+    m_xt = (xt * m).sum(-1, keepdim=True)
+    fwd = a_ts * xt + (1 - a_ts) * m_xt  # (..., C) over x_s
+    # Qbar_s[c, x_s] = as [c == x_s] + (1 - as) m[x_s]; Qbar_t[c, x_t] = at [c == x_t] + (1-at) m[x_t]
+    den = at * xt + (1 - at) * m_xt  # (..., C) over c
+    w = x0_probs.to(dt) / den.clamp_min(1e-12)  # p(c) / Qbar_t[c, x_t]
+    # sum_c w_c Qbar_s[c, x_s] = as w_{x_s} + (1 - as) m[x_s] sum_c w_c
+    mix = as_ * w + (1 - as_) * m * w.sum(-1, keepdim=True)
+    un = fwd * mix
+    return un / un.sum(-1, keepdim=True).clamp_min(1e-30)

@@ -1,0 +1,192 @@
+"""Model 1: analog (Gaussian EDM) diffusion on the sparse neighbour representation.
+
+Each node is a token ``[x, y, z, s_1..s_K]``: its position (divided by twice the RMS
+training radius, so about 0.5 standard deviation) and K neighbour slots. A slot holds the
+signed offset ``j - i`` of a neighbour in the dataset's canonical (BFS) order divided by the
+largest offset seen in training, ``B``; offset 0 would be a self-loop, so the value 0 is
+reserved for an empty slot. Slots are sorted in ascending order. A transformer over node
+tokens with adaLN conditioning denoises all channels jointly (EDM preconditioning,
+log-normal training noise, Heun sampling). Decoding rounds each slot to an offset; each edge
+is stated by both endpoints and scored by how close the slot values were to the grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError, InputError
+from .base import TorchGenerator, register_model
+from .conditioning import training_presence
+from .decode import DecodeStats, decode_candidates
+from .diffusion import (
+    EDMConfig,
+    ancestral_sample,
+    edm_denoiser,
+    heun_sample,
+    karras_sigmas,
+    loss_weight,
+    masked_mse,
+    training_sigma,
+)
+from .nets import NodeTransformer
+
+
+@dataclass
+class SparseConfig:
+    """Settings of model 1 (see the module docstring); sizes fit a 2-core CPU budget."""
+
+    width: int = 128
+    depth: int = 4
+    heads: int = 4
+    sigma_data: float = 0.5
+    sigma_min: float = 0.002
+    sigma_max: float = 20.0
+    rho: float = 7.0
+    p_mean: float = -1.2
+    p_std: float = 1.2
+    sample_steps: int = 20
+    sampler: str = "heun"
+    churn: float = 0.0
+    p_hide: float = 0.3
+    p_uncond: float = 0.1
+    offset_range: int = 0
+
+    def __post_init__(self) -> None:
+        if self.width < 8 or self.depth < 1 or self.heads < 1 or self.width % self.heads:
+            raise ConfigError("width must be >= 8 and divisible by heads; depth, heads >= 1")
+        if self.sampler not in ("heun", "ancestral"):
+            raise ConfigError(f"sampler must be 'heun' or 'ancestral', got {self.sampler!r}")
+        if not (0 <= self.p_hide < 1 and 0 <= self.p_uncond < 1):
+            raise ConfigError("p_hide and p_uncond must be in [0, 1)")
+        if self.sample_steps < 1 or self.offset_range < 0 or self.churn < 0:
+            raise ConfigError("sample_steps >= 1, offset_range >= 0 and churn >= 0 required")
+        _ = self.edm  # validates the noise settings
+
+    @property
+    def edm(self) -> EDMConfig:
+        return EDMConfig(
+            self.sigma_data, self.sigma_min, self.sigma_max, self.rho, self.p_mean, self.p_std
+        )
+
+
+def encode_slots(nbrs: np.ndarray, offset_range: int) -> np.ndarray:
+    """(S, L, K) neighbour indices (-1 empty) -> (S, L, K) sorted slot values in [-1, 1]."""
+    nb = np.asarray(nbrs, dtype=np.int64)
+    idx = np.arange(nb.shape[1])[None, :, None]
+    off = np.where(nb >= 0, nb - idx, 0).astype(np.float64)
+    return np.sort(off / offset_range, axis=-1)
+
+
+def decode_slots(slots: np.ndarray, offset_range: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(L, K) raw slot values -> candidate (src, dst, confidence) arrays.
+
+    NaN/inf slots and empty (rounded 0) slots give no candidate; confidence is
+    ``1 - 2 |v B - round(v B)|`` in [0, 1].
+    """
+    v = np.asarray(slots, dtype=np.float64) * offset_range
+    r = np.rint(np.where(np.isfinite(v), v, 0.0))
+    conf = 1.0 - 2.0 * np.abs(np.where(np.isfinite(v), v, 0.0) - r)
+    src = np.broadcast_to(np.arange(v.shape[0])[:, None], v.shape)
+    sel = r != 0
+    return src[sel], (src + r.astype(np.int64))[sel], conf[sel] + 1e-3
+
+
+@register_model("sparse")
+class SparseDiffusion(TorchGenerator):
+    """Model 1: EDM diffusion over ``[x, y, z, K neighbour slots]`` node tokens."""
+
+    Config = SparseConfig
+
+    def setup(self, data) -> None:
+        if self.config.offset_range == 0:
+            train = data.subset("train")
+            nb = np.asarray(train.nbrs)
+            idx = np.arange(nb.shape[1])[None, :, None]
+            off = np.abs(np.where(nb >= 0, nb - idx, 0)).max(initial=1)
+            self.config = replace(self.config, offset_range=int(max(off, 1)))
+        super().setup(data)
+
+    def build_net(self) -> None:
+        c = self.config
+        ch = 3 + self.max_degree
+        self.net = NodeTransformer(
+            ch, ch, self.max_nodes, c.width, c.depth, c.heads, len(self.scaler.names)
+        )
+
+    def encode(self, data) -> dict:
+        pos = np.asarray(data.pos, dtype=np.float64)
+        mask = np.asarray(data.mask, dtype=bool)
+        nbrs = np.asarray(data.nbrs)
+        if nbrs.shape[2] != self.max_degree or pos.shape[1] != self.max_nodes:
+            raise InputError(
+                f"dataset shapes (L={pos.shape[1]}, K={nbrs.shape[2]}) differ from the model's "
+                f"(L={self.max_nodes}, K={self.max_degree})"
+            )
+        x = np.concatenate(
+            [pos / (2 * self.scaler.pos_scale), encode_slots(nbrs, self.config.offset_range)], -1
+        )
+        x = np.clip(x, -4, 4) * mask[..., None]
+        cond = self.scaler.normalise(np.asarray(data.features))
+        return {
+            "x": torch.as_tensor(x, dtype=torch.float32),
+            "mask": torch.as_tensor(mask),
+            "cond": torch.as_tensor(cond, dtype=torch.float32),
+        }
+
+    def training_loss(self, net, batch: dict, generator) -> torch.Tensor:
+        c = self.config
+        x0, mask, cond = batch["x"], batch["mask"], batch["cond"]
+        b, dev = x0.shape[0], x0.device
+        sigma = training_sigma(b, c.edm, generator, dev)
+        noise = torch.randn(x0.shape, generator=generator, device=dev)
+        xn = (x0 + sigma[:, None, None] * noise) * mask[..., None]
+        present = training_presence(b, cond.shape[1], c.p_hide, c.p_uncond, generator, dev)
+        denoise = edm_denoiser(
+            lambda xi, cn: net(xi, mask, cn, cond * present, present), c.sigma_data
+        )
+        return masked_mse(denoise(xn, sigma), x0, mask, loss_weight(sigma, c.sigma_data))
+
+    def generate(self, values, present, counts, guidance, steps, generator):
+        c = self.config
+        dev = values.device
+        n, L = len(counts), self.max_nodes
+        mask = torch.arange(L, device=dev)[None, :] < torch.as_tensor(counts, device=dev)[:, None]
+        sig = karras_sigmas(steps or c.sample_steps, c.sigma_min, c.sigma_max, c.rho, device=dev)
+
+        def raw(xi, cn):
+            def call(v, p, reps):
+                return self.net(xi.repeat(reps, 1, 1), mask.repeat(reps, 1), cn.repeat(reps), v, p)
+
+            return self.cfg_net(call, values, present, guidance) * mask[..., None]
+
+        denoise = edm_denoiser(raw, c.sigma_data)
+        x = torch.randn((n, L, 3 + self.max_degree), generator=generator, device=dev) * sig[0]
+        x = x * mask[..., None]
+        if c.sampler == "heun":
+            x = heun_sample(denoise, x, sig, churn=c.churn, generator=generator)
+        else:
+            x = ancestral_sample(denoise, x, sig, generator=generator)
+        return self.decode(x.float().cpu().numpy(), np.asarray(counts))
+
+    def decode(self, x: np.ndarray, counts: np.ndarray):
+        """Raw (n, L, 3 + K) model outputs -> (webs, stats)."""
+        total = DecodeStats()
+        webs = []
+        for b in range(x.shape[0]):
+            src, dst, conf = decode_slots(x[b, :, 3:], self.config.offset_range)
+            web, st = decode_candidates(
+                x[b, :, :3],
+                src,
+                dst,
+                conf,
+                int(counts[b]),
+                self.max_degree,
+                scale=2 * self.scaler.pos_scale,
+                symmetric_votes=True,
+            )
+            webs.append(web)
+            total.add(st)
+        return webs, total
