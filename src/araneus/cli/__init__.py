@@ -26,6 +26,7 @@ app = typer.Typer(
 COMMAND_MODULES = [
     "araneus.cli.io_cmds",
     "araneus.cli.web_cmds",
+    "araneus.cli.analyze_cmds",
     "araneus.cli.mech_cmds",
 ]
 
