@@ -43,6 +43,8 @@ def random_walk(
     cols = [seeds.astype(np.int64)]
     cur, prev = cols[0], np.full(b, -1, dtype=np.int64)
     n_max = int(target.max())
+    todo = np.arange(b)  # walks not yet known to have enough distinct nodes
+    next_check = n_max
     for t in range(1, max_steps + 1):
         start = indptr[cur]
         deg = indptr[cur + 1] - start
@@ -55,11 +57,13 @@ def random_walk(
             nxt[back] = indices[start[back] + r2]
         prev, cur = cur, nxt
         cols.append(cur)
-        if t >= n_max and t % 32 == 0:
-            srt = np.sort(np.stack(cols, axis=1), axis=1)
+        if t == next_check:
+            srt = np.sort(np.stack(cols, axis=1)[todo], axis=1)
             distinct = (srt[:, 1:] != srt[:, :-1]).sum(axis=1) + 1
-            if (distinct >= target).all():
+            todo = todo[distinct < target[todo]]
+            if not len(todo):
                 break
+            next_check += max(n_max // 2, 8)
     traj = np.stack(cols, axis=1)  # (B, T)
     t_len = traj.shape[1]
     n = int(indptr.shape[0] - 1)

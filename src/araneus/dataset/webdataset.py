@@ -12,7 +12,7 @@ import numpy as np
 
 from .._util import atomic_output
 from ..errors import FormatError, InputError
-from ..features import FEATURE_NAMES, batch_features
+from ..features import FEATURE_NAMES
 from ..web import WebGraph
 from .encode import Packed, concat_packed, degree_cap_mask, encode
 
@@ -179,6 +179,7 @@ class WebDataset:
         normaliser: Normaliser | None = None,
         origin=None,
         source_id=None,
+        validate: bool = True,
     ):
         self.pos = np.asarray(pos, dtype=np.float32)
         self.nbrs = np.asarray(nbrs, dtype=np.int64)
@@ -194,7 +195,8 @@ class WebDataset:
             np.zeros(s, np.int64) if source_id is None else np.asarray(source_id, np.int64)
         )
         self.meta = dict(meta or {})
-        _validate(self)
+        if validate:
+            _validate(self)
         if normaliser is None:
             tr = self.split == 0
             if not tr.any():
@@ -323,7 +325,7 @@ class WebDataset:
     ) -> WebDataset:
         """Encode a capped :class:`Packed` batch (internal; used by the builders)."""
         arr = encode(packed, k, length)
-        feats = batch_features(arr["pos"], arr["nbrs"], arr["mask"])
+        feats = arr["features"]
         names = FEATURE_NAMES
         if extra:
             ex = extra_features(arr["pos"], arr["nbrs"], arr["mask"], extra)
@@ -332,7 +334,7 @@ class WebDataset:
         meta.update(K=k, L=length, bandwidth=arr["bandwidth"], n_samples=len(packed.sizes))
         ds = cls(
             arr["pos"], arr["nbrs"], arr["mask"], feats, names, split, meta,
-            origin=arr["origin"], source_id=arr["source_id"],
+            origin=arr["origin"], source_id=arr["source_id"], validate=False,
         )  # fmt: skip
         ds.meta["feature_ranges"] = ds.feature_ranges()
         return ds
