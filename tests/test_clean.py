@@ -277,3 +277,57 @@ def test_relative_tolerances(web):
     broken = simulate_breaks(web, 30, jitter=0.02, seed=4)
     _, rep = repair(broken, bridge_dist=2.0, relative=True)
     assert np.isclose(rep.bridge_dist, 2.0 * rep.scale)
+
+
+def _run_cli(argv):
+    from araneus.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    return exc.value.code
+
+
+def test_cli_repair_writes_web_and_report(web, tmp_path, capsys):
+    from araneus.io import read_web, write_web
+
+    broken = simulate_breaks(web, 60, jitter=0.03, debris=2, seed=3)
+    src = tmp_path / "scan.json"
+    write_web(broken, src, "skeleton-json")
+    out, rep = tmp_path / "fixed.json", tmp_path / "rep.json"
+    code = _run_cli(["repair", str(src), str(out), "--report", str(rep), "--set", "keep=all"])
+    assert code in (0, None)
+    fixed = read_web(out)
+    doc = json.loads(rep.read_text())
+    assert doc["after"]["nodes"] == fixed.n_nodes and doc["bridges_added"] > 0
+    expected, _ = repair(read_web(src), keep="all")
+    assert fixed.equals(expected, atol=1e-9)
+    assert "bridged" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--set", "bridge=2"], "unknown repair parameter"),
+        (["--set", "merge_tol=-1"], "merge_tol"),
+        (["--set", "keep=some"], "keep"),
+        (["--set", "min_component=x"], "min_component"),
+    ],
+)
+def test_cli_repair_bad_settings(web, tmp_path, capsys, extra, needle):
+    from araneus.io import write_web
+
+    src = tmp_path / "w.json"
+    write_web(web, src)
+    out = tmp_path / "o.json"
+    assert _run_cli(["repair", str(src), str(out), *extra]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_cli_repair_missing_and_malformed_input(tmp_path, capsys):
+    assert _run_cli(["repair", str(tmp_path / "none.json"), str(tmp_path / "o.json")]) == 2
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"nodes": [[0, 0, 0]], "edges": [[0, 5]]}')
+    assert _run_cli(["repair", str(bad), str(tmp_path / "o.json")]) == 2
+    assert "bad.json" in capsys.readouterr().err

@@ -174,3 +174,58 @@ def test_statistics_vectorised_on_large_web():
     t = time.perf_counter()
     web_statistics(w)
     assert time.perf_counter() - t < 10.0  # generous: loaded CI machines
+
+
+def test_analysis_figures_written(tmp_path):
+    from araneus.report_figures import FIGURE_FILES, write_analysis_figures
+
+    w = grid_web(3)
+    paths = write_analysis_figures(w, tmp_path / "figs", title="grid")
+    assert set(paths) == set(FIGURE_FILES)
+    for p in paths.values():
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 1000
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(InputError, match="not a directory"):
+        write_analysis_figures(w, f)
+    with pytest.raises(InputError, match="dpi"):
+        write_analysis_figures(w, tmp_path / "x", dpi=0)
+
+
+def _run_cli(argv):
+    from araneus.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    return exc.value.code
+
+
+def test_cli_analyze(tmp_path, capsys):
+    from araneus.io import write_web
+
+    w = random_web(seed=4)
+    src = tmp_path / "w.json"
+    write_web(w, src)
+    out = tmp_path / "an"
+    assert _run_cli(["analyze", str(src), "--out", str(out), "--bins", "7"]) in (0, None)
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["cycle_rank"] == cycle_rank(w)
+    assert len(stats["edge_length"]["histogram"]["counts"]) == 7
+    assert (out / "web_3d.png").exists() and (out / "degree_histogram.png").exists()
+    assert "cycle rank" in capsys.readouterr().out
+    # statistics only
+    out2 = tmp_path / "an2"
+    assert _run_cli(["analyze", str(src), "--out", str(out2), "--no-figures"]) in (0, None)
+    assert sorted(p.name for p in out2.iterdir()) == ["stats.json"]
+
+
+def test_cli_analyze_bad_input(tmp_path, capsys):
+    from araneus.io import write_web
+
+    src = tmp_path / "w.json"
+    write_web(random_web(seed=1), src)
+    assert _run_cli(["analyze", str(src), "--out", str(tmp_path / "a"), "--voxels", "0"]) == 2
+    assert "voxels" in capsys.readouterr().err
+    assert _run_cli(["analyze", str(src), "--out", str(src)]) == 2
+    assert "not a directory" in capsys.readouterr().err
+    assert _run_cli(["analyze", str(tmp_path / "missing.json"), "--out", str(tmp_path)]) == 2
