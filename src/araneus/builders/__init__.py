@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..web import WebGraph
+from .orb import OrbConfig, build_orb
 from .shaping import DEFAULT_FORCE_DENSITY, edge_force_density, form_find, shape_web
 from .sheet import TentConfig, build_tent
 
@@ -32,6 +33,7 @@ class BuilderSpec:
 
 
 BUILDERS: dict[str, BuilderSpec] = {
+    "orb": BuilderSpec("orb", OrbConfig, build_orb, "Araneus orb: radii, hub, capture spiral"),
     "tent": BuilderSpec("tent", TentConfig, build_tent, "Cyrtophora tent: domed sheet in a tangle"),
 }
 
@@ -73,7 +75,9 @@ __all__ = [
     "BuilderSpec",
     "DEFAULT_FAMILY",
     "DEFAULT_FORCE_DENSITY",
+    "OrbConfig",
     "TentConfig",
+    "build_orb",
     "build",
     "build_tent",
     "default_web",

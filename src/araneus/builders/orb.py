@@ -1,0 +1,312 @@
+"""Orb webs (*Araneus*-like), built in the order the spider builds them.
+
+1. Frame: a polygon of frame threads between ``n_anchors`` corners, each corner tied by an
+   anchor thread to a support; the top frame thread is the bridge line.
+2. Radii: from the hub to the frame, added one at a time into the widest gap (measured as
+   arc length at the frame, smaller allowance below the hub) until every gap is below
+   ``max_radial_gap``, which gives more radii below the hub as in real webs.
+3. Hub: an open hub ring and a few turns of hub spiral, then the free zone.
+4. Capture spiral: ``r = r_in + c(theta) f(u)`` with turn coordinate ``u`` and
+   ``f'(u)`` growing linearly from ``spiral_spacing_inner`` to ``spiral_spacing_outer``
+   (spacing widens outward); ``c(theta) < 1`` below the hub (finer spacing there). The hub
+   sits above the geometric centre, so the lower radii are longer and carry extra outer
+   arcs, joined by turn-backs as the spider lays them. A node sits at every radius-spiral
+   crossing, so most nodes have degree 4.
+5. 3-D: out-of-plane sag by force-density equilibrium under a uniform lateral load with
+   the anchors (offset from the plane) fixed, plus a small jitter.
+
+The web hangs in the x-z plane (z up), sagging along y; units are millimetres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..web import THREAD_TYPES, WebGraph
+from . import _config as v
+from ._geometry import Draft, assemble_web
+from .shaping import DEFAULT_FORCE_DENSITY, form_find
+
+
+@dataclass(frozen=True)
+class OrbConfig:
+    """Parameters of an orb web (lengths in mm).
+
+    Attributes
+    ----------
+    frame_radius
+        Mean distance of the frame corners from the web centre.
+    n_anchors
+        Frame corners, each with an anchor thread (3-6).
+    anchor_reach
+        Length of the anchor threads from corner to support.
+    hub_offset
+        Height of the hub above the centre, as a fraction of ``frame_radius``.
+    hub_hole, hub_radius, hub_turns
+        Open hub radius, outer radius of the hub spiral and its number of turns.
+    free_zone
+        Width of the free zone between hub and capture spiral.
+    max_radial_gap
+        A radius is added while some gap between neighbours, measured at the frame,
+        exceeds this (below the hub: this times ``lower_gap_factor``).
+    lower_gap_factor
+        Factor (0, 1] on ``max_radial_gap`` below the hub.
+    max_radii
+        Upper limit on the number of radii.
+    spiral_spacing_inner, spiral_spacing_outer
+        Capture-spiral spacing at the inner and outer end (outer >= inner).
+    lower_spacing_factor
+        Factor (0, 1] on the spiral spacing straight below the hub.
+    spiral_margin
+        Fraction of each radius, at the frame end, left free of spiral.
+    sag
+        Out-of-plane sag of the web (mm) under a lateral load.
+    jitter
+        Standard deviation of random node displacements.
+    """
+
+    frame_radius: float = 140.0
+    n_anchors: int = 4
+    anchor_reach: float = 60.0
+    hub_offset: float = 0.15
+    hub_hole: float = 2.5
+    hub_radius: float = 10.0
+    hub_turns: int = 4
+    free_zone: float = 9.0
+    max_radial_gap: float = 40.0
+    lower_gap_factor: float = 0.75
+    max_radii: int = 40
+    spiral_spacing_inner: float = 2.5
+    spiral_spacing_outer: float = 5.5
+    lower_spacing_factor: float = 0.8
+    spiral_margin: float = 0.08
+    sag: float = 6.0
+    jitter: float = 0.2
+
+    def __post_init__(self) -> None:
+        for name in (
+            "frame_radius",
+            "anchor_reach",
+            "hub_hole",
+            "hub_radius",
+            "free_zone",
+            "max_radial_gap",
+            "spiral_spacing_inner",
+            "spiral_spacing_outer",
+        ):
+            v.positive(name, getattr(self, name))
+        v.non_negative("sag", self.sag)
+        v.non_negative("jitter", self.jitter)
+        v.int_range("n_anchors", self.n_anchors, 3, 6)
+        v.int_range("hub_turns", self.hub_turns, 0, 50)
+        v.int_range("max_radii", self.max_radii, 8, 200)
+        v.fraction("hub_offset", self.hub_offset, 0.0, 0.4)
+        v.fraction("spiral_margin", self.spiral_margin, 0.0, 0.5)
+        for name in ("lower_gap_factor", "lower_spacing_factor"):
+            v.fraction(name, getattr(self, name), 0.2, 1.0)
+        v.less("hub_hole", self.hub_hole, "hub_radius", self.hub_radius, "hub ring inside hub")
+        if self.spiral_spacing_inner > self.spiral_spacing_outer:
+            raise ConfigError(
+                f"spiral_spacing_inner ({self.spiral_spacing_inner}) must not exceed "
+                f"spiral_spacing_outer ({self.spiral_spacing_outer}): spacing widens outward"
+            )
+        inner = self.hub_radius + self.free_zone + self.spiral_spacing_outer
+        room = 0.5 * self.frame_radius * (1 - self.hub_offset)
+        if inner >= room:
+            raise ConfigError(
+                f"hub_radius + free_zone + spiral_spacing_outer ({inner:g}) leaves no room "
+                f"for a capture spiral inside frame_radius {self.frame_radius:g}"
+            )
+
+
+def _ray_lengths(hub: np.ndarray, corners: np.ndarray, theta: np.ndarray):
+    """Distance from ``hub`` along angles ``theta`` to the frame polygon: (L, edge, s)."""
+    p = corners
+    q = np.roll(corners, -1, axis=0)
+    d = np.stack([np.cos(theta), np.sin(theta)], 1)  # (A, 2)
+    e = q - p  # (F, 2)
+    rhs = p - hub  # (F, 2)
+    det = d[:, None, 0] * (-e[None, :, 1]) - d[:, None, 1] * (-e[None, :, 0])  # (A, F)
+    det = np.where(np.abs(det) < 1e-12, np.nan, det)
+    lam = (rhs[None, :, 0] * (-e[None, :, 1]) - rhs[None, :, 1] * (-e[None, :, 0])) / det
+    s = (d[:, None, 0] * rhs[None, :, 1] - d[:, None, 1] * rhs[None, :, 0]) / det
+    ok = (lam > 0) & (s >= -1e-9) & (s <= 1 + 1e-9)
+    lam = np.where(ok, lam, np.inf)
+    edge = np.argmin(lam, axis=1)
+    rows = np.arange(len(theta))
+    return lam[rows, edge], edge, np.clip(s[rows, edge], 0.03, 0.97)
+
+
+def _place_radii(cfg: OrbConfig, rng, hub, corners) -> np.ndarray:
+    """Radius angles: start towards the corners, then fill the widest gap repeatedly."""
+    ang = np.arctan2(corners[:, 1] - hub[1], corners[:, 0] - hub[0])
+    theta = list(np.mod(ang + rng.normal(0, 0.06, len(ang)), 2 * np.pi))
+    while len(theta) < cfg.max_radii:
+        t = np.sort(np.array(theta))
+        gap = np.diff(np.r_[t, t[0] + 2 * np.pi])
+        mid = t + gap / 2
+        length = _ray_lengths(hub, corners, mid)[0]
+        allow = cfg.max_radial_gap * (1 - (1 - cfg.lower_gap_factor) * np.maximum(0, -np.sin(mid)))
+        excess = gap * length / allow
+        k = int(np.argmax(excess))
+        if excess[k] <= 1:
+            break
+        theta.append(float(np.mod(mid[k] + rng.uniform(-0.12, 0.12) * gap[k], 2 * np.pi)))
+    return np.sort(np.array(theta))
+
+
+def _spiral_rows(cfg: OrbConfig, theta, length, r_inner, rows):
+    """Crossing distances r (R, K) and validity of a spiral laid over ``rows`` turns."""
+    phi = np.mod(theta - theta[0], 2 * np.pi) / (2 * np.pi)
+    u = np.arange(rows)[None, :] + phi[:, None]  # (R, K) turn coordinate
+    r_out = length * (1 - cfg.spiral_margin)
+    depth = np.median(r_out) - r_inner
+    spacing_in, spacing_out = cfg.spiral_spacing_inner, cfg.spiral_spacing_outer
+    turns = 2 * depth / (spacing_in + spacing_out)
+    grow = (spacing_out - spacing_in) / max(turns, 1e-9)
+    c = 1 - (1 - cfg.lower_spacing_factor) * np.maximum(0, -np.sin(theta))
+    r = r_inner + c[:, None] * (spacing_in * u + 0.5 * grow * u**2)
+    return r, r <= r_out[:, None]
+
+
+def _spiral_edges(valid: np.ndarray, ids: np.ndarray, turnbacks: bool) -> np.ndarray:
+    """Spiral segments along the turn order, plus turn-backs joining successive arcs."""
+    n_r = valid.shape[0]
+    seq_valid = valid.T.ravel()  # order: row by row, radius by radius (increasing u)
+    seq_ids = ids.T.ravel()
+    both = seq_valid[:-1] & seq_valid[1:]
+    edges = [np.stack([seq_ids[:-1][both], seq_ids[1:][both]], 1)]
+    if turnbacks:
+        pos_v = np.flatnonzero(seq_valid)
+        brk = np.flatnonzero(np.diff(pos_v) > 1)
+        starts = np.r_[pos_v[0], pos_v[brk + 1]]
+        ends = np.r_[pos_v[brk], pos_v[-1]]
+        links = []
+        for m in range(len(starts) - 1):  # meander: alternate ends and starts
+            a, b = (ends[m], ends[m + 1]) if m % 2 == 0 else (starts[m], starts[m + 1])
+            ia, ib = a % n_r, b % n_r
+            step = min((ia - ib) % n_r, (ib - ia) % n_r)
+            if step == 0:  # same radius: turn back to the next crossing of the outer arc
+                b = b - 1 if m % 2 == 0 else b + 1
+                if not (0 <= b < len(seq_valid) and seq_valid[b]):
+                    continue
+                step = 1
+            if step <= 2:
+                links.append((seq_ids[a], seq_ids[b]))
+        if links:
+            edges.append(np.array(links, np.int64))
+    return np.concatenate(edges)
+
+
+def build_orb(cfg: OrbConfig | None = None, seed: int = 0) -> WebGraph:
+    """Build an orb web (mm) hanging in the x-z plane.
+
+    Parameters
+    ----------
+    cfg
+        Parameters (defaults: about 25-35 radii, 1,500-2,500 nodes).
+    seed
+        Random seed; the same seed gives the same web.
+
+    Returns
+    -------
+    WebGraph
+        ``edge_attrs["thread"]``: bridge, frame, anchor, radial, hub, spiral;
+        ``node_attrs["anchor"]`` marks the supports (degree 1).
+    """
+    cfg = cfg or OrbConfig()
+    rng = np.random.default_rng(seed)
+    n_c, big_r = cfg.n_anchors, cfg.frame_radius
+    phi = rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.arange(n_c) / n_c
+    phi = phi + rng.normal(0, 0.12 * 2 * np.pi / n_c, n_c)
+    corners = np.stack([np.cos(phi), np.sin(phi)], 1) * big_r * rng.uniform(0.88, 1.12, (n_c, 1))
+    hub = np.array([0.0, cfg.hub_offset * big_r])
+    theta = _place_radii(cfg, rng, hub, corners)
+    length, edge, s = _ray_lengths(hub, corners, theta)
+    n_r = len(theta)
+    d = np.stack([np.cos(theta), np.sin(theta)], 1)
+
+    def to3d(p2: np.ndarray) -> np.ndarray:
+        return np.column_stack([p2[:, 0], np.zeros(len(p2)), p2[:, 1]])
+
+    draft = Draft(min_spacing=0.1)
+    c_ids = draft.add_nodes(to3d(corners))
+    reach = cfg.anchor_reach * rng.uniform(0.7, 1.3, n_c)
+    a2 = corners + corners / np.linalg.norm(corners, axis=1, keepdims=True) * reach[:, None]
+    a3 = to3d(a2)
+    a3[:, 1] = rng.normal(0, 0.3 * cfg.anchor_reach, n_c)
+    a_ids = draft.add_nodes(a3, anchor=True)
+    mid_v = (corners[:, 1] + np.roll(corners, -1, axis=0)[:, 1]) / 2
+    top = int(np.argmax(mid_v))
+    frame_seg = np.empty(n_c, np.int64)
+    for k in range(n_c):
+        kind = "bridge" if k == top else "frame"
+        frame_seg[k] = draft.add_segments([c_ids[k]], [c_ids[(k + 1) % n_c]], kind)[0]
+    draft.add_segments(c_ids, a_ids, "anchor")
+    # radii: from the open hub ring to the frame
+    start = draft.add_nodes(to3d(hub + cfg.hub_hole * d))
+    e0, e1 = corners[edge], np.roll(corners, -1, axis=0)[edge]
+    end = draft.add_nodes(to3d(e0 + s[:, None] * (e1 - e0)))
+    draft.attach_exact(frame_seg[edge], s, end)
+    rad = draft.add_segments(start, end, "radial")
+    draft.add_segments(start, np.roll(start, -1), "hub")
+    span = length - cfg.hub_hole
+
+    def crossings(r: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        ids = np.full(r.shape, -1, np.int64)
+        ii, kk = np.nonzero(valid)
+        p2 = hub + r[ii, kk, None] * d[ii]
+        ids[ii, kk] = draft.add_nodes(to3d(p2))
+        draft.attach_exact(rad[ii], (r[ii, kk] - cfg.hub_hole) / span[ii], ids[ii, kk])
+        return ids
+
+    if cfg.hub_turns:
+        u = np.arange(cfg.hub_turns)[None, :] + np.mod(theta - theta[0], 2 * np.pi)[:, None] / (
+            2 * np.pi
+        )
+        r_hub = cfg.hub_hole + (cfg.hub_radius - cfg.hub_hole) * (u + 1) / (cfg.hub_turns + 1)
+        ok = np.ones(r_hub.shape, bool)
+        ids = crossings(r_hub, ok)
+        he = _spiral_edges(ok, ids, turnbacks=False)
+        draft.add_segments(he[:, 0], he[:, 1], "hub")
+    r_in = cfg.hub_radius + cfg.free_zone
+    rows = int(np.ceil(2 * (length.max() - r_in) / cfg.spiral_spacing_inner)) + 2
+    r, valid = _spiral_rows(cfg, theta, length, r_in, rows)
+    if valid.sum() < 2 * n_r:
+        raise ConfigError("the capture spiral does not fit: reduce the spacings or hub size")
+    flat = np.arange(valid.size).reshape(valid.shape)
+    linked = np.zeros(valid.size, bool)
+    linked[_spiral_edges(valid, flat, turnbacks=True).ravel()] = True
+    valid &= linked.reshape(valid.shape)  # drop crossings the spiral never reaches
+    ids = crossings(r, valid)
+    se = _spiral_edges(valid, ids, turnbacks=True)
+    draft.add_segments(se[:, 0], se[:, 1], "spiral")
+    pos, e, t, anchor = draft.finish()
+    pos = _sag(cfg, pos, e, t, anchor)
+    pos = pos + np.where(anchor[:, None], 0.0, rng.normal(0, cfg.jitter, pos.shape))
+    meta = {
+        "family": "orb",
+        "config": asdict(cfg),
+        "seed": int(seed),
+        "units": "mm",
+        "n_radii": int(n_r),
+    }
+    return assemble_web(pos, e, t, anchor, meta)
+
+
+def _sag(cfg: OrbConfig, pos, edges, codes, anchor) -> np.ndarray:
+    """Out-of-plane (y) equilibrium: anchors fixed off-plane, lateral load scaled to ``sag``."""
+    lut = np.array([DEFAULT_FORCE_DENSITY[n] for n in THREAD_TYPES])
+    q = lut[codes.astype(np.int64)]
+    y = form_find(pos, edges, anchor, q, axes=(1,))
+    if cfg.sag > 0:
+        load = np.zeros_like(pos)
+        load[:, 1] = 1.0
+        flat = pos.copy()
+        flat[:, 1] = 0.0
+        y1 = form_find(flat, edges, anchor, q, load, axes=(1,))[:, 1]
+        y[:, 1] += cfg.sag * y1 / max(np.abs(y1).max(), 1e-12)
+    return y
