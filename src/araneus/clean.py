@@ -517,6 +517,7 @@ def simulate_breaks(
     *,
     jitter: float = 0.0,
     debris: int = 0,
+    noise_points: int = 0,
     seed: int = 0,
 ) -> WebGraph:
     """Damage a web the way a scan does: break threads, jitter nodes, scatter debris.
@@ -534,18 +535,22 @@ def simulate_breaks(
     debris
         Number of isolated two-node thread pieces (length about h) scattered uniformly in
         the bounding box, appended after the original nodes.
+    noise_points
+        Number of isolated nodes (imaging noise) scattered uniformly in the bounding box,
+        appended after the debris.
     seed
         Random seed (same seed, same output).
 
     Returns
     -------
     WebGraph
-        Nodes ``0..N-1`` are the original nodes (same order, jittered), debris nodes follow.
+        Nodes ``0..N-1`` are the original nodes (same order, jittered), then debris nodes,
+        then noise points.
         ``meta["broken_edges"]`` lists the removed edges (original indices).
     """
     if not isinstance(web, WebGraph) or web.n_edges == 0:
         raise InputError("simulate_breaks needs a WebGraph with at least one edge")
-    for name, val in (("n_breaks", n_breaks), ("debris", debris)):
+    for name, val in (("n_breaks", n_breaks), ("debris", debris), ("noise_points", noise_points)):
         if int(val) != val or val < 0:
             raise InputError(f"{name} must be a non-negative integer, got {val}")
     if n_breaks > web.n_edges:
@@ -563,10 +568,11 @@ def simulate_breaks(
     direction = rng.normal(size=(int(debris), 3))
     direction /= np.maximum(np.linalg.norm(direction, axis=1, keepdims=True), 1e-12)
     dpos = np.stack([start, start + h * direction], axis=1).reshape(-1, 3)
+    dpos = np.concatenate([dpos, rng.uniform(lo, hi, size=(int(noise_points), 3))])
     n = web.n_nodes
     dedges = n + np.arange(2 * int(debris)).reshape(-1, 2)
     node_attrs = {
-        k: np.concatenate([v, np.zeros((2 * int(debris),) + v.shape[1:], v.dtype)])
+        k: np.concatenate([v, np.zeros((len(dpos),) + v.shape[1:], v.dtype)])
         for k, v in web.node_attrs.items()
     }
     edge_attrs = {
