@@ -20,6 +20,7 @@ from ..web import WebGraph
 from .orb import OrbConfig, build_orb
 from .shaping import DEFAULT_FORCE_DENSITY, edge_force_density, form_find, shape_web
 from .sheet import TentConfig, build_tent
+from .tangle import TangleConfig, build_tangle
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class BuilderSpec:
 BUILDERS: dict[str, BuilderSpec] = {
     "orb": BuilderSpec("orb", OrbConfig, build_orb, "Araneus orb: radii, hub, capture spiral"),
     "tent": BuilderSpec("tent", TentConfig, build_tent, "Cyrtophora tent: domed sheet in a tangle"),
+    "tangle": BuilderSpec(
+        "tangle", TangleConfig, build_tangle, "Theridiid cobweb: scaffold and gumfoot lines"
+    ),
 }
 
 #: Family of :func:`default_web`.
@@ -76,7 +80,9 @@ __all__ = [
     "DEFAULT_FAMILY",
     "DEFAULT_FORCE_DENSITY",
     "OrbConfig",
+    "TangleConfig",
     "TentConfig",
+    "build_tangle",
     "build_orb",
     "build",
     "build_tent",

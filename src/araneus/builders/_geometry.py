@@ -246,8 +246,8 @@ def grow_threads(
     """
     done = 0
     while done < n_threads:
-        b = min(batch, n_threads - done)
         segs, types = draft.segments()
+        b = min(batch, n_threads - done, max(1, len(segs) // 2))  # small batches early on
         pos = draft.pos
         pa, pb = pos[segs[:, 0]], pos[segs[:, 1]]
         w = np.linalg.norm(pb - pa, axis=1) * seg_weight((pa + pb) / 2, types)
