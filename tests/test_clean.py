@@ -331,3 +331,17 @@ def test_cli_repair_missing_and_malformed_input(tmp_path, capsys):
     bad.write_text('{"nodes": [[0, 0, 0]], "edges": [[0, 5]]}')
     assert _run_cli(["repair", str(bad), str(tmp_path / "o.json")]) == 2
     assert "bad.json" in capsys.readouterr().err
+
+
+def test_simulate_breaks_counts(web):
+    b = simulate_breaks(web, 25, jitter=0.0, debris=4, noise_points=7, seed=0)
+    assert b.n_nodes == web.n_nodes + 2 * 4 + 7
+    assert b.n_edges == web.n_edges - 25 + 4
+    assert len(b.meta["broken_edges"]) == 25
+    assert np.allclose(b.pos[: web.n_nodes], web.pos)  # no jitter asked
+    assert np.count_nonzero(b.degrees == 0) >= 7
+    # removed edges are exactly those listed
+    kept = {tuple(e) for e in b.edges[: web.n_edges - 25].tolist()}
+    assert kept | {tuple(e) for e in b.meta["broken_edges"]} == {
+        tuple(e) for e in web.edges.tolist()
+    }

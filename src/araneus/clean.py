@@ -18,8 +18,8 @@ them, leaving thousands of degree-1 thread ends a short distance from the contin
 Tolerances left at ``None`` default to multiples of the web's median edge length ``h``
 (:data:`DEFAULT_FACTORS`), so the same call works in scan voxels or in millimetres.
 
-:func:`simulate_breaks` does the opposite: it cuts a connected web into fragments the way a
-scan does (removed thread segments, jitter, debris), for tests and benchmarks.
+:func:`simulate_breaks` (from :mod:`araneus.damage`, re-exported here) does the opposite:
+it cuts a connected web into fragments the way a scan does, for tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ import scipy.sparse as sp
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
+from ._matching import greedy_matching, hops_exceed
+from .damage import simulate_breaks
 from .errors import ConfigError, InputError
 from .web import WebGraph, canonicalize_edges
 
@@ -310,7 +312,7 @@ def _bridge_candidates(
         ok &= ~same
     else:
         sel = np.flatnonzero(ok & same)
-        ok[sel] = _hops_exceed(web, ends[ia[sel]], b[sel], cfg.loop_hops)
+        ok[sel] = hops_exceed(web, ends[ia[sel]], b[sel], cfg.loop_hops)
     ia, b, d = ia[ok], b[ok], d[ok]
     v = (web.pos[b] - web.pos[ends[ia]]) / d[:, None]
     cos_a = np.einsum("ij,ij->i", u[ia], v)
@@ -324,71 +326,6 @@ def _bridge_candidates(
     cos[tgt_end] = 0.5 * (cos[tgt_end] + cos_b)
     score = d * (1.0 + cfg.angle_weight * (1.0 - cos))
     return ia, b, score
-
-
-def _hops_exceed(web: WebGraph, src: np.ndarray, dst: np.ndarray, hops: int) -> np.ndarray:
-    """(K,) True where node ``dst[k]`` is more than ``hops`` edges away from ``src[k]``.
-
-    Breadth-first reachability for all distinct sources at once, as ``hops`` sparse
-    boolean products with the adjacency matrix.
-    """
-    if len(src) == 0:
-        return np.zeros(0, dtype=bool)
-    us, row = np.unique(src, return_inverse=True)
-    n = web.n_nodes
-    a = web.adjacency.astype(bool)
-    reach = sp.csr_matrix(
-        (np.ones(len(us), dtype=bool), (np.arange(len(us)), us)), shape=(len(us), n)
-    )
-    frontier = reach
-    for _ in range(hops):
-        nxt = (frontier @ a).astype(bool)
-        frontier = (nxt > reach).astype(bool)  # newly reached nodes only
-        if frontier.nnz == 0:
-            break
-        reach = (reach + frontier).astype(bool)
-    reach = reach.tocsr()
-    reach.sort_indices()
-    # membership test of (row, dst) pairs via sorted linear keys
-    r_rows = np.repeat(np.arange(reach.shape[0]), np.diff(reach.indptr))
-    keys = r_rows * n + reach.indices
-    q = row * n + dst
-    pos = np.searchsorted(keys, q)
-    found = (pos < len(keys)) & (keys[np.minimum(pos, len(keys) - 1)] == q)
-    return ~found
-
-
-def _greedy_matching(
-    res_a: np.ndarray, res_b: np.ndarray, score: np.ndarray, n_res: int
-) -> np.ndarray:
-    """Greedy (best score first) selection where every resource is used at most once.
-
-    Candidate k uses resource ``res_a[k]`` and, if ``res_b[k] >= 0``, ``res_b[k]``. Runs
-    in vectorised rounds: a candidate that is the best remaining one for every resource it
-    uses is accepted (this reproduces the sequential greedy result exactly).
-
-    Returns the boolean (K,) mask of accepted candidates.
-    """
-    k = len(score)
-    rank = np.empty(k, dtype=np.int64)
-    rank[np.lexsort((np.arange(k), score))] = np.arange(k)
-    alive = np.ones(k, dtype=bool)
-    accepted = np.zeros(k, dtype=bool)
-    used = np.zeros(n_res, dtype=bool)
-    has_b = res_b >= 0
-    rb = np.where(has_b, res_b, 0)
-    while alive.any():
-        best = np.full(n_res, k, dtype=np.int64)
-        idx = np.flatnonzero(alive)
-        np.minimum.at(best, res_a[idx], rank[idx])
-        ib = idx[has_b[idx]]
-        np.minimum.at(best, rb[ib], rank[ib])
-        win = alive & (best[res_a] == rank) & (~has_b | (best[rb] == rank))
-        accepted |= win
-        used[res_a[win]] = True
-        used[rb[win & has_b]] = True
-        alive &= ~used[res_a] & ~(has_b & used[rb])
-    return accepted
 
 
 def _bridge_step(web: WebGraph, report: RepairReport, cfg: RepairConfig) -> WebGraph:
@@ -405,7 +342,7 @@ def _bridge_step(web: WebGraph, report: RepairReport, cfg: RepairConfig) -> WebG
         return web
     end_index = np.full(web.n_nodes, -1, dtype=np.int64)
     end_index[ends] = np.arange(len(ends))
-    acc = _greedy_matching(ia, end_index[b], score, len(ends))
+    acc = greedy_matching(ia, end_index[b], score, len(ends))
     src, dst = ends[ia[acc]], b[acc]
     new = np.sort(np.stack([src, dst], axis=1), axis=1)
     # the incident edge of each degree-1 source: its attributes are copied onto the bridge
@@ -508,85 +445,6 @@ def _component_step(web: WebGraph, report: RepairReport, cfg: RepairConfig) -> W
     out = web.subgraph(mask) if report.nodes_dropped else web
     report.edges_dropped = web.n_edges - out.n_edges
     return out
-
-
-# ---------------------------------------------------------------------------------- damage
-def simulate_breaks(
-    web: WebGraph,
-    n_breaks: int,
-    *,
-    jitter: float = 0.0,
-    debris: int = 0,
-    noise_points: int = 0,
-    seed: int = 0,
-) -> WebGraph:
-    """Damage a web the way a scan does: break threads, jitter nodes, scatter debris.
-
-    Parameters
-    ----------
-    web
-        Input web with at least ``n_breaks`` edges.
-    n_breaks
-        Number of edges (thread segments) removed, chosen uniformly at random; each leaves
-        a gap of one segment length between the two thread ends.
-    jitter
-        Standard deviation of the Gaussian noise added to every coordinate, as a multiple
-        of the median edge length h.
-    debris
-        Number of isolated two-node thread pieces (length about h) scattered uniformly in
-        the bounding box, appended after the original nodes.
-    noise_points
-        Number of isolated nodes (imaging noise) scattered uniformly in the bounding box,
-        appended after the debris.
-    seed
-        Random seed (same seed, same output).
-
-    Returns
-    -------
-    WebGraph
-        Nodes ``0..N-1`` are the original nodes (same order, jittered), then debris nodes,
-        then noise points.
-        ``meta["broken_edges"]`` lists the removed edges (original indices).
-    """
-    if not isinstance(web, WebGraph) or web.n_edges == 0:
-        raise InputError("simulate_breaks needs a WebGraph with at least one edge")
-    for name, val in (("n_breaks", n_breaks), ("debris", debris), ("noise_points", noise_points)):
-        if int(val) != val or val < 0:
-            raise InputError(f"{name} must be a non-negative integer, got {val}")
-    if n_breaks > web.n_edges:
-        raise InputError(f"n_breaks={n_breaks} exceeds the number of edges ({web.n_edges})")
-    if not (np.isfinite(jitter) and jitter >= 0):
-        raise InputError(f"jitter must be finite and >= 0, got {jitter}")
-    rng = np.random.default_rng(seed)
-    h = float(np.median(web.edge_lengths))
-    cut = rng.choice(web.n_edges, size=int(n_breaks), replace=False)
-    keep = np.ones(web.n_edges, dtype=bool)
-    keep[cut] = False
-    pos = web.pos + rng.normal(0.0, jitter * h, size=web.pos.shape)
-    lo, hi = web.bbox()
-    start = rng.uniform(lo, hi, size=(int(debris), 3))
-    direction = rng.normal(size=(int(debris), 3))
-    direction /= np.maximum(np.linalg.norm(direction, axis=1, keepdims=True), 1e-12)
-    dpos = np.stack([start, start + h * direction], axis=1).reshape(-1, 3)
-    dpos = np.concatenate([dpos, rng.uniform(lo, hi, size=(int(noise_points), 3))])
-    n = web.n_nodes
-    dedges = n + np.arange(2 * int(debris)).reshape(-1, 2)
-    node_attrs = {
-        k: np.concatenate([v, np.zeros((len(dpos),) + v.shape[1:], v.dtype)])
-        for k, v in web.node_attrs.items()
-    }
-    edge_attrs = {
-        k: np.concatenate([v[keep], np.zeros((int(debris),) + v.shape[1:], v.dtype)])
-        for k, v in web.edge_attrs.items()
-    }
-    meta = {**web.meta, "broken_edges": web.edges[np.sort(cut)].tolist()}
-    return WebGraph(
-        np.concatenate([pos, dpos]),
-        np.concatenate([web.edges[keep], dedges]),
-        node_attrs,
-        edge_attrs,
-        meta,
-    )
 
 
 __all__ = [
