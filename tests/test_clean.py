@@ -345,3 +345,39 @@ def test_simulate_breaks_counts(web):
     assert kept | {tuple(e) for e in b.meta["broken_edges"]} == {
         tuple(e) for e in web.edges.tolist()
     }
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_greedy_matching_equals_sequential_greedy(seed):
+    from araneus._matching import greedy_matching
+
+    rng = np.random.default_rng(seed)
+    k, n_res = 400, 60
+    res_a = rng.integers(0, n_res, k)
+    res_b = np.where(rng.random(k) < 0.5, rng.integers(0, n_res, k), -1)
+    res_b[res_b == res_a] = -1
+    score = rng.random(k)
+    got = greedy_matching(res_a, res_b, score, n_res)
+    used, ref = set(), np.zeros(k, dtype=bool)
+    for i in np.argsort(score, kind="stable"):
+        need = {res_a[i]} | ({res_b[i]} if res_b[i] >= 0 else set())
+        if not need & used:
+            used |= need
+            ref[i] = True
+    assert np.array_equal(got, ref)
+
+
+def test_hops_exceed_matches_shortest_paths():
+    import networkx as nx
+
+    from araneus._matching import hops_exceed
+
+    w = lattice_web((3, 3, 2), sub=2)
+    g = nx.Graph(w.edges.tolist())
+    rng = np.random.default_rng(0)
+    src = rng.integers(0, w.n_nodes, 200)
+    dst = rng.integers(0, w.n_nodes, 200)
+    dist = dict(nx.all_pairs_shortest_path_length(g))
+    for hops in (1, 3, 6):
+        ref = np.array([dist[s][t] > hops for s, t in zip(src, dst)])
+        assert np.array_equal(hops_exceed(w, src, dst, hops), ref)
