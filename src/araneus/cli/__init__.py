@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "araneus.cli.web_cmds",
     "araneus.cli.analyze_cmds",
     "araneus.cli.mech_cmds",
+    "araneus.cli.build_cmds",
 ]
 
 for _name in COMMAND_MODULES:
