@@ -381,3 +381,12 @@ def test_hops_exceed_matches_shortest_paths():
     for hops in (1, 3, 6):
         ref = np.array([dist[s][t] > hops for s, t in zip(src, dst)])
         assert np.array_equal(hops_exceed(w, src, dst, hops), ref)
+
+
+def test_repair_does_not_touch_its_input(web):
+    before_meta = dict(web.meta)
+    fixed, rep = repair(web)  # an intact web: nothing to do
+    assert web.meta == before_meta and "repair" in fixed.meta
+    assert rep.bridges_added == 0 and fixed.equals(web)
+    with pytest.raises(ConfigError, match="loop_hops"):
+        repair(web, loop_hops=1000)

@@ -47,6 +47,9 @@ DEFAULT_FACTORS: dict[str, float] = {
     "simplify_tol": 0.2,
 }
 
+#: Upper bound of ``loop_hops`` (the hop-reachability check grows with it).
+MAX_LOOP_HOPS = 64
+
 
 @dataclass(frozen=True)
 class RepairConfig:
@@ -89,10 +92,10 @@ class RepairConfig:
         if self.loop_hops is not None and (
             isinstance(self.loop_hops, bool)
             or int(self.loop_hops) != self.loop_hops
-            or self.loop_hops < 1
+            or not 1 <= self.loop_hops <= MAX_LOOP_HOPS
         ):
             raise ConfigError(
-                f"repair parameter loop_hops must be an integer >= 1 or None, got {self.loop_hops}"
+                f"repair parameter loop_hops must be an integer in [1, {MAX_LOOP_HOPS}] or None, got {self.loop_hops}"
             )
         if self.keep not in ("largest", "all"):
             raise ConfigError(
@@ -239,7 +242,8 @@ def repair(
     if cfg.simplify:
         web = _simplify_step(web, report)
     web = _component_step(web, report, cfg)
-    web.meta["repair"] = {k: v for k, v in report.as_dict().items() if k not in ("before", "after")}
+    done = {k: v for k, v in report.as_dict().items() if k not in ("before", "after")}
+    web = web.replace(meta={**web.meta, "repair": done})  # never mutate the caller's web
     report.after = web_summary(web)
     return web, report
 
