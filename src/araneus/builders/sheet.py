@@ -79,7 +79,7 @@ class TentConfig:
     branch_ratio: float = 1.7
     stagger: float = 0.55
     dome_height: float = 30.0
-    bulge: float = 8.0
+    bulge: float = 15.0
     box_half_width: float = 200.0
     box_top: float = 180.0
     box_bottom: float = -160.0

@@ -1,0 +1,295 @@
+"""Tests of the procedural web builders: structure, reproducibility, config errors, shaping."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from araneus.builders import (
+    BUILDERS,
+    OrbConfig,
+    TangleConfig,
+    TentConfig,
+    build,
+    default_web,
+    form_find,
+    shape_web,
+)
+from araneus.builders._geometry import split_segments
+from araneus.errors import ConfigError, InputError, SolverError
+from araneus.web import THREAD_TYPES, WebGraph, thread_code
+
+# a smaller tent keeps the generic tests fast; the default size is tested once
+SMALL_TENT = TentConfig(sheet_radius=50.0, barrier_above=150, barrier_below=100, rim_threads=30)
+
+
+def small(family: str):
+    return {"orb": OrbConfig(), "tent": SMALL_TENT, "tangle": TangleConfig(n_threads=200)}[family]
+
+
+@pytest.fixture(scope="module")
+def tent() -> WebGraph:
+    return default_web(seed=0)
+
+
+@pytest.fixture(scope="module", params=[0, 1, 2, 3])
+def orb(request) -> WebGraph:
+    return build("orb", seed=request.param)
+
+
+def _codes(web: WebGraph, *names: str) -> np.ndarray:
+    return np.isin(web.edge_attrs["thread"], [thread_code(n) for n in names])
+
+
+# ---------------------------------------------------------------------------- all families
+@pytest.mark.parametrize("family", ["orb", "tent", "tangle"])
+def test_structure_is_clean(family):
+    web = build(family, small(family), seed=5)
+    assert web.n_components == 1
+    assert web.edge_lengths.min() > 1e-3  # no zero-length edges
+    key = web.edges[:, 0] * web.n_nodes + web.edges[:, 1]
+    assert len(np.unique(key)) == web.n_edges  # no duplicate edges
+    assert web.degrees.max() <= 6
+    assert web.degrees.min() >= 1
+    codes = web.edge_attrs["thread"]
+    assert codes.dtype == np.int8 and codes.min() > 0 and codes.max() < len(THREAD_TYPES)
+    anchor = web.node_attrs["anchor"]
+    assert anchor.dtype == bool and anchor.sum() >= 3
+    assert np.all(web.degrees[anchor] == 1)
+    assert web.meta["family"] == family and web.meta["seed"] == 5
+    assert web.meta["config"] == dataclasses.asdict(small(family))
+
+
+@pytest.mark.parametrize("family", ["orb", "tent", "tangle"])
+def test_seed_reproducible(family):
+    a = build(family, small(family), seed=11)
+    b = build(family, small(family), seed=11)
+    c = build(family, small(family), seed=12)
+    assert a.equals(b)
+    assert np.array_equal(a.edge_attrs["thread"], b.edge_attrs["thread"])
+    assert not (a.n_nodes == c.n_nodes and np.allclose(a.pos, c.pos))
+
+
+def test_default_web_is_the_tent(tent):
+    assert tent.meta["family"] == "tent"
+    assert tent.equals(build("tent", TentConfig(), seed=0))
+
+
+# ---------------------------------------------------------------------------- orb
+def _radii(web: WebGraph) -> int:
+    """Radii = nodes joining a radial thread to the frame (one per radius)."""
+    e = web.edges
+    rad = np.zeros(web.n_nodes, bool)
+    rad[e[_codes(web, "radial")].ravel()] = True
+    frm = np.zeros(web.n_nodes, bool)
+    frm[e[_codes(web, "frame", "bridge")].ravel()] = True
+    return int(np.count_nonzero(rad & frm))
+
+
+def test_orb_degree_four_dominates(orb):
+    anchor = orb.node_attrs["anchor"]
+    assert np.mean(orb.degrees[~anchor] == 4) >= 0.70
+
+
+def test_orb_radii_and_anchors(orb):
+    assert 20 <= _radii(orb) <= 40
+    assert _radii(orb) == orb.meta["n_radii"]
+    anchor = orb.node_attrs["anchor"]
+    assert 3 <= anchor.sum() <= 6
+    # anchors sit at the rim: farther from the web's centre than every non-anchor node
+    centre = orb.pos[~anchor].mean(axis=0)
+    dist = np.linalg.norm(orb.pos - centre, axis=1)
+    assert dist[anchor].min() > np.percentile(dist[~anchor], 95)
+
+
+def test_orb_spiral_spacing_widens_outward_and_hub_is_high(orb):
+    spiral_node = np.zeros(orb.n_nodes, bool)
+    spiral_node[orb.edges[_codes(orb, "spiral")].ravel()] = True
+    rad = _codes(orb, "radial") & spiral_node[orb.edges].all(axis=1)
+    hub_nodes = np.unique(orb.edges[_codes(orb, "hub")].ravel())
+    hub = orb.pos[hub_nodes].mean(axis=0)
+    mid = orb.pos[orb.edges[rad]].mean(axis=1)
+    r = np.linalg.norm(mid - hub, axis=1)
+    gap = orb.edge_lengths[rad]  # distance between successive spiral turns on a radius
+    inner, outer = r < np.percentile(r, 33), r > np.percentile(r, 67)
+    assert gap[outer].mean() > 1.2 * gap[inner].mean()
+    assert np.corrcoef(r, gap)[0, 1] > 0.3
+    # hub above the geometric centre of the frame; more spiral below it
+    frame = np.unique(orb.edges[_codes(orb, "frame", "bridge")].ravel())
+    lo, hi = orb.pos[frame, 2].min(), orb.pos[frame, 2].max()
+    assert hub[2] > (lo + hi) / 2
+    below = orb.pos[spiral_node, 2] < hub[2]
+    assert below.sum() > (~below).sum()
+
+
+def test_orb_is_three_dimensional():
+    web = build("orb", OrbConfig(sag=10.0, jitter=0.0), seed=1)
+    free = ~web.node_attrs["anchor"]
+    y = web.pos[free, 1]
+    assert np.ptp(y) > 5.0  # sags out of the x-z plane
+    flat = build("orb", OrbConfig(sag=0.0, jitter=0.0), seed=1)
+    assert not np.allclose(flat.pos[:, 1], web.pos[:, 1])
+
+
+def test_more_radii_with_smaller_gap():
+    few = _radii(build("orb", OrbConfig(max_radial_gap=60.0), seed=0))
+    many = _radii(build("orb", OrbConfig(max_radial_gap=25.0), seed=0))
+    assert many > few
+
+
+# ---------------------------------------------------------------------------- tent
+def test_tent_default_size_and_degrees(tent):
+    assert 10_000 <= tent.n_nodes <= 30_000
+    assert 2.6 <= tent.degrees.mean() <= 3.6
+    assert np.mean(tent.degrees == 3) > 0.4  # many T-junctions
+    assert tent.n_components == 1
+    assert tent.degrees.max() <= 6
+
+
+def test_tent_sheet_is_domed_in_a_tangle(tent):
+    sheet = np.unique(tent.edges[_codes(tent, "sheet", "radial")].ravel())
+    hub = np.unique(tent.edges[_codes(tent, "hub")].ravel())
+    p = tent.pos[sheet]
+    r = np.hypot(p[:, 0], p[:, 1])
+    rim = r > np.percentile(r, 95)
+    assert tent.pos[hub, 2].mean() > p[rim, 2].mean() + 10  # hub pulled up
+    mid = (r > 0.4 * r.max()) & (r < 0.6 * r.max())
+    cone = tent.pos[hub, 2].mean() * 0.5  # straight cone height halfway
+    assert p[mid, 2].mean() > cone  # bowed up: a dome, not a cone
+    scaffold = np.unique(tent.edges[_codes(tent, "scaffold")].ravel())
+    z = tent.pos[scaffold, 2]
+    assert (z > 50).sum() > 100 and (z < -50).sum() > 100  # barrier above and below
+
+
+def test_tent_radials_branch_to_keep_mesh_square():
+    web = build("tent", SMALL_TENT, seed=3)
+    sheet = _codes(web, "sheet")
+    length = web.edge_lengths[sheet]
+    # ring segments stay near the mesh spacing from hub to rim thanks to branching
+    assert np.percentile(length, 95) < 2.5 * SMALL_TENT.mesh_spacing
+
+
+# ---------------------------------------------------------------------------- tangle
+def test_tangle_gumfoot_lines_reach_the_floor():
+    cfg = TangleConfig(n_threads=300, n_gumfoot=25)
+    web = build("tangle", cfg, seed=4)
+    gum = web.edges[_codes(web, "gumfoot")]
+    assert len(gum) == 25
+    z = web.pos[gum, 2]
+    low = gum[np.arange(len(gum)), np.argmin(z, axis=1)]
+    assert np.all(web.pos[low, 2] == 0.0)
+    assert np.all(web.node_attrs["anchor"][low])
+    assert np.all(z.max(axis=1) >= cfg.scaffold_floor * cfg.height - 1.0)
+    scaffold_anchor = web.node_attrs["anchor"].copy()
+    scaffold_anchor[low] = False
+    assert np.all(web.pos[scaffold_anchor, 2] >= cfg.scaffold_floor * cfg.height - 1e-9)
+
+
+def test_tangle_attachments_prefer_near_threads():
+    near = build("tangle", TangleConfig(n_threads=300, length_scale=10.0, n_gumfoot=0), 1)
+    far = build("tangle", TangleConfig(n_threads=300, length_scale=500.0, n_gumfoot=0), 1)
+    assert np.median(near.edge_lengths) < np.median(far.edge_lengths)
+
+
+# ---------------------------------------------------------------------------- configs
+@pytest.mark.parametrize(
+    "cls, kwargs, name",
+    [
+        (OrbConfig, {"frame_radius": -1.0}, "frame_radius"),
+        (OrbConfig, {"hub_radius": 0.0}, "hub_radius"),
+        (OrbConfig, {"n_anchors": 7}, "n_anchors"),
+        (OrbConfig, {"spiral_spacing_inner": 8.0}, "spiral_spacing_inner"),
+        (OrbConfig, {"free_zone": 80.0}, "free_zone"),
+        (OrbConfig, {"sag": float("nan")}, "sag"),
+        (TentConfig, {"mesh_spacing": 200.0}, "mesh_spacing"),
+        (TentConfig, {"branch_ratio": 0.9}, "branch_ratio"),
+        (TentConfig, {"sheet_radius": 500.0}, "sheet_radius"),
+        (TentConfig, {"stagger": 1.5}, "stagger"),
+        (TangleConfig, {"width": 0.0}, "width"),
+        (TangleConfig, {"n_threads": 0}, "n_threads"),
+        (TangleConfig, {"scaffold_floor": 1.0}, "scaffold_floor"),
+    ],
+)
+def test_bad_config_names_parameter(cls, kwargs, name):
+    with pytest.raises(ConfigError, match=name):
+        cls(**kwargs)
+
+
+def test_build_rejects_bad_arguments():
+    with pytest.raises(ConfigError, match="orb, tent, tangle"):
+        build("funnel")
+    with pytest.raises(ConfigError, match="OrbConfig"):
+        build("orb", TentConfig())
+    with pytest.raises(ConfigError, match="seed"):
+        build("orb", seed=-1)
+    assert set(BUILDERS) == {"orb", "tent", "tangle"}
+
+
+# ---------------------------------------------------------------------------- CLI
+def test_cli_build_writes_file_and_reports_bad_keys(tmp_path):
+    from typer.testing import CliRunner
+
+    from araneus.cli import app
+    from araneus.io import read_web
+
+    runner = CliRunner()
+    out = tmp_path / "orb.json"
+    res = runner.invoke(
+        app, ["build", "orb", "--seed", "2", "--set", "n_anchors=5", "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    web = read_web(out)
+    ref = build("orb", OrbConfig(n_anchors=5), seed=2)
+    assert web.n_nodes == ref.n_nodes and np.allclose(web.pos, ref.pos)
+    res = runner.invoke(app, ["build", "orb", "--set", "radius=3", "--out", str(out)])
+    assert isinstance(res.exception, ConfigError)
+    assert "radius" in str(res.exception) and "frame_radius" in str(res.exception)
+    res = runner.invoke(app, ["build", "tent", "--set", "mesh_spacing=-2", "--out", str(out)])
+    assert isinstance(res.exception, ConfigError) and "mesh_spacing" in str(res.exception)
+
+
+# ---------------------------------------------------------------------------- shaping
+def test_form_find_hanging_chain_matches_analytic():
+    n = 10
+    pos = np.column_stack([np.arange(n + 1.0), np.zeros(n + 1), np.zeros(n + 1)])
+    edges = np.column_stack([np.arange(n), np.arange(1, n + 1)])
+    fixed = np.zeros(n + 1, bool)
+    fixed[[0, n]] = True
+    q, p = 2.0, 0.5
+    loads = np.zeros((n + 1, 3))
+    loads[:, 2] = -p
+    out = form_find(pos, edges, fixed, np.full(n, q), loads)
+    i = np.arange(n + 1)
+    assert np.allclose(out[:, 2], -p / (2 * q) * i * (n - i))
+    assert np.allclose(out[:, 0], i)  # no horizontal load: stays evenly spaced
+
+
+def test_form_find_errors():
+    pos = np.zeros((4, 3))
+    edges = np.array([[0, 1], [2, 3]])
+    fixed = np.array([True, False, False, False])
+    with pytest.raises(SolverError, match="fixed node"):
+        form_find(pos, edges, fixed, np.ones(2))
+    with pytest.raises(InputError, match="q"):
+        form_find(pos, edges, np.ones(4, bool), np.array([1.0, 0.0]))
+
+
+def test_shape_web_sags_a_web_under_load():
+    web = build("orb", OrbConfig(sag=0.0, jitter=0.0), seed=0)
+    shaped = shape_web(web, load=(0.0, 0.0, -0.05))
+    free = ~web.node_attrs["anchor"]
+    assert shaped.pos[free, 2].mean() < web.pos[free, 2].mean()
+    assert np.array_equal(shaped.pos[~free], web.pos[~free])
+    with pytest.raises(InputError, match="thread type"):
+        shape_web(web, q_by_type={"silk": 1.0})
+
+
+def test_split_segments_orders_attachments():
+    seg = np.array([[0, 1], [2, 3]])
+    edges, parent = split_segments(
+        seg, np.array([0, 0, 1]), np.array([0.7, 0.2, 0.5]), np.array([4, 5, 6])
+    )
+    assert edges.tolist() == [[0, 5], [5, 4], [4, 1], [2, 6], [6, 3]]
+    assert parent.tolist() == [0, 0, 0, 1, 1]
