@@ -137,9 +137,17 @@ def _raise_ragged(path: Path, data: Any, name: str, ncols: tuple[int, ...], loc:
             raise FormatError(
                 path, f"{name} row has {len(row)} values but earlier rows have {first}", loc(r)
             )
+    for r, row in enumerate(rows):
         for v in row:
-            if isinstance(v, (bool, str)) or not isinstance(v, (int, float)):
+            if isinstance(v, bool) or not isinstance(v, (int, float, str)):
                 raise FormatError(path, f"{name} row has a non-numeric value {v!r}", loc(r))
+            if isinstance(v, str):
+                try:
+                    float(v)
+                except ValueError:
+                    raise FormatError(
+                        path, f"{name} row has a non-numeric value {v!r}", loc(r)
+                    ) from None
     raise FormatError(path, f"{name} rows are inconsistent")
 
 

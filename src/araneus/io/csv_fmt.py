@@ -12,7 +12,7 @@ compared as numbers (``7`` matches ``7.0``). Header names are case-insensitive; 
 ``#`` on the header is ignored; tab- or semicolon-separated files are accepted.
 
 Extra columns become attributes: integers, floats, ``true``/``false`` booleans or text.
-``thread`` holds thread-type names (or codes). A column ``name[k]`` (k = 0, 1, ...) is one
+``thread`` holds thread-type names (or codes), ``anchor`` true/false (or 1/0). A column ``name[k]`` (k = 0, 1, ...) is one
 component of a 2-D attribute ``name``.
 """
 
@@ -118,13 +118,21 @@ def _parse_column(t: _Table, name: str) -> np.ndarray:
     vals = t.cols[name]
     if name == "thread":
         return thread_names_to_codes(t.path, vals, t.loc)
+    low = np.char.lower(vals)
+    if name == "anchor":
+        ok = np.isin(low, ["true", "false", "1", "0", "yes", "no"])
+        if not ok.all():
+            r = int(np.flatnonzero(~ok)[0])
+            raise FormatError(t.path, f"anchor must be true/false, got {str(vals[r])!r}", t.loc(r))
+        return np.isin(low, ["true", "1", "yes"])
+    if len(vals) == 0:
+        return vals.astype(np.float64)
     for typ in (np.int64, np.float64):
         try:
             return vals.astype(typ)
         except (ValueError, OverflowError):
             pass
-    low = np.char.lower(vals)
-    if len(vals) and np.isin(low, ["true", "false"]).all():
+    if np.isin(low, ["true", "false"]).all():
         return low == "true"
     return vals
 

@@ -104,7 +104,9 @@ def _attrs(path: Path, mat: dict, prefix: str, n: int) -> dict[str, np.ndarray]:
             continue
         if arr.dtype.kind not in "biuf" or arr.ndim != 2:
             continue
-        if arr.shape == (1, n) and n != 1:
+        if arr.size == 0 and n == 0:
+            arr = arr.reshape(0)
+        elif arr.shape == (1, n) and n != 1:
             arr = arr[0]
         elif arr.shape[0] == n and arr.shape[1] == 1:
             arr = arr[:, 0]
@@ -129,7 +131,7 @@ def write_mat(web: WebGraph, path: Path) -> None:
     for prefix, attrs in (("node_", web.node_attrs), ("edge_", web.edge_attrs)):
         for name, arr in attrs.items():
             if arr.dtype.kind in "biuf" and arr.ndim <= 2 and _NAME.match(name):
-                data[prefix + name] = arr.reshape(len(arr), -1)
+                data[prefix + name] = arr[:, None] if arr.ndim == 1 else arr
                 if arr.dtype.kind == "b":
                     bools.append(prefix + name)
     data["araneus_bool"] = ",".join(bools)
