@@ -1,0 +1,1 @@
+"""Internals of :mod:`araneus.fabricate`: strut/node sizing, boolean union, printability checks."""
