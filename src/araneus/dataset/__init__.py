@@ -13,6 +13,7 @@ Public surface (the contract with the generative models):
 from .build import (
     DEFAULT_FAMILIES,
     DEFAULT_SCALES,
+    DEFAULT_SETTINGS,
     SAMPLERS,
     SPLIT_MODES,
     build_dataset,
@@ -37,4 +38,5 @@ __all__ = [
     "EXTRA_FEATURES",
     "DEFAULT_FAMILIES",
     "DEFAULT_SCALES",
+    "DEFAULT_SETTINGS",
 ]

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from .._util import apply_overrides
 from ..errors import AraneusError, InputError
 from ..web import WebGraph
 from .encode import (
@@ -309,54 +310,63 @@ def _reorder(p: Packed, order: np.ndarray) -> Packed:
     return Packed(sizes, p.pos[node_order], inv[p.edges], p.origin[node_order], p.source_id[order])
 
 
-#: Families and geometric scale factors of the default training set. Scaling a web changes
-#: its edge lengths and extents (the length features) without changing its topology; the
-#: families differ in degree and orientation statistics.
+#: Builder settings of the default training set: (family, config overrides). They differ in
+#: thread spacing (edge length), degree structure and orientation (sheet, planar orb, 3-D
+#: tangle); each is also used at every scale in :data:`DEFAULT_SCALES`.
+DEFAULT_SETTINGS: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = (
+    ("tent", ()),
+    ("tent", (("mesh_spacing", 3.6),)),
+    ("orb", ()),
+    ("orb", (("spiral_spacing_inner", 1.5), ("spiral_spacing_outer", 3.0))),
+    ("tangle", ()),
+    ("tangle", (("n_threads", 250), ("length_scale", 60.0))),
+)
 DEFAULT_FAMILIES: tuple[str, ...] = ("tent", "orb", "tangle")
+#: Geometric scale factors (about the web's centroid) applied to every default setting.
 DEFAULT_SCALES: tuple[float, ...] = (0.5, 1.0, 2.0)
 
 
-@functools.lru_cache(maxsize=8)
-def _default_web(family: str, seed: int) -> WebGraph:
+@functools.lru_cache(maxsize=16)
+def _default_web(family: str, overrides: tuple, seed: int) -> WebGraph:
     try:
         from .. import builders
-    except ImportError as exc:
+    except ImportError as exc:  # pragma: no cover - builders ship with araneus
         raise AraneusError(f"the default dataset needs araneus.builders ({exc})") from None
-    try:
-        return builders.build(family, None, seed)
-    except TypeError:
-        return builders.build(family, seed=seed)
+    cfg = apply_overrides(builders.BUILDERS[family].config(), dict(overrides), family)
+    return builders.build(family, cfg, seed)
 
 
 def default_sources(seed: int = 0, single_web: bool = False) -> list[WebGraph]:
     """The source webs of the default training set.
 
-    Every family in :data:`DEFAULT_FAMILIES` built with its default config, each at every
-    scale in :data:`DEFAULT_SCALES` (about its centroid). ``single_web=True`` gives only the
-    default tent web at scale 1, the paper's single-web setting.
+    Every builder setting in :data:`DEFAULT_SETTINGS`, each at every scale in
+    :data:`DEFAULT_SCALES`. ``single_web=True`` gives only the default tent web (the
+    paper's single-web setting). Built webs are cached per process.
     """
     if single_web:
-        return [_default_web("tent", int(seed))]
+        return [_default_web("tent", (), int(seed))]
     out = []
-    for fam in DEFAULT_FAMILIES:
-        w = _default_web(fam, int(seed))
+    for fam, over in DEFAULT_SETTINGS:
+        w = _default_web(fam, over, int(seed))
         c = w.pos.mean(axis=0)
         for s in DEFAULT_SCALES:
             sw = w.replace(pos=(w.pos - c) * s + c)
-            sw.meta = {**w.meta, "family": fam, "scale": s}
+            sw.meta = {"family": fam, "name": fam + "".join(f" {k}={v}" for k, v in over),
+                       "scale": s, "seed": int(seed)}  # fmt: skip
             out.append(sw)
     return out
 
 
 def default_dataset(n: int = 4000, seed: int = 0, single_web: bool = False, **kwargs):
     """The default training set: ``n`` random-walk samples of 16-64 nodes from
-    :func:`default_sources` (three families at three scales), random split.
+    :func:`default_sources` (six builder settings of three families, at three scales),
+    random split.
 
     ``single_web=True`` samples the default tent web only (the paper's way). Other keyword
     arguments go to :func:`build_dataset`.
     """
     kwargs.setdefault("sampler", "rw")
     ds = build_dataset(default_sources(seed, single_web), n, seed=seed, **kwargs)
-    ds.meta["default"] = {"single_web": bool(single_web), "families": list(DEFAULT_FAMILIES),
-                          "scales": list(DEFAULT_SCALES)}  # fmt: skip
+    ds.meta["default"] = {"single_web": bool(single_web), "scales": list(DEFAULT_SCALES),
+                          "settings": [[f, dict(o)] for f, o in DEFAULT_SETTINGS]}  # fmt: skip
     return ds

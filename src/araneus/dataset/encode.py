@@ -153,13 +153,17 @@ def centroids(p: Packed) -> np.ndarray:
     return c / np.maximum(p.sizes, 1)[:, None]
 
 
-def position_rank(pos: np.ndarray) -> np.ndarray:
-    """(M,) rank of every position in lexicographic (x, y, z) order (fast path: x only)."""
+def position_rank(pos: np.ndarray, sid: np.ndarray) -> np.ndarray:
+    """(M,) rank of every node in (sample, x, y, z) lexicographic order.
+
+    Fast path: sort by (sample, x); y and z are consulted only if some sample has two
+    nodes with equal x.
+    """
     m = len(pos)
-    o = np.argsort(pos[:, 0], kind="stable")
-    xs = pos[o, 0]
-    if m > 1 and (xs[1:] == xs[:-1]).any():
-        o = np.lexsort((pos[:, 2], pos[:, 1], pos[:, 0]))
+    o = np.lexsort((pos[:, 0], sid))
+    xs, ss = pos[o, 0], sid[o]
+    if m > 1 and ((xs[1:] == xs[:-1]) & (ss[1:] == ss[:-1])).any():
+        o = np.lexsort((pos[:, 2], pos[:, 1], pos[:, 0], sid))
     out = np.empty(m, dtype=np.int64)
     out[o] = np.arange(m)
     return out
@@ -169,7 +173,7 @@ def canonical_rank(p: Packed) -> np.ndarray:
     """(M,) canonical rank of every node inside its sample (see module docstring)."""
     m, s = len(p.pos), len(p.sizes)
     sid = p.sample_of_node
-    poskey = position_rank(p.pos)
+    poskey = position_rank(p.pos, sid)
     d2 = ((p.pos - centroids(p)[sid]) ** 2).sum(axis=1)
     a = _csr(m, p.edges)
     rank = np.full(m, -1, dtype=np.int64)
