@@ -301,12 +301,11 @@ def _sag(cfg: OrbConfig, pos, edges, codes, anchor) -> np.ndarray:
     """Out-of-plane (y) equilibrium: anchors fixed off-plane, lateral load scaled to ``sag``."""
     lut = np.array([DEFAULT_FORCE_DENSITY[n] for n in THREAD_TYPES])
     q = lut[codes.astype(np.int64)]
-    y = form_find(pos, edges, anchor, q, axes=(1,))
+    loads = np.zeros((2, len(pos), 3))
+    loads[1, :, 1] = 1.0  # unit lateral (wind) load
+    y0, y1 = form_find(pos, edges, anchor, q, loads, axes=(1,))
+    out = y0.copy()
     if cfg.sag > 0:
-        load = np.zeros_like(pos)
-        load[:, 1] = 1.0
-        flat = pos.copy()
-        flat[:, 1] = 0.0
-        y1 = form_find(flat, edges, anchor, q, load, axes=(1,))[:, 1]
-        y[:, 1] += cfg.sag * y1 / max(np.abs(y1).max(), 1e-12)
-    return y
+        dy = y1[:, 1] - y0[:, 1]
+        out[:, 1] += cfg.sag * dy / max(np.abs(dy).max(), 1e-12)
+    return out

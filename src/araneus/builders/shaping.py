@@ -62,12 +62,13 @@ def form_find(
         Force density per edge (E,), strictly positive.
     loads
         Nodal loads (N, 3) in the same force units as ``q * length``; default none.
+        A stack (C, N, 3) solves C load cases with one factorisation.
     axes
         Coordinates to solve for (0 = x, 1 = y, 2 = z).
 
     Returns
     -------
-    ndarray (N, 3)
+    ndarray (N, 3), or (C, N, 3) for stacked load cases
         Equilibrium positions.
     """
     pos = np.asarray(pos, np.float64)
@@ -82,11 +83,14 @@ def form_find(
     if any(a not in (0, 1, 2) for a in axes):
         raise InputError(f"axes must be a subset of (0, 1, 2), got {tuple(axes)}")
     load = np.zeros((n, 3)) if loads is None else np.asarray(loads, np.float64)
-    if load.shape != (n, 3) or not np.all(np.isfinite(load)):
-        raise InputError(f"loads must be a finite array of shape ({n}, 3)")
+    cases = load.ndim == 3
+    load = load if cases else load[None]
+    if load.ndim != 3 or load.shape[1:] != (n, 3) or not np.all(np.isfinite(load)):
+        raise InputError(f"loads must be a finite array of shape ({n}, 3) or (C, {n}, 3)")
     free = ~fixed
     if not free.any() or not len(edges):
-        return pos.copy()
+        out = np.repeat(pos[None], len(load), axis=0)
+        return out if cases else out[0]
     e = len(edges)
     c = sp.csr_matrix(
         (np.r_[np.ones(e), -np.ones(e)], (np.r_[np.arange(e), np.arange(e)], edges.T.ravel())),
@@ -104,13 +108,14 @@ def form_find(
     fi, xi = np.flatnonzero(free), np.flatnonzero(fixed)
     d_ff = d[fi][:, fi].tocsc()
     d_fx = d[fi][:, xi]
-    solve = factorized(d_ff)
-    out = pos.copy()
-    for a in axes:
-        out[fi, a] = solve(load[fi, a] - d_fx @ pos[xi, a])
+    solve = factorized(d_ff)  # one factorisation for every coordinate and load case
+    out = np.repeat(pos[None], len(load), axis=0)
+    for k in range(len(load)):
+        for a in axes:
+            out[k, fi, a] = solve(load[k, fi, a] - d_fx @ pos[xi, a])
     if not np.all(np.isfinite(out)):
         raise SolverError("force-density solve produced non-finite positions")
-    return out
+    return out if cases else out[0]
 
 
 def edge_force_density(web: WebGraph, q_by_type: Mapping[str, float] | None = None) -> np.ndarray:

@@ -78,19 +78,19 @@ class TentConfig:
     hub_radials: int = 24
     branch_ratio: float = 1.7
     stagger: float = 0.55
-    dome_height: float = 30.0
+    dome_height: float = 40.0
     bulge: float = 15.0
     box_half_width: float = 200.0
     box_top: float = 180.0
     box_bottom: float = -160.0
     rim_threads: int = 70
     barrier_above: int = 450
-    barrier_below: int = 300
+    barrier_below: int = 400
     hub_lines: int = 3
     length_scale: float = 40.0
     p_anchor: float = 0.2
     min_spacing: float = 0.6
-    jitter: float = 0.12
+    jitter: float = 0.08
 
     def __post_init__(self) -> None:
         for name in ("sheet_radius", "hub_radius", "mesh_spacing", "branch_ratio"):
@@ -198,15 +198,12 @@ def _shape_sheet(cfg: TentConfig, pos, edges, codes, hub, rim) -> np.ndarray:
     q = np.where(codes == thread_code("radial"), 3.0, 1.0)
     fixed = hub | rim
     p = pos.copy()
-    p[hub, 2] = cfg.dome_height
-    z0 = form_find(p, edges, fixed, q, axes=(2,))[:, 2]
-    if cfg.bulge != 0:
-        load = np.zeros_like(pos)
-        load[:, 2] = 1.0
-        p[:, 2] = 0.0
-        z1 = form_find(p, edges, fixed, q, load, axes=(2,))[:, 2]
-        z0 = z0 + cfg.bulge * z1 / max(np.abs(z1).max(), 1e-12)
-    return z0
+    p[:, 2] = np.where(hub, cfg.dome_height, 0.0)
+    loads = np.zeros((2, len(pos), 3))
+    loads[1, :, 2] = 1.0  # unit upward pull of the upper barrier threads
+    both = form_find(p, edges, fixed, q, loads, axes=(2,))[:, :, 2]
+    z0, z1 = both[0], both[1] - both[0]
+    return z0 + cfg.bulge * z1 / max(np.abs(z1).max(), 1e-12)
 
 
 def build_tent(cfg: TentConfig | None = None, seed: int = 0) -> WebGraph:
@@ -265,7 +262,7 @@ def build_tent(cfg: TentConfig | None = None, seed: int = 0) -> WebGraph:
         def f(mid: np.ndarray, tcodes: np.ndarray) -> np.ndarray:
             on_sheet = np.isin(tcodes, sheet_codes)
             above = (mid[:, 2] - sheet_z(mid)) * side > 0
-            return np.where(on_sheet, 0.08, np.where(above, 1.0, 0.0))
+            return np.where(on_sheet, 0.3, np.where(above, 1.0, 0.0))
 
         return f
 
