@@ -23,16 +23,16 @@ from araneus import WebGraph
 from araneus.io import read_web_report, write_web
 
 FORMATS = [
-    ("json", "w.json"),
-    ("skeleton-json", "s.json"),
-    ("csv", "w.csv"),
-    ("graphml", "w.graphml"),
-    ("mat", "w.mat"),
-    ("ply", "w.ply"),
-    ("ply-ascii", "a.ply"),
-    ("obj", "w.obj"),
-    ("lammps", "w.data"),
-    ("xyz", "w.xyz"),
+    ("json", ".json"),
+    ("skeleton-json", ".json"),
+    ("csv", ".csv"),
+    ("graphml", ".graphml"),
+    ("mat", ".mat"),
+    ("ply", ".ply"),
+    ("ply-ascii", ".ply"),
+    ("obj", ".obj"),
+    ("lammps", ".data"),
+    ("xyz", ".xyz"),
 ]
 TARGET_SKELETON_READ_S = 0.5
 
