@@ -12,10 +12,10 @@ merges coincident nodes and stitches neighbouring pieces, chunk by chunk.
 
 from __future__ import annotations
 
-from .curves import (
+from .curves import Curve
+from .families import (
     CURVES,
     CircleParams,
-    Curve,
     CurveSpec,
     HelixParams,
     LineParams,
@@ -25,7 +25,15 @@ from .curves import (
     lorenz_trajectory,
     read_points_csv,
 )
-from .place import ORIENTS, AssemblyReport, Schedule, assemble
+from .pieces import Schedule
+from .place import (
+    ORIENTS,
+    AssemblyReport,
+    Placement,
+    assemble,
+    join_placement,
+    plan_assembly,
+)
 
 __all__ = [
     "CURVES",
@@ -40,6 +48,9 @@ __all__ = [
     "lorenz_trajectory",
     "read_points_csv",
     "assemble",
+    "plan_assembly",
+    "join_placement",
+    "Placement",
     "AssemblyReport",
     "ORIENTS",
     "Schedule",
