@@ -24,6 +24,7 @@ app = typer.Typer(
 
 # Command modules, each defining ``register(app)``. Add new families here.
 COMMAND_MODULES = [
+    "araneus.cli.assemble_cmds",
     "araneus.cli.model_cmds",
     "araneus.cli.io_cmds",
     "araneus.cli.web_cmds",
