@@ -175,7 +175,7 @@ def _report(
     edges = np.asarray(web.edges)
     length = np.linalg.norm(pos[edges[:, 1]] - pos[edges[:, 0]], axis=1)
     angles, _ = node_angles(pos, edges)
-    gaps = strut_gaps(pos, edges, strut_d, preset.min_feature_mm)
+    gaps = strut_gaps(pos, edges, strut_d, node_d, preset.min_feature_mm)
     isolated = int(np.count_nonzero(web.degrees == 0))
     live = node_d > 0
     watertight = bool(mesh.is_watertight)
@@ -244,6 +244,22 @@ def _warnings(r: PrintabilityReport, sharp_deg: float) -> list[str]:
     return w
 
 
+def mesh_format(path: str | os.PathLike, file_type: str | None = None) -> str:
+    """Mesh file type (``"stl"``, ``"3mf"`` or ``"obj"``) for ``path`` or an explicit type."""
+    dest = Path(path)
+    if file_type is None:
+        file_type = MESH_FORMATS.get(dest.suffix.lower())
+        if file_type is None:
+            raise InputError(
+                f"out: unknown mesh suffix {dest.suffix!r} in {dest}; "
+                f"valid: {', '.join(MESH_FORMATS)}"
+            )
+    file_type = str(file_type).lower().lstrip(".")
+    if file_type not in MESH_FORMATS.values():
+        raise InputError(f"file_type: unknown mesh format {file_type!r}; valid: stl, 3mf, obj")
+    return file_type
+
+
 def export_mesh(mesh: Any, path: str | os.PathLike, file_type: str | None = None) -> Path:
     """Write ``mesh`` as binary STL, 3MF or OBJ (chosen by suffix or ``file_type``), atomically.
 
@@ -264,16 +280,7 @@ def export_mesh(mesh: Any, path: str | os.PathLike, file_type: str | None = None
     import trimesh
 
     dest = Path(path)
-    if file_type is None:
-        file_type = MESH_FORMATS.get(dest.suffix.lower())
-        if file_type is None:
-            raise InputError(
-                f"out: unknown mesh suffix {dest.suffix!r} in {dest}; "
-                f"valid: {', '.join(MESH_FORMATS)}"
-            )
-    file_type = str(file_type).lower().lstrip(".")
-    if file_type not in MESH_FORMATS.values():
-        raise InputError(f"file_type: unknown mesh format {file_type!r}; valid: stl, 3mf, obj")
+    file_type = mesh_format(dest, file_type)
     if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
         raise InputError("mesh must be a non-empty trimesh.Trimesh")
     with atomic_output(dest) as tmp:
@@ -290,4 +297,5 @@ __all__ = [
     "build_mesh",
     "export_mesh",
     "get_process",
+    "mesh_format",
 ]

@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "araneus.cli.analyze_cmds",
     "araneus.cli.mech_cmds",
     "araneus.cli.build_cmds",
+    "araneus.cli.mesh_cmds",
 ]
 
 for _name in COMMAND_MODULES:

@@ -132,13 +132,17 @@ def segment_distances(p0: np.ndarray, p1: np.ndarray, q0: np.ndarray, q1: np.nda
         t = (b * s + f) / e
         s = np.where(t < 0, np.clip(-c / a, 0, 1), np.where(t > 1, np.clip((b - c) / a, 0, 1), s))
         t = np.clip(t, 0, 1)
-    return np.linalg.norm(p0 + d1 * s[:, None] - q0 - d2 * t[:, None], axis=1)
+    return np.linalg.norm(p0 + d1 * s[:, None] - q0 - d2 * t[:, None], axis=1), s, t
 
 
-def strut_gaps(pos: np.ndarray, edges: np.ndarray, strut_d: np.ndarray, reach: float) -> np.ndarray:
+def strut_gaps(
+    pos: np.ndarray, edges: np.ndarray, strut_d: np.ndarray, node_d: np.ndarray, reach: float
+) -> np.ndarray:
     """Surface gaps (mm) between pairs of struts that share no node and lie within ``reach``.
 
-    Negative gaps are struts that pass through each other without a joint. Candidate pairs
+    Negative gaps are struts that pass through each other without a joint. Pairs whose
+    closest approach lies inside a node sphere of either strut (e.g. struts two hops apart
+    across a very short edge) meet at a joint by design and are left out. Candidate pairs
     come from a k-d tree over points sampled along the edges, so the cost grows with the
     number of nearby pairs, not with E^2.
     """
@@ -157,6 +161,15 @@ def strut_gaps(pos: np.ndarray, edges: np.ndarray, strut_d: np.ndarray, reach: f
     ea, eb = edges[ep[:, 0]], edges[ep[:, 1]]
     share = (ea[:, :1] == eb).any(axis=1) | (ea[:, 1:] == eb).any(axis=1)
     ep, ea, eb = ep[~share], ea[~share], eb[~share]
-    dist = segment_distances(pos[ea[:, 0]], pos[ea[:, 1]], pos[eb[:, 0]], pos[eb[:, 1]])
+    dist, s, t = segment_distances(pos[ea[:, 0]], pos[ea[:, 1]], pos[eb[:, 0]], pos[eb[:, 1]])
     gaps = dist - (strut_d[ep[:, 0]] + strut_d[ep[:, 1]]) / 2.0
-    return gaps[gaps < reach]
+    at_joint = _in_own_sphere(pos, ea, s, node_d) | _in_own_sphere(pos, eb, t, node_d)
+    return gaps[(gaps < reach) & ~at_joint]
+
+
+def _in_own_sphere(pos: np.ndarray, e: np.ndarray, s: np.ndarray, node_d: np.ndarray) -> np.ndarray:
+    """Whether the point at parameter ``s`` on each edge lies inside one of its node spheres."""
+    p = pos[e[:, 0]] + s[:, None] * (pos[e[:, 1]] - pos[e[:, 0]])
+    d0 = np.linalg.norm(p - pos[e[:, 0]], axis=1)
+    d1 = np.linalg.norm(p - pos[e[:, 1]], axis=1)
+    return (d0 <= node_d[e[:, 0]] / 2.0) | (d1 <= node_d[e[:, 1]] / 2.0)
