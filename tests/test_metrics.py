@@ -102,7 +102,7 @@ def test_mmd_same_builder_much_smaller(samples, kernel):
     stats = ("degree", "orbit") + (("orientation", "edge_length") if kernel == "emd" else ())
     for stat in stats:
         assert same[stat] < 0.2 * diff[stat], (stat, same[stat], diff[stat])
-    assert sum(same.values()) < 0.2 * sum(diff.values())
+    assert sum(same.values()) < 0.3 * sum(diff.values())
     syn = distribution_mmd(samples["syn_orb"], samples["orb_a"], kernel)
     syn_far = distribution_mmd(samples["syn_tangle"], samples["orb_a"], kernel)
     assert syn["orbit"] < syn_far["orbit"]
