@@ -211,17 +211,20 @@ def thread_names_to_codes(path: Path, values: Any, loc: Locator) -> np.ndarray:
     if vals.dtype.kind in "iu":
         out = vals.astype(np.int64)
     else:
-        out = np.empty(len(vals), dtype=np.int64)
-        for r, v in enumerate(vals.tolist()):
-            s = str(v).strip()
+        uniq, inv = np.unique(vals.astype(str), return_inverse=True)
+        codes = np.empty(len(uniq), dtype=np.int64)
+        for k, v in enumerate(uniq.tolist()):
+            s = v.strip()
             if s in THREAD_CODE:
-                out[r] = THREAD_CODE[s]
+                codes[k] = THREAD_CODE[s]
             elif s.lstrip("-").isdigit():
-                out[r] = int(s)
+                codes[k] = int(s)
             else:
+                r = int(np.flatnonzero(inv.ravel() == k)[0])
                 raise FormatError(
                     path, f"unknown thread type {s!r}; valid: {', '.join(THREAD_TYPES)}", loc(r)
                 )
+        out = codes[inv.ravel()]
     bad = (out < 0) | (out >= len(THREAD_TYPES))
     if bad.any():
         r = int(np.flatnonzero(bad)[0])

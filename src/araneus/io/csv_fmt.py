@@ -73,7 +73,7 @@ class _Table:
         header = None
         try:
             for row in reader:
-                if not row or all(not c.strip() for c in row):
+                if not row or (len(row) == 1 and not row[0].strip()):
                     continue
                 if header is None:
                     header = [c.strip().lstrip("#").strip().lower() for c in row]
@@ -85,7 +85,7 @@ class _Table:
                         f"row has {len(row)} columns, header has {len(header)}",
                         f"line {reader.line_num}",
                     )
-                rows.append([c.strip() for c in row])
+                rows.append(row)
                 self.lines.append(reader.line_num)
         except csv.Error as exc:
             raise FormatError(path, f"bad CSV: {exc}", f"line {reader.line_num}") from None
@@ -93,7 +93,7 @@ class _Table:
         if len(set(header)) != len(header):
             raise FormatError(path, f"duplicate column names in header {header}", "header")
         self.header = header
-        cells = np.array(rows, dtype=str).reshape(len(rows), len(header))
+        cells = np.char.strip(np.array(rows, dtype=str).reshape(len(rows), len(header)))
         self.cols = {h: cells[:, k] for k, h in enumerate(header)}
 
     def loc(self, r: int) -> str:
