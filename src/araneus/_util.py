@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import os
 import tempfile
+import types
 import typing
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -54,7 +55,7 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 def _parse_value(raw: str, typ: Any, key: str) -> Any:
     origin = typing.get_origin(typ)
     args = typing.get_args(typ)
-    if origin is typing.Union or (origin is not None and str(origin) == "types.UnionType"):
+    if origin is typing.Union or origin is types.UnionType:
         non_none = [a for a in args if a is not type(None)]
         if raw.lower() in ("none", "null", "") and len(non_none) < len(args):
             return None
