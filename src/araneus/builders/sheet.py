@@ -84,11 +84,11 @@ class TentConfig:
     box_top: float = 180.0
     box_bottom: float = -160.0
     rim_threads: int = 70
-    barrier_above: int = 450
+    barrier_above: int = 700
     barrier_below: int = 400
     hub_lines: int = 3
     length_scale: float = 40.0
-    p_anchor: float = 0.2
+    p_anchor: float = 0.1
     min_spacing: float = 0.6
     jitter: float = 0.08
 
