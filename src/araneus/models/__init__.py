@@ -9,8 +9,13 @@ from .base import (
     load_model,
     register_model,
 )
+from .pretrained import WEIGHTS_DIR, load_pretrained, pretrained_models, pretrained_path
 
 __all__ = [
+    "WEIGHTS_DIR",
+    "load_pretrained",
+    "pretrained_models",
+    "pretrained_path",
     "TorchGenerator",
     "WebGenerator",
     "available_models",

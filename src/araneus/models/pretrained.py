@@ -1,0 +1,36 @@
+"""Pretrained weights shipped inside the package (``araneus/weights/<model>/``).
+
+Each folder is an ordinary checkpoint (``model.json`` + ``model.safetensors``) written by
+``scripts/train_default.py``, which records its exact settings in the JSON; rerun that
+script to reproduce or refresh them. Nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import InputError
+from .base import CONFIG_FILE, WebGenerator, load_model
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+
+def pretrained_models() -> list[str]:
+    """Names of the models with shipped weights (sorted)."""
+    if not WEIGHTS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in WEIGHTS_DIR.iterdir() if (p / CONFIG_FILE).is_file())
+
+
+def pretrained_path(name: str) -> Path:
+    """Folder of the shipped checkpoint of model ``name``."""
+    names = pretrained_models()
+    if name not in names:
+        have = ", ".join(names) or "none (run scripts/train_default.py)"
+        raise InputError(f"no pretrained weights for model {name!r}; available: {have}")
+    return WEIGHTS_DIR / name
+
+
+def load_pretrained(name: str) -> WebGenerator:
+    """Load the shipped pretrained model ``name`` (e.g. ``"sparse"``)."""
+    return load_model(pretrained_path(name))
