@@ -201,13 +201,83 @@ def _spiral_edges(valid: np.ndarray, ids: np.ndarray, turnbacks: bool) -> np.nda
     return np.concatenate(edges)
 
 
+def _to3d(p2: np.ndarray) -> np.ndarray:
+    """Web-plane (horizontal, vertical) coordinates to 3-D (x, y = 0, z)."""
+    return np.column_stack([p2[:, 0], np.zeros(len(p2)), p2[:, 1]])
+
+
+def _lay_frame(cfg: OrbConfig, rng: np.random.Generator, draft: Draft) -> tuple:
+    """Frame polygon, anchor threads and bridge; returns (corners (F, 2), frame threads)."""
+    n_c, big_r = cfg.n_anchors, cfg.frame_radius
+    phi = rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.arange(n_c) / n_c
+    phi = phi + rng.normal(0, 0.12 * 2 * np.pi / n_c, n_c)
+    corners = np.stack([np.cos(phi), np.sin(phi)], 1) * big_r * rng.uniform(0.88, 1.12, (n_c, 1))
+    c_ids = draft.add_nodes(_to3d(corners))
+    reach = cfg.anchor_reach * rng.uniform(0.7, 1.3, n_c)
+    a2 = corners + corners / np.linalg.norm(corners, axis=1, keepdims=True) * reach[:, None]
+    a3 = _to3d(a2)
+    a3[:, 1] = rng.normal(0, 0.3 * cfg.anchor_reach, n_c)  # supports off the web plane
+    a_ids = draft.add_nodes(a3, anchor=True)
+    top = int(np.argmax(corners[:, 1] + np.roll(corners, -1, axis=0)[:, 1]))
+    frame_seg = np.empty(n_c, np.int64)
+    for k in range(n_c):
+        kind = "bridge" if k == top else "frame"
+        frame_seg[k] = draft.add_segments([c_ids[k]], [c_ids[(k + 1) % n_c]], kind)[0]
+    draft.add_segments(c_ids, a_ids, "anchor")
+    return corners, frame_seg
+
+
+def _lay_radii(cfg, draft, hub, corners, frame_seg, theta, length, edge, s) -> np.ndarray:
+    """Radii from the open hub ring to the frame, and the hub ring; returns radius threads."""
+    d = np.stack([np.cos(theta), np.sin(theta)], 1)
+    start = draft.add_nodes(_to3d(hub + cfg.hub_hole * d))
+    e0, e1 = corners[edge], np.roll(corners, -1, axis=0)[edge]
+    end = draft.add_nodes(_to3d(e0 + s[:, None] * (e1 - e0)))
+    draft.attach_exact(frame_seg[edge], s, end)
+    rad = draft.add_segments(start, end, "radial")
+    draft.add_segments(start, np.roll(start, -1), "hub")
+    return rad
+
+
+def _lay_spirals(cfg, draft, hub, theta, length, rad) -> None:
+    """Hub spiral and capture spiral: a node at every crossing with a radius."""
+    d = np.stack([np.cos(theta), np.sin(theta)], 1)
+    span = length - cfg.hub_hole
+
+    def crossings(r: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        ids = np.full(r.shape, -1, np.int64)
+        ii, kk = np.nonzero(valid)
+        ids[ii, kk] = draft.add_nodes(_to3d(hub + r[ii, kk, None] * d[ii]))
+        draft.attach_exact(rad[ii], (r[ii, kk] - cfg.hub_hole) / span[ii], ids[ii, kk])
+        return ids
+
+    if cfg.hub_turns:
+        phase = np.mod(theta - theta[0], 2 * np.pi)[:, None] / (2 * np.pi)
+        u = np.arange(cfg.hub_turns)[None, :] + phase
+        r_hub = cfg.hub_hole + (cfg.hub_radius - cfg.hub_hole) * (u + 1) / (cfg.hub_turns + 1)
+        ok = np.ones(r_hub.shape, bool)
+        he = _spiral_edges(ok, crossings(r_hub, ok), turnbacks=False)
+        draft.add_segments(he[:, 0], he[:, 1], "hub")
+    r_in = cfg.hub_radius + cfg.free_zone
+    rows = int(np.ceil(2 * (length.max() - r_in) / cfg.spiral_spacing_inner)) + 2
+    r, valid = _spiral_rows(cfg, theta, length, r_in, rows)
+    if valid.sum() < 2 * len(theta):
+        raise ConfigError("the capture spiral does not fit: reduce the spacings or hub size")
+    flat = np.arange(valid.size).reshape(valid.shape)
+    linked = np.zeros(valid.size, bool)
+    linked[_spiral_edges(valid, flat, turnbacks=True).ravel()] = True
+    valid &= linked.reshape(valid.shape)  # drop crossings the spiral never reaches
+    se = _spiral_edges(valid, crossings(r, valid), turnbacks=True)
+    draft.add_segments(se[:, 0], se[:, 1], "spiral")
+
+
 def build_orb(cfg: OrbConfig | None = None, seed: int = 0) -> WebGraph:
     """Build an orb web (mm) hanging in the x-z plane.
 
     Parameters
     ----------
     cfg
-        Parameters (defaults: about 25-35 radii, 1,500-2,500 nodes).
+        Parameters (defaults: about 25-30 radii, 650-900 nodes).
     seed
         Random seed; the same seed gives the same web.
 
@@ -215,75 +285,17 @@ def build_orb(cfg: OrbConfig | None = None, seed: int = 0) -> WebGraph:
     -------
     WebGraph
         ``edge_attrs["thread"]``: bridge, frame, anchor, radial, hub, spiral;
-        ``node_attrs["anchor"]`` marks the supports (degree 1).
+        ``node_attrs["anchor"]`` marks the supports (degree 1); ``meta["n_radii"]``.
     """
     cfg = cfg or OrbConfig()
     rng = np.random.default_rng(seed)
-    n_c, big_r = cfg.n_anchors, cfg.frame_radius
-    phi = rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.arange(n_c) / n_c
-    phi = phi + rng.normal(0, 0.12 * 2 * np.pi / n_c, n_c)
-    corners = np.stack([np.cos(phi), np.sin(phi)], 1) * big_r * rng.uniform(0.88, 1.12, (n_c, 1))
-    hub = np.array([0.0, cfg.hub_offset * big_r])
+    draft = Draft(min_spacing=0.1)
+    corners, frame_seg = _lay_frame(cfg, rng, draft)
+    hub = np.array([0.0, cfg.hub_offset * cfg.frame_radius])
     theta = _place_radii(cfg, rng, hub, corners)
     length, edge, s = _ray_lengths(hub, corners, theta)
-    n_r = len(theta)
-    d = np.stack([np.cos(theta), np.sin(theta)], 1)
-
-    def to3d(p2: np.ndarray) -> np.ndarray:
-        return np.column_stack([p2[:, 0], np.zeros(len(p2)), p2[:, 1]])
-
-    draft = Draft(min_spacing=0.1)
-    c_ids = draft.add_nodes(to3d(corners))
-    reach = cfg.anchor_reach * rng.uniform(0.7, 1.3, n_c)
-    a2 = corners + corners / np.linalg.norm(corners, axis=1, keepdims=True) * reach[:, None]
-    a3 = to3d(a2)
-    a3[:, 1] = rng.normal(0, 0.3 * cfg.anchor_reach, n_c)
-    a_ids = draft.add_nodes(a3, anchor=True)
-    mid_v = (corners[:, 1] + np.roll(corners, -1, axis=0)[:, 1]) / 2
-    top = int(np.argmax(mid_v))
-    frame_seg = np.empty(n_c, np.int64)
-    for k in range(n_c):
-        kind = "bridge" if k == top else "frame"
-        frame_seg[k] = draft.add_segments([c_ids[k]], [c_ids[(k + 1) % n_c]], kind)[0]
-    draft.add_segments(c_ids, a_ids, "anchor")
-    # radii: from the open hub ring to the frame
-    start = draft.add_nodes(to3d(hub + cfg.hub_hole * d))
-    e0, e1 = corners[edge], np.roll(corners, -1, axis=0)[edge]
-    end = draft.add_nodes(to3d(e0 + s[:, None] * (e1 - e0)))
-    draft.attach_exact(frame_seg[edge], s, end)
-    rad = draft.add_segments(start, end, "radial")
-    draft.add_segments(start, np.roll(start, -1), "hub")
-    span = length - cfg.hub_hole
-
-    def crossings(r: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        ids = np.full(r.shape, -1, np.int64)
-        ii, kk = np.nonzero(valid)
-        p2 = hub + r[ii, kk, None] * d[ii]
-        ids[ii, kk] = draft.add_nodes(to3d(p2))
-        draft.attach_exact(rad[ii], (r[ii, kk] - cfg.hub_hole) / span[ii], ids[ii, kk])
-        return ids
-
-    if cfg.hub_turns:
-        u = np.arange(cfg.hub_turns)[None, :] + np.mod(theta - theta[0], 2 * np.pi)[:, None] / (
-            2 * np.pi
-        )
-        r_hub = cfg.hub_hole + (cfg.hub_radius - cfg.hub_hole) * (u + 1) / (cfg.hub_turns + 1)
-        ok = np.ones(r_hub.shape, bool)
-        ids = crossings(r_hub, ok)
-        he = _spiral_edges(ok, ids, turnbacks=False)
-        draft.add_segments(he[:, 0], he[:, 1], "hub")
-    r_in = cfg.hub_radius + cfg.free_zone
-    rows = int(np.ceil(2 * (length.max() - r_in) / cfg.spiral_spacing_inner)) + 2
-    r, valid = _spiral_rows(cfg, theta, length, r_in, rows)
-    if valid.sum() < 2 * n_r:
-        raise ConfigError("the capture spiral does not fit: reduce the spacings or hub size")
-    flat = np.arange(valid.size).reshape(valid.shape)
-    linked = np.zeros(valid.size, bool)
-    linked[_spiral_edges(valid, flat, turnbacks=True).ravel()] = True
-    valid &= linked.reshape(valid.shape)  # drop crossings the spiral never reaches
-    ids = crossings(r, valid)
-    se = _spiral_edges(valid, ids, turnbacks=True)
-    draft.add_segments(se[:, 0], se[:, 1], "spiral")
+    rad = _lay_radii(cfg, draft, hub, corners, frame_seg, theta, length, edge, s)
+    _lay_spirals(cfg, draft, hub, theta, length, rad)
     pos, e, t, anchor = draft.finish()
     pos = _sag(cfg, pos, e, t, anchor)
     pos = pos + np.where(anchor[:, None], 0.0, rng.normal(0, cfg.jitter, pos.shape))
@@ -292,7 +304,7 @@ def build_orb(cfg: OrbConfig | None = None, seed: int = 0) -> WebGraph:
         "config": asdict(cfg),
         "seed": int(seed),
         "units": "mm",
-        "n_radii": int(n_r),
+        "n_radii": int(len(theta)),
     }
     return assemble_web(pos, e, t, anchor, meta)
 

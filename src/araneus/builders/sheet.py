@@ -231,44 +231,51 @@ def build_tent(cfg: TentConfig | None = None, seed: int = 0) -> WebGraph:
     for code in np.unique(codes):
         sel = codes == code
         draft.add_segments(edges[sel, 0], edges[sel, 1], THREAD_TYPES[code])
+    _add_supports(cfg, rng, draft, hub, rim, len(edges))
+    _add_barrier(cfg, rng, draft)
+    p, e, t, anchor = draft.finish()
+    p = p + np.where(anchor[:, None], 0.0, rng.normal(0, cfg.jitter, p.shape))
+    meta = {"family": "tent", "config": asdict(cfg), "seed": int(seed), "units": "mm"}
+    return assemble_web(p, e, t, anchor, meta)
+
+
+def _add_supports(cfg: TentConfig, rng, draft: Draft, hub, rim, n_sheet_edges: int) -> None:
+    """Hub lines up to the box top and support threads from the sheet edge to the walls."""
     w, top, bot = cfg.box_half_width, cfg.box_top, cfg.box_bottom
-    big_r = cfg.sheet_radius
-    # hub lines: straight up to the box top
+    pos = draft.pos
     hub_ids = np.flatnonzero(hub)
     if cfg.hub_lines:
         pick = rng.choice(hub_ids, size=min(cfg.hub_lines, len(hub_ids)), replace=False)
         tops = pos[pick] * [3, 3, 0] + [0, 0, top] + rng.normal(0, 5, (len(pick), 3)) * [1, 1, 0]
         draft.add_segments(pick, draft.add_nodes(tops, anchor=True), "scaffold")
-    # rim support threads: from the sheet edge out to the walls
-    segs, _ = draft.segments()
-    sheet_segs = segs[: len(edges)]
+    sheet_segs = draft.segments()[0][:n_sheet_edges]
     rim_seg = np.flatnonzero(rim[sheet_segs[:, 0]] & rim[sheet_segs[:, 1]])
     chosen = rng.choice(rim_seg, size=min(cfg.rim_threads, len(rim_seg)), replace=False)
     a = draft.attach(chosen, rng.uniform(0.2, 0.8, len(chosen)))
     ang = np.arctan2(draft.pos[a, 1], draft.pos[a, 0]) + rng.normal(0, 0.15, len(a))
     d = np.stack([np.cos(ang), np.sin(ang)], 1)
     reach = w / np.abs(d).max(axis=1)  # distance to the wall along d
-    zr = rng.uniform(0.5 * bot, 0.5 * top, len(a))
-    wall = np.column_stack([d * reach[:, None], zr])
+    wall = np.column_stack([d * reach[:, None], rng.uniform(0.5 * bot, 0.5 * top, len(a))])
     draft.add_segments(a, draft.add_nodes(wall, anchor=True), "scaffold")
 
-    def sheet_z(p: np.ndarray) -> np.ndarray:
-        r = np.hypot(p[:, 0], p[:, 1])
-        return cfg.dome_height * np.clip(1 - r / big_r, 0, 1)
 
+def _add_barrier(cfg: TentConfig, rng, draft: Draft) -> None:
+    """Barrier tangles above and below the sheet (threads fixed to earlier threads)."""
+    w = cfg.box_half_width
     sheet_codes = np.array([thread_code(t) for t in ("radial", "sheet", "hub")])
 
     def weight(side: float):
         def f(mid: np.ndarray, tcodes: np.ndarray) -> np.ndarray:
-            on_sheet = np.isin(tcodes, sheet_codes)
-            above = (mid[:, 2] - sheet_z(mid)) * side > 0
-            return np.where(on_sheet, 0.3, np.where(above, 1.0, 0.0))
+            r = np.hypot(mid[:, 0], mid[:, 1])
+            sheet_z = cfg.dome_height * np.clip(1 - r / cfg.sheet_radius, 0, 1)
+            above = (mid[:, 2] - sheet_z) * side > 0
+            return np.where(np.isin(tcodes, sheet_codes), 0.3, np.where(above, 1.0, 0.0))
 
         return f
 
     for side, n, hi_z, faces in (
-        (1.0, cfg.barrier_above, top, ("-x", "+x", "-y", "+y", "+z")),
-        (-1.0, cfg.barrier_below, bot, ("-x", "+x", "-y", "+y", "-z")),
+        (1.0, cfg.barrier_above, cfg.box_top, ("-x", "+x", "-y", "+y", "+z")),
+        (-1.0, cfg.barrier_below, cfg.box_bottom, ("-x", "+x", "-y", "+y", "-z")),
     ):
         box_lo = np.array([-w, -w, min(0.0, hi_z)])
         box_hi = np.array([w, w, max(0.0, hi_z)])
@@ -283,7 +290,3 @@ def build_tent(cfg: TentConfig | None = None, seed: int = 0) -> WebGraph:
             min_length=4 * cfg.min_spacing,
             thread="scaffold",
         )
-    p, e, t, anchor = draft.finish()
-    p = p + np.where(anchor[:, None], 0.0, rng.normal(0, cfg.jitter, p.shape))
-    meta = {"family": "tent", "config": asdict(cfg), "seed": int(seed), "units": "mm"}
-    return assemble_web(p, e, t, anchor, meta)
