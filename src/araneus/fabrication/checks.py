@@ -128,7 +128,10 @@ def segment_distances(p0: np.ndarray, p1: np.ndarray, q0: np.ndarray, q1: np.nda
     b = np.sum(d1 * d2, axis=1)
     denom = a * e - b * b
     with np.errstate(divide="ignore", invalid="ignore"):
-        s = np.where(denom > 1e-12 * a * e, np.clip((b * f - c * e) / denom, 0, 1), 0.0)
+        # parallel segments: take the middle of their overlap (or 0 when none)
+        ends = np.stack([-c, b - c], axis=1) / a[:, None]
+        mid = np.clip((np.clip(ends.min(1), 0, 1) + np.clip(ends.max(1), 0, 1)) / 2, 0, 1)
+        s = np.where(denom > 1e-12 * a * e, np.clip((b * f - c * e) / denom, 0, 1), mid)
         t = (b * s + f) / e
         s = np.where(t < 0, np.clip(-c / a, 0, 1), np.where(t > 1, np.clip((b - c) / a, 0, 1), s))
         t = np.clip(t, 0, 1)
