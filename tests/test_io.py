@@ -288,6 +288,14 @@ def test_registry_and_overrides(tmp_path):
     assert read_web(tmp_path / "w.dat", format=".json").n_edges == 1
 
 
+@pytest.mark.parametrize("suffix", [".json", ".csv", ".graphml", ".mat", ".ply", ".data"])
+def test_write_rejects_bad_thread_codes(tmp_path, suffix):
+    web = WebGraph(np.zeros((2, 3)), [[0, 1]], edge_attrs={"thread": np.array([99], np.int8)})
+    with pytest.raises(InputError, match="thread"):
+        write_web(web, tmp_path / f"w{suffix}")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_failed_write_leaves_nothing(tmp_path):
     web = WebGraph(np.zeros((2, 3)), [[0, 1]], meta={"bad": object()})
     with pytest.raises(InputError, match="not JSON serialisable"):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..errors import AraneusError, FormatError, InputError
 from ..web import WebGraph
-from ._common import ReadReport
+from ._common import ReadReport, thread_names
 
 
 @dataclass(frozen=True)
@@ -211,6 +211,8 @@ def write_web(web: WebGraph, path: str | os.PathLike, format: str | None = None)
         raise InputError(f"write_web expects a WebGraph, got {type(web).__name__}")
     p = Path(path)
     fmt = format_for(p, format, "write")
+    if "thread" in web.edge_attrs:
+        thread_names(web.edge_attrs["thread"])  # invalid codes: InputError before any output
     writer = fmt._load(fmt.writer)
     try:
         writer(web, p)

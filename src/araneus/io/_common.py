@@ -311,6 +311,21 @@ def read_text(path: Path) -> str:
         raise FormatError(path, "file is not valid UTF-8 text", f"line {line}") from None
 
 
+def thread_names(codes: np.ndarray) -> list[str]:
+    """Names of thread codes for writers; codes outside THREAD_TYPES raise InputError."""
+    c = np.asarray(codes)
+    if c.dtype.kind not in "iu":
+        raise InputError(f"edge attribute 'thread' must hold integer codes, got dtype {c.dtype}")
+    bad = (c < 0) | (c >= len(THREAD_TYPES))
+    if bad.any():
+        r = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"edge attribute 'thread' row {r} holds code {int(c[r])}, outside THREAD_TYPES "
+            f"(0..{len(THREAD_TYPES) - 1})"
+        )
+    return np.asarray(THREAD_TYPES)[c.astype(np.int64)].tolist()
+
+
 def scalar_attrs(attrs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The 1-D attributes with plain numeric/bool dtypes (those simple formats can carry)."""
     return {k: v for k, v in attrs.items() if v.ndim == 1 and v.dtype.kind in "biuf"}

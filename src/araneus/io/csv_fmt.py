@@ -27,12 +27,13 @@ import numpy as np
 
 from .._util import atomic_output
 from ..errors import FormatError
-from ..web import THREAD_TYPES, WebGraph
+from ..web import WebGraph
 from ._common import (
     ReadReport,
     build_web,
     float_matrix,
     read_text,
+    thread_names,
     thread_names_to_codes,
 )
 
@@ -221,7 +222,7 @@ def _columns(attrs: dict[str, np.ndarray]) -> tuple[list[str], list[list]]:
         for k, col in enumerate(parts):
             names.append(name if arr.ndim == 1 else f"{name}[{k}]")
             if name == "thread":
-                cols.append(np.asarray(THREAD_TYPES)[col.astype(np.int64)].tolist())
+                cols.append(thread_names(col))
             elif col.dtype.kind == "b":
                 cols.append(np.where(col, "true", "false").tolist())
             else:

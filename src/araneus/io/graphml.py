@@ -19,8 +19,8 @@ import numpy as np
 
 from .._util import atomic_output
 from ..errors import FormatError
-from ..web import THREAD_TYPES, WebGraph
-from ._common import ReadReport, build_web, float_matrix, thread_names_to_codes
+from ..web import WebGraph
+from ._common import ReadReport, build_web, float_matrix, thread_names, thread_names_to_codes
 
 _COMPONENT = re.compile(r"^(.+)\[(\d+)\]$")
 _META_KEY = "araneus_meta"
@@ -108,7 +108,7 @@ def _records(attrs: dict[str, np.ndarray], n: int) -> list[dict[str, Any]]:
         if arr.ndim > 2 or arr.dtype.kind not in "biufU":
             continue
         if name == "thread":
-            cols[name] = np.asarray(THREAD_TYPES)[arr.astype(np.int64)].tolist()
+            cols[name] = thread_names(arr)
         elif arr.ndim == 1:
             cols[name] = arr.tolist()
         else:

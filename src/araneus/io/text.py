@@ -19,8 +19,8 @@ import numpy as np
 
 from .._util import atomic_output
 from ..errors import FormatError
-from ..web import THREAD_TYPES, WebGraph
-from ._common import ReadReport, build_web, float_matrix, read_text
+from ..web import WebGraph
+from ._common import ReadReport, build_web, float_matrix, read_text, thread_names
 
 
 def _box(pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -45,7 +45,7 @@ def write_lammps(web: WebGraph, path: Path) -> None:
     if thread is not None and thread.ndim == 1 and m:
         codes, btype = np.unique(thread.astype(np.int64), return_inverse=True)
         btype = btype.ravel() + 1
-        names = " ".join(f"{k + 1}={THREAD_TYPES[c]}" for k, c in enumerate(codes.tolist()))
+        names = " ".join(f"{k + 1}={t}" for k, t in enumerate(thread_names(codes)))
         title = f"araneus web, bond types: {names}"
         nbt = len(codes)
     else:
