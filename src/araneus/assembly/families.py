@@ -73,14 +73,18 @@ class ReferenceParams:
 
 @dataclass(frozen=True)
 class LorenzParams:
-    """Lorenz attractor trajectory, fixed-step RK4, transient dropped, times ``scale``."""
+    """Lorenz attractor trajectory, fixed-step RK4, times ``scale``.
+
+    The first ``transient`` time units (the slow spiral out from ``start``) are dropped so
+    the curve lies on the attractor; ``duration`` time units of it are kept.
+    """
 
     sigma: float = 10.0
     rho: float = 28.0
     beta: float = 8.0 / 3.0
     dt: float = 0.005
     duration: float = 10.0
-    transient: float = 1.0
+    transient: float = 10.0
     start: tuple[float, ...] = (1.0, 1.0, 1.0)
     scale: float = 1.0
 

@@ -11,8 +11,11 @@ which the last ones meet). One radius query gives both kinds of candidate pairs:
   fixed-point iteration (a node survives iff no earlier candidate survives), which gives the
   same answer as processing piece by piece;
 * *stitch* pairs (``tol`` < distance <= ``stitch_radius``) between surviving nodes of
-  different pieces with spare degree (< ``max_degree``): mutual nearest neighbours are joined
-  by stitching threads, a round at a time (each round adds at most one stitch per node).
+  different pieces with spare degree (< ``max_degree``): piece by piece, mutual nearest
+  neighbours between the new piece and the earlier ones are joined by stitching threads, a
+  round at a time (each round adds at most one stitch per node). Candidates are found
+  vectorised per chunk; only the short accept loop runs per piece, so the result does not
+  depend on the chunk size.
 
 Results are accumulated as arrays per chunk; nothing is rebuilt globally per step. After the
 last chunk, :func:`bridge_components` joins any remaining components to the largest one by
@@ -155,9 +158,8 @@ class Joiner:
 
         ge = gid[q + edges]
         loop = ge[:, 0] == ge[:, 1]
-        ge, threads = ge[~loop], threads[~loop]
-        self._bump(ge.ravel())
-        st = self._stitch(i, j, d, surv, gid)
+        ge, threads, pe = ge[~loop], threads[~loop], piece[edges[~loop, 0]]
+        st = self._stitch(i, j, d, surv, gid, py, ge, pe, p0, p1)
         self.pos.append(pos[new_surv - q])
         self.node_piece.append(piece[new_surv - q])
         self.edges.extend([ge, st])
@@ -208,22 +210,45 @@ class Joiner:
         d: np.ndarray,
         surv: np.ndarray,
         gid: np.ndarray,
+        py: np.ndarray,
+        ge: np.ndarray,
+        pe: np.ndarray,
+        p0: int,
+        p1: int,
     ) -> np.ndarray:
-        """Stitch edges (global ids) between mutual nearest spare nodes of different pieces."""
-        if self.stitch_radius <= 0:
-            return np.zeros((0, 2), np.int64)
+        """Add piece edges and stitches piece by piece; return the stitches (global ids).
+
+        Piece k's edges count first; then its surviving nodes are stitched to surviving
+        nodes of the earlier pieces in the window: mutual nearest pairs among candidates
+        whose both ends have degree < ``max_degree``, ``rounds`` times. Going piece by
+        piece makes the result independent of the chunking.
+        """
         ok = (d > self.tol) & (d <= self.stitch_radius) & surv[i] & surv[j]
-        a, b, dd = gid[i[ok]], gid[j[ok]], d[ok]
+        i, j, d = i[ok], j[ok], d[ok]
+        i_later = py[i] > py[j]
+        late = np.where(i_later, i, j)
+        early = np.where(i_later, j, i)
+        order = np.argsort(py[late], kind="stable")
+        late, early, d = late[order], early[order], d[order]
+        pieces = np.arange(p0, p1 + 1)
+        c_at = np.searchsorted(py[late], pieces)
+        e_at = np.searchsorted(pe, pieces)
         out = []
-        for _ in range(self.rounds):
-            room = (self.deg[a] < self.max_degree) & (self.deg[b] < self.max_degree)
-            a, b, dd = a[room], b[room], dd[room]
-            if not len(a):
-                break
-            acc = _mutual_nearest(a, b, dd)
-            out.append(np.stack([a[acc], b[acc]], axis=1))
-            self._bump(np.concatenate([a[acc], b[acc]]))
-            a, b, dd = a[~acc], b[~acc], dd[~acc]
+        for k in range(p1 - p0):
+            self._bump(ge[e_at[k] : e_at[k + 1]].ravel())
+            if self.rounds == 0 or c_at[k] == c_at[k + 1]:
+                continue
+            a, b = gid[late[c_at[k] : c_at[k + 1]]], gid[early[c_at[k] : c_at[k + 1]]]
+            dd = d[c_at[k] : c_at[k + 1]]
+            for _ in range(self.rounds):
+                room = (self.deg[a] < self.max_degree) & (self.deg[b] < self.max_degree)
+                a, b, dd = a[room], b[room], dd[room]
+                if not len(a):
+                    break
+                acc = _mutual_nearest(a, b, dd)
+                out.append(np.stack([a[acc], b[acc]], axis=1))
+                self._bump(np.concatenate([a[acc], b[acc]]))
+                a, b, dd = a[~acc], b[~acc], dd[~acc]
         return np.concatenate(out) if out else np.zeros((0, 2), np.int64)
 
     # ------------------------------------------------------------------ result
@@ -251,6 +276,8 @@ def _nearest_partner(src: np.ndarray, dst: np.ndarray, d: np.ndarray, n: int) ->
 
 def _mutual_nearest(a: np.ndarray, b: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Mask of pairs (a, b) that are each other's nearest candidate."""
+    off = int(min(a.min(), b.min()))
+    a, b = a - off, b - off
     n = int(max(a.max(), b.max())) + 1
     best = _nearest_partner(
         np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([d, d]), n
