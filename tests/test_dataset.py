@@ -290,3 +290,36 @@ def test_default_dataset_if_builders():
     assert len(ds) == 300 and len(ds.meta["sources"]) == 18
     lo, hi = ds.features.min(axis=0), ds.features.max(axis=0)
     assert hi[0] > 2.5 * lo[0]  # edge length spans the scales
+
+
+def test_cli_build_info_evaluate(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from araneus.cli import app
+    from araneus.io import write_web
+
+    src = tmp_path / "web.json"
+    write_web(orb_web(), src)
+    out = tmp_path / "d.npz"
+    run = CliRunner().invoke
+    r = run(app, ["dataset", "build", "--source", str(src), "--n", "120", "--split", "region",
+                  "--n-min", "10", "--n-max", "30", "--out", str(out)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "120 samples" in r.output and len(WebDataset.load(out)) == 120
+    r = run(app, ["dataset", "info", str(out), "--plot", str(tmp_path / "h.png")])
+    assert (
+        r.exit_code == 0 and "mean_edge_length" in r.output and (tmp_path / "h.png").stat().st_size
+    )
+    gen = tmp_path / "gen"
+    gen.mkdir()
+    for i, w in enumerate(WebDataset.load(out).to_webs(range(5))):
+        write_web(w, gen / f"g{i}.json")
+    rep = tmp_path / "r.json"
+    r = run(app, ["evaluate", str(gen), "--reference", str(out), "--reference-split", "test",
+                  "--json", str(rep)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert json.loads(rep.read_text())["n_generated"] == 5 and "V.U.N." in r.output
+    r = run(app, ["dataset", "build", "--n", "5", "--out", str(out)])
+    assert r.exit_code != 0 and isinstance(r.exception, InputError)

@@ -414,6 +414,10 @@ class WebDataset:
         path = Path(path)
         if not path.is_file():
             raise FormatError(path, "no such dataset file")
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+        if magic[:2] != b"PK":
+            raise FormatError(path, "not an .npz dataset file (no zip signature)")
         try:
             with np.load(path, allow_pickle=False) as z:
                 data = {k: z[k] for k in z.files}
