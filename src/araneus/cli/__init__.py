@@ -24,6 +24,7 @@ app = typer.Typer(
 
 # Command modules, each defining ``register(app)``. Add new families here.
 COMMAND_MODULES = [
+    "araneus.cli.data_cmds",
     "araneus.cli.assemble_cmds",
     "araneus.cli.model_cmds",
     "araneus.cli.io_cmds",
@@ -32,6 +33,7 @@ COMMAND_MODULES = [
     "araneus.cli.mech_cmds",
     "araneus.cli.build_cmds",
     "araneus.cli.mesh_cmds",
+    "araneus.cli.demo_cmds",
 ]
 
 for _name in COMMAND_MODULES:
