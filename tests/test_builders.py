@@ -250,6 +250,11 @@ def test_cli_build_writes_file_and_reports_bad_keys(tmp_path):
     web = read_web(out)
     ref = build("orb", OrbConfig(n_anchors=5), seed=2)
     assert web.n_nodes == ref.n_nodes and np.allclose(web.pos, ref.pos)
+    png = tmp_path / "tangle.png"
+    args = ["build", "tangle", "--set", "n_threads=50", "--out", str(tmp_path / "t.json")]
+    res = runner.invoke(app, [*args, "--preview", str(png)])
+    assert res.exit_code == 0, res.output
+    assert png.read_bytes()[:4] == b"\x89PNG"
     res = runner.invoke(app, ["build", "orb", "--set", "radius=3", "--out", str(out)])
     assert isinstance(res.exception, ConfigError)
     assert "radius" in str(res.exception) and "frame_radius" in str(res.exception)
