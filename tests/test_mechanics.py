@@ -371,3 +371,15 @@ def test_tpu_law_is_elastic_plastic():
     s, t, ep, al = TPU.update(np.array([0.1, 1.0, -1.0]), np.zeros(3), np.zeros(3))
     assert s[0] == pytest.approx(2.6) and t[0] == TPU.E
     assert s[1] == pytest.approx(8.0 + TPU.H * ep[1]) and s[2] == -s[1]
+
+
+def test_amg_cg_matches_direct():
+    web = lattice(4, h=8.0, seed=2)
+    fixed = region_nodes(web, "bottom", "z", 0.05)
+    loads = np.zeros((web.n_nodes, 3))
+    loads[region_nodes(web, "top", "z", 0.05)] = [0.3, -0.2, -1.0]
+    kw = dict(E=2000.0, diameter=0.9, fixed_nodes=fixed, loads=loads)
+    direct, _ = analyze_linear(web.pos, web.edges, method="direct", **kw)
+    amg, _ = analyze_linear(web.pos, web.edges, method="amg-cg", **kw)
+    assert amg.method == "amg-cg" and amg.iterations > 0
+    assert np.abs(amg.u - direct.u).max() <= 1e-6 * np.abs(direct.u).max()

@@ -143,6 +143,6 @@ def analyze_linear(
         kmat = frame_stiffness(pos, edges, e_arr, G, diameter)
     else:
         kmat = truss_stiffness(pos, edges, e_arr, diameter)
-    res = solve_linear(kmat, ndof, fixed, up, f, method)
+    res = solve_linear(kmat, ndof, fixed, up, f, method, pos=pos)
     forces = member_forces(pos, edges, res.u, e_arr, G, diameter)
     return res, forces

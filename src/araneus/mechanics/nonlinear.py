@@ -35,9 +35,7 @@ from .elements import (
     assemble,
     check_members,
     circular_section,
-    frame_local_stiffness,
-    local_axes,
-    rotate_blocks,
+    frame_element_matrices,
 )
 from .materials import ElasticPlastic, Material, SilkLaw
 from .solve import check_supported
@@ -95,8 +93,9 @@ class _Model:
         if bending:
             E = np.broadcast_to(law.E, self.L.shape)
             nu = law.nu if isinstance(law, ElasticPlastic) else 0.3
-            k = frame_local_stiffness(self.L, E, E / (2 * (1 + nu)), 0.0, Iz, J)
-            self.kb = rotate_blocks(k, local_axes(self.vec0))  # (M, 12, 12), no axial part
+            self.kb = frame_element_matrices(
+                pos, edges, E, E / (2 * (1 + nu)), diameter, False
+            )  # (M, 12, 12), no axial part
 
     def response(self, eps):
         if isinstance(self.law, SilkLaw):

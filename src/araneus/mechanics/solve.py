@@ -157,15 +157,34 @@ def _scaled(kff: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
     return (ds @ kff @ ds).tocsr(), s
 
 
+def rigid_body_modes(pos: np.ndarray, ndof: int) -> np.ndarray:
+    """(N ndof, 3 or 6) rigid-body translations and rotations of nodes at ``pos``."""
+    n = len(pos)
+    modes = np.zeros((n, ndof, 6))
+    for a in range(3):
+        modes[:, a, a] = 1.0
+        axis = np.eye(3)[a]
+        modes[:, :3, 3 + a] = np.cross(axis, pos - pos.mean(axis=0))
+        if ndof == 6:
+            modes[:, 3 + a, 3 + a] = 1.0
+    return modes.reshape(n * ndof, 6)
+
+
 def solve_spd(
-    kff: sp.csr_matrix, rhs: np.ndarray, method: str = "auto", rtol: float = 1e-10
+    kff: sp.csr_matrix,
+    rhs: np.ndarray,
+    method: str = "auto",
+    rtol: float = 1e-9,
+    near_nullspace: np.ndarray | None = None,
+    blocksize: int = 1,
 ) -> tuple[np.ndarray, str, int]:
     """Solve a symmetric positive definite system; detect singular systems.
 
     The system is scaled to unit diagonal first (so pivot sizes are comparable across
     translational and rotational DOFs). ``method``: ``"direct"`` (SuperLU), ``"amg-cg"``
     (CG with pyamg smoothed-aggregation preconditioner), or ``"auto"`` (direct up to
-    :data:`DIRECT_MAX_DOFS` DOFs).
+    :data:`DIRECT_MAX_DOFS` DOFs). ``near_nullspace`` (n, k) (e.g. rigid-body modes of the
+    free DOFs) and ``blocksize`` (DOFs per node) improve the AMG hierarchy.
     """
     if method not in ("auto", "direct", "amg-cg"):
         raise InputError(f"method must be auto, direct or amg-cg, got {method!r}")
@@ -190,14 +209,26 @@ def solve_spd(
     else:
         import pyamg
 
-        ml = pyamg.smoothed_aggregation_solver(a, symmetry="symmetric", max_coarse=500)
+        bmat = None if near_nullspace is None else near_nullspace / s[:, None]
+        amat = a.tobsr(blocksize=(blocksize, blocksize)) if blocksize > 1 else a
+        smoother = "block_gauss_seidel" if blocksize > 1 else "gauss_seidel"
+        ml = pyamg.smoothed_aggregation_solver(
+            amat,
+            B=bmat,
+            symmetry="symmetric",
+            max_coarse=300,
+            coarse_solver="splu",
+            improve_candidates=None,
+            presmoother=(smoother, {"sweep": "forward"}),
+            postsmoother=(smoother, {"sweep": "backward"}),
+        )
         m = ml.aspreconditioner(cycle="V")
         count = [0]
 
         def cb(_x: np.ndarray) -> None:
             count[0] += 1
 
-        y, info = spla.cg(a, b, rtol=rtol, maxiter=2000, M=m, callback=cb)
+        y, info = spla.cg(amat, b, rtol=rtol, maxiter=2000, M=m, callback=cb)
         if info != 0:
             raise SolverError(
                 f"conjugate gradients did not converge in {count[0]} iterations: the "
@@ -220,6 +251,7 @@ def solve_linear(
     prescribed: np.ndarray | None = None,
     loads: np.ndarray | None = None,
     method: str = "auto",
+    pos: np.ndarray | None = None,
 ) -> LinearResult:
     """Solve ``K u = f`` with prescribed DOFs eliminated.
 
@@ -235,6 +267,10 @@ def solve_linear(
         (N, ndof) prescribed values at ``fixed`` DOFs [mm or rad]; zeros if None.
     loads
         (N, ndof) external nodal forces [N] (moments [N mm]); zeros if None.
+    method
+        See :func:`solve_spd`.
+    pos
+        (N, 3) node positions; when given, rigid-body modes guide the AMG preconditioner.
     """
     n = kmat.shape[0] // ndof
     fixed = np.asarray(fixed, bool).reshape(-1)
@@ -250,7 +286,12 @@ def solve_linear(
     u = np.where(fixed, up, 0.0)
     kff = kmat[free][:, free]
     rhs = f[free] - kmat[free][:, fixed] @ up[fixed]
-    uf, used, its = solve_spd(kff.tocsr(), rhs, method)
+    whole = fixed.reshape(n, ndof).all(axis=1) | (~fixed.reshape(n, ndof)).all(axis=1)
+    bmat, block = None, 1
+    if pos is not None and whole.all():  # free DOFs come in whole nodes: use node blocks
+        bmat = rigid_body_modes(np.asarray(pos, float), ndof)[free]
+        block = ndof
+    uf, used, its = solve_spd(kff.tocsr(), rhs, method, near_nullspace=bmat, blocksize=block)
     u[free] = uf
     reac = np.where(fixed, kmat @ u - f, 0.0)
     return LinearResult(u.reshape(n, ndof), reac.reshape(n, ndof), used, its)
