@@ -1,0 +1,475 @@
+"""Model 3: an autoregressive graph transformer that builds a web node by node.
+
+Nodes are generated in the dataset's canonical (BFS) order. Sequence position 0 holds a
+learned start token; position ``t + 1`` holds node ``t``. The causal transformer's hidden
+state ``h_t`` (which has seen nodes ``0..t-1``) predicts node ``t`` in three factors, so the
+likelihood of a web factorises exactly over steps::
+
+    p(G) = prod_t  p(stop_t | h_t) * prod_{j<t} p(a_tj | h_t, h_{j+1}) * p(x_t | h_t, h_parent)
+
+* **stop**: a Bernoulli "this web ends here" logit (a web with n nodes has stop = 0 at
+  steps 0..n-1 and stop = 1 at step n);
+* **edges**: Bernoulli logits for an edge from node t to every earlier node j within the
+  canonical-order band ``t - j <= B`` (B = largest offset in the training data), from a
+  pointer (query of ``h_t`` against keys of the earlier nodes' states) plus a learned bias
+  per offset. In BFS order every node after the first has an earlier neighbour (its BFS
+  parent: the earliest one), so sampling always keeps at least one edge;
+* **position**: a mixture of 3-D diagonal Gaussians over the offset ``x_t - x_parent``
+  (node 0: its position), conditioned on ``h_t`` and the parent's state.
+
+Conditions (any subset of the named features) are embedded and added to every token;
+whole-condition dropout trains the unconditional branch for classifier-free guidance,
+applied to all logits and mixture means at sampling. Generation uses a key/value cache, so
+L nodes cost L one-token forward passes; batches stop per sample. Temperature scales every
+logit (and the Gaussian spread); top-p filters the mixture component choice.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ConfigError, InputError
+from .base import TorchGenerator, register_model
+from .conditioning import ConditionEmbedding, training_presence
+from .decode import DecodeStats, decode_candidates
+from .diffusion import cfg_combine
+from .mixture import (
+    bernoulli_log_prob,
+    mog_log_prob,
+    sample_bernoulli,
+    sample_mog,
+    split_mog,
+)
+
+_NEG = -1e4
+
+
+@dataclass
+class AutoregressiveConfig:
+    """Settings of model 3; sizes fit the 2-core CPU budget (see docs/models.md)."""
+
+    width: int = 128
+    depth: int = 4
+    heads: int = 4
+    mixtures: int = 8
+    p_hide: float = 0.3
+    p_uncond: float = 0.1
+    band: int = 0
+    min_nodes: int = 2
+    temperature: float = 1.0
+    top_p: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.width < 8 or self.depth < 1 or self.heads < 1 or self.width % self.heads:
+            raise ConfigError("width must be >= 8 and divisible by heads; depth, heads >= 1")
+        if self.mixtures < 1:
+            raise ConfigError(f"mixtures must be >= 1, got {self.mixtures}")
+        if not (0 <= self.p_hide < 1 and 0 <= self.p_uncond < 1):
+            raise ConfigError("p_hide and p_uncond must be in [0, 1)")
+        if self.band < 0 or self.min_nodes < 1:
+            raise ConfigError("band must be >= 0 and min_nodes >= 1")
+        _check_sampling(self.temperature, self.top_p)
+
+
+def _check_sampling(temperature: float, top_p: float) -> None:
+    if not (math.isfinite(temperature) and 0 <= temperature <= 10):
+        raise InputError(f"temperature must be in [0, 10], got {temperature}")
+    if not (0 < top_p <= 1):
+        raise InputError(f"top_p must be in (0, 1], got {top_p}")
+
+
+# ------------------------------------------------------------------------------ network
+class CausalBlock(nn.Module):
+    """Pre-norm transformer block with causal self-attention and an optional KV cache."""
+
+    def __init__(self, width: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(width)
+        self.norm2 = nn.LayerNorm(width)
+        self.qkv = nn.Linear(width, 3 * width)
+        self.proj = nn.Linear(width, width)
+        self.mlp = nn.Sequential(
+            nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width)
+        )
+
+    def forward(self, x: torch.Tensor, cache: tuple | None = None):
+        """x (B, T, W); ``cache`` = (k, v) of earlier positions or None (full causal pass)."""
+        b, t, w = x.shape
+        hd = w // self.heads
+        q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, self.heads, hd).permute(2, 0, 3, 1, 4)
+        if cache is not None:
+            k = torch.cat([cache[0], k], dim=2)
+            v = torch.cat([cache[1], v], dim=2)
+            att = F.scaled_dot_product_attention(q, k, v)  # new tokens see everything cached
+        else:
+            att = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.proj(att.transpose(1, 2).reshape(b, t, w))
+        x = x + self.mlp(self.norm2(x))
+        return x, (k, v)
+
+
+class ARNet(nn.Module):
+    """Causal transformer over node tokens with stop, edge-pointer and position heads."""
+
+    def __init__(
+        self,
+        token_dim: int,
+        max_len: int,
+        width: int,
+        depth: int,
+        heads: int,
+        n_features: int,
+        mixtures: int,
+        band: int,
+    ):
+        super().__init__()
+        self.width, self.mixtures, self.band = width, mixtures, band
+        self.tok = nn.Linear(token_dim, width)
+        self.start = nn.Parameter(torch.randn(width) * 0.02)
+        self.index = nn.Parameter(torch.randn(max_len + 1, width) * 0.02)
+        self.cond = ConditionEmbedding(n_features, width)
+        self.blocks = nn.ModuleList(CausalBlock(width, heads) for _ in range(depth))
+        self.norm = nn.LayerNorm(width)
+        self.stop = nn.Linear(width, 1)
+        self.query = nn.Linear(width, width)
+        self.key = nn.Linear(width, width)
+        self.offset_bias = nn.Parameter(torch.zeros(band + 1))
+        self.edge_bias = nn.Parameter(torch.tensor(-2.0))
+        self.pos_head = nn.Sequential(
+            nn.Linear(2 * width, 2 * width), nn.GELU(), nn.Linear(2 * width, mixtures * 7)
+        )
+
+    def embed(self, tokens: torch.Tensor, offset: int, values, present) -> torch.Tensor:
+        """Token features (B, T, D) at sequence positions offset.. -> (B, T, W)."""
+        t = tokens.shape[1]
+        return (
+            self.tok(tokens) + self.index[offset : offset + t] + self.cond(values, present)[:, None]
+        )
+
+    def trunk(self, h: torch.Tensor, caches: list | None):
+        new = []
+        for i, blk in enumerate(self.blocks):
+            h, kv = blk(h, None if caches is None else caches[i])
+            new.append(kv)
+        return self.norm(h), new
+
+    def forward_full(self, tokens, values, present) -> torch.Tensor:
+        """Teacher forcing: node tokens (B, L, D) -> hidden states (B, L + 1, W)."""
+        start = (self.start + self.index[0] + self.cond(values, present))[:, None]
+        h = torch.cat([start, self.embed(tokens, 1, values, present)], dim=1)
+        return self.trunk(h, None)[0]
+
+    def step(self, token, pos_index: int, values, present, caches):
+        """One cached step: token (B, D) or None (start) -> (hidden (B, W), caches)."""
+        if token is None:
+            h = (self.start + self.index[0] + self.cond(values, present))[:, None]
+        else:
+            h = self.embed(token[:, None], pos_index, values, present)
+        if caches is None:
+            caches = [None] * len(self.blocks)
+        out = h
+        new = []
+        for blk, kv in zip(self.blocks, caches):
+            out, kv2 = blk(out, kv) if kv is not None else blk(out)
+            new.append(kv2)
+        return self.norm(out)[:, 0], new
+
+    def edge_logits(self, q_h: torch.Tensor, k_h: torch.Tensor, offsets: torch.Tensor):
+        """Pointer logits: q_h (B, Tq, W), k_h (B, Tk, W), offsets (Tq, Tk) in [1, band]."""
+        s = self.query(q_h) @ self.key(k_h).transpose(-1, -2) / math.sqrt(self.width)
+        return s + self.offset_bias[offsets.clamp(0, self.band)] + self.edge_bias
+
+    def position_raw(self, h: torch.Tensor, parent_h: torch.Tensor) -> torch.Tensor:
+        return self.pos_head(torch.cat([h, parent_h], dim=-1))
+
+
+# ------------------------------------------------------------------------------ encoding
+def token_dim(k: int) -> int:
+    """Size of a node token: position, offset from parent, back-degree one-hot, back offsets."""
+    return 3 + 3 + (k + 1) + k
+
+
+def node_tokens(x: torch.Tensor, back: torch.Tensor, parent: torch.Tensor, k: int, band: int):
+    """Token features of every node.
+
+    x (B, L, 3) scaled positions; back (B, L, L) bool lower-triangular adjacency (back[t, j]
+    for j < t); parent (B, L) index of each node's parent (-1 for none).
+    """
+    b, L, _ = x.shape
+    par = parent.clamp(min=0)
+    px = torch.gather(x, 1, par[..., None].expand(-1, -1, 3))
+    rel = torch.where((parent >= 0)[..., None], x - px, torch.zeros_like(x))
+    nback = back.sum(-1).clamp(max=k)
+    onehot = F.one_hot(nback, k + 1).to(x.dtype)
+    idx = torch.arange(L, device=x.device)
+    off = (idx[:, None] - idx[None, :]).to(x.dtype)[None].expand(b, -1, -1)
+    off = torch.where(back, off / max(band, 1), torch.full_like(off, 2.0))
+    slots = (
+        torch.sort(off, dim=-1).values[..., :k]
+        if L >= k
+        else F.pad(torch.sort(off, dim=-1).values, (0, k - L), value=2.0)
+    )
+    slots = torch.where(slots > 1.5, torch.zeros_like(slots), slots)
+    return torch.cat([x, rel, onehot, slots], dim=-1)
+
+
+def parents_of(back: torch.Tensor) -> torch.Tensor:
+    """(B, L) earliest earlier neighbour of each node, -1 where there is none."""
+    L = back.shape[-1]
+    idx = torch.arange(L, device=back.device)
+    cand = torch.where(back, idx[None, None, :], torch.full_like(back, L, dtype=torch.long))
+    p = cand.min(-1).values
+    return torch.where(p < L, p, torch.full_like(p, -1))
+
+
+# ------------------------------------------------------------------------------ model
+@register_model("autoregressive")
+class AutoregressiveGraph(TorchGenerator):
+    """Model 3: node-by-node autoregressive transformer (see the module docstring)."""
+
+    Config = AutoregressiveConfig
+
+    def setup(self, data) -> None:
+        if self.config.band == 0:
+            nb = np.asarray(data.subset("train").nbrs)
+            idx = np.arange(nb.shape[1])[None, :, None]
+            off = np.abs(np.where(nb >= 0, nb - idx, 0)).max(initial=1)
+            self.config = replace(self.config, band=int(max(off, 1)))
+        super().setup(data)
+
+    def build_net(self) -> None:
+        c = self.config
+        self.net = ARNet(
+            token_dim(self.max_degree),
+            self.max_nodes,
+            c.width,
+            c.depth,
+            c.heads,
+            len(self.scaler.names),
+            c.mixtures,
+            c.band,
+        )
+
+    @property
+    def _scale(self) -> float:
+        return 2.0 * self.scaler.pos_scale
+
+    def encode(self, data) -> dict:
+        pos = np.asarray(data.pos, dtype=np.float64)
+        mask = np.asarray(data.mask, dtype=bool)
+        nbrs = np.asarray(data.nbrs)
+        if nbrs.shape[2] != self.max_degree or pos.shape[1] != self.max_nodes:
+            raise InputError(
+                f"dataset shapes (L={pos.shape[1]}, K={nbrs.shape[2]}) differ from the model's "
+                f"(L={self.max_nodes}, K={self.max_degree})"
+            )
+        s, L, _ = nbrs.shape
+        back = np.zeros((s, L, L), dtype=bool)
+        si, ti, ki = np.nonzero(nbrs >= 0)
+        j = nbrs[si, ti, ki]
+        lower = j < ti
+        back[si[lower], ti[lower], j[lower]] = True
+        return {
+            "x": torch.as_tensor(pos / self._scale * mask[..., None], dtype=torch.float32),
+            "back": torch.as_tensor(back),
+            "n": torch.as_tensor(mask.sum(1), dtype=torch.long),
+            "cond": torch.as_tensor(
+                self.scaler.normalise(np.asarray(data.features)), dtype=torch.float32
+            ),
+        }
+
+    # ------------------------------------------------------------------ likelihood
+    def step_log_likelihood(self, net, batch: dict, values, present) -> torch.Tensor:
+        """Teacher-forced per-step log-likelihood terms, (B, L + 1).
+
+        Column t holds log p(stop_t) + log p(edges of node t) + log p(x_t) (each only
+        where defined); summing a row gives log p(web | condition).
+        """
+        x, back, n = batch["x"], batch["back"], batch["n"]
+        b, L, _ = x.shape
+        dev = x.device
+        parent = parents_of(back)
+        tokens = node_tokens(x, back, parent, self.max_degree, self.config.band)
+        h = net.forward_full(tokens, values, present)  # (B, L+1, W)
+        steps = torch.arange(L + 1, device=dev)
+        # stop: defined for t <= n (target 1 exactly at t == n)
+        stop_lp = bernoulli_log_prob(net.stop(h).squeeze(-1), (steps[None] == n[:, None]).float())
+        stop_lp = stop_lp * (steps[None] <= n[:, None])
+        if self.config.min_nodes > 1:
+            stop_lp = stop_lp * (steps[None] >= self.config.min_nodes)
+        # edges of node t (t = 1..L-1) to j < t within the band
+        idx = torch.arange(L, device=dev)
+        offs = idx[:, None] - idx[None, :]
+        allowed = (offs >= 1) & (offs <= self.config.band)
+        logits = net.edge_logits(h[:, :L], h[:, 1:], offs)  # query node t at h_t, key j at h_{j+1}
+        real = idx[None, :] < n[:, None]  # (B, L)
+        e_mask = allowed[None] & real[:, :, None]
+        edge_lp = (bernoulli_log_prob(logits, back.float()) * e_mask).sum(-1)  # (B, L)
+        # positions: offset from the parent (node 0: absolute)
+        par = parent.clamp(min=0)
+        parent_h = torch.gather(h[:, 1:], 1, par[..., None].expand(-1, -1, h.shape[-1]))
+        parent_h = parent_h * (parent >= 0)[..., None]
+        px = torch.gather(x, 1, par[..., None].expand(-1, -1, 3))
+        target = torch.where((parent >= 0)[..., None], x - px, x)
+        lg, mu, ls = split_mog(net.position_raw(h[:, :L], parent_h), self.config.mixtures)
+        pos_lp = mog_log_prob(lg, mu, ls, target) * real
+        out = stop_lp.clone()
+        out[:, :L] = out[:, :L] + edge_lp + pos_lp
+        return out
+
+    def training_loss(self, net, batch: dict, generator) -> torch.Tensor:
+        c = self.config
+        cond = batch["cond"]
+        b = cond.shape[0]
+        present = training_presence(b, cond.shape[1], c.p_hide, c.p_uncond, generator, cond.device)
+        ll = self.step_log_likelihood(net, batch, cond * present, present).sum(-1)
+        return -(ll / batch["n"].clamp(min=1)).mean()
+
+    # ------------------------------------------------------------------ sampling
+    def sample(
+        self,
+        conditions,
+        n,
+        *,
+        guidance=1.0,
+        seed=None,
+        steps=None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+    ):
+        """Generate ``n`` webs; ``temperature``/``top_p`` override the config's defaults.
+
+        ``steps`` is accepted for interface compatibility and ignored (the model stops
+        itself, after at most L nodes).
+        """
+        t = self.config.temperature if temperature is None else float(temperature)
+        p = self.config.top_p if top_p is None else float(top_p)
+        _check_sampling(t, p)
+        self._sampling = (t, p)
+        return super().sample(conditions, n, guidance=guidance, seed=seed, steps=None)
+
+    def generate(self, values, present, counts, guidance, steps, generator):
+        temperature, top_p = getattr(
+            self, "_sampling", (self.config.temperature, self.config.top_p)
+        )
+        x, back, n_nodes = self.generate_raw(
+            values, present, guidance, generator, temperature=temperature, top_p=top_p
+        )
+        return self._decode(x, back, n_nodes)
+
+    def generate_raw(
+        self,
+        values,
+        present,
+        guidance,
+        generator,
+        *,
+        temperature=1.0,
+        top_p=1.0,
+        use_cache: bool = True,
+    ):
+        """Sample node by node. Returns positions (B, L, 3) model units, back (B, L, L), n (B,).
+
+        With ``use_cache=False`` every step reruns the full prefix (for testing the cache).
+        """
+        net, c = self.net, self.config
+        dev = values.device
+        b, L, k = values.shape[0], self.max_nodes, self.max_degree
+        guided = guidance != 1.0
+        if guided:
+            values = torch.cat([values, torch.zeros_like(values)])
+            present = torch.cat([present, torch.zeros_like(present)])
+        rows = values.shape[0]
+        x = torch.zeros(b, L, 3, device=dev)
+        back = torch.zeros(b, L, L, dtype=torch.bool, device=dev)
+        parent = torch.full((b, L), -1, dtype=torch.long, device=dev)
+        deg = torch.zeros(b, L, dtype=torch.long, device=dev)
+        hid = torch.zeros(rows, L, net.width, device=dev)  # h_{j+1}: state after node j
+        n_nodes = torch.full((b,), L, dtype=torch.long, device=dev)
+        alive = torch.ones(b, dtype=torch.bool, device=dev)
+        caches = None
+        idx = torch.arange(L, device=dev)
+
+        def guide(out):
+            return cfg_combine(out[:b], out[b:], guidance) if guided else out
+
+        h = None
+        for t in range(L + 1):
+            if use_cache:
+                tok = None
+                if t > 0:
+                    tok = node_tokens(x, back, parent, k, c.band)[:, t - 1]
+                    tok = tok.repeat(2, 1) if guided else tok
+                h, caches = net.step(tok, t, values, present, caches)
+            else:
+                toks = node_tokens(x, back, parent, k, c.band)[:, :t]
+                toks = toks.repeat(2, 1, 1) if guided else toks
+                h = net.forward_full(toks, values, present)[:, t]
+            if t > 0:
+                hid[:, t - 1] = h
+            if t == L:
+                break
+            stop_logit = guide(net.stop(h).squeeze(-1))
+            stop = sample_bernoulli(stop_logit, temperature=temperature, generator=generator)
+            stop &= alive & (t >= c.min_nodes)
+            n_nodes = torch.where(stop, torch.full_like(n_nodes, t), n_nodes)
+            alive &= ~stop
+            if not alive.any():
+                break
+            par = torch.full((b,), -1, dtype=torch.long, device=dev)
+            if t > 0:
+                offs = (t - idx[:t])[None]
+                logits = guide(net.edge_logits(h[:, None], hid[:, :t], offs)[:, 0])  # (b, t)
+                ok = (offs <= c.band) & (deg[:, :t] < k)
+                logits = logits.masked_fill(~ok, _NEG)
+                pick = sample_bernoulli(logits, temperature=temperature, generator=generator) & ok
+                none = ~pick.any(-1)
+                if none.any():  # every node after the first has an earlier neighbour in BFS order
+                    best = logits.argmax(-1)
+                    pick[none, best[none]] = ok[none, best[none]]
+                # degree cap of the new node itself: keep its k strongest picks
+                if (pick.sum(-1) > k).any():
+                    top = logits.masked_fill(~pick, _NEG - 1).topk(k, dim=-1).indices
+                    capped = torch.zeros_like(pick).scatter(-1, top, True)
+                    pick &= capped
+                pick &= alive[:, None]
+                back[:, t, :t] = pick
+                deg[:, :t] += pick.long()
+                deg[:, t] = pick.sum(-1)
+                has = pick.any(-1)
+                first = torch.where(pick, idx[None, :t], torch.full_like(pick, L, dtype=torch.long))
+                par = torch.where(has, first.min(-1).values, par)
+            parent[:, t] = par
+            reps = 2 if guided else 1
+            has_par = (par >= 0).repeat(reps)[:, None]
+            ph = hid[torch.arange(rows, device=dev), par.clamp(min=0).repeat(reps)] * has_par
+            lg, mu, ls = split_mog(net.position_raw(h, ph), c.mixtures)
+            if guided:
+                lg, mu, ls = guide(lg), guide(mu), ls[:b]
+            off = sample_mog(lg, mu, ls, temperature=temperature, top_p=top_p, generator=generator)
+            base = x[torch.arange(b, device=dev), par.clamp(min=0)] * (par >= 0)[:, None]
+            x[:, t] = torch.where(alive[:, None], base + off, torch.zeros_like(off))
+        return x, back, n_nodes
+
+    def _decode(self, x, back, n_nodes):
+        x = x.float().cpu().numpy()
+        back = back.cpu().numpy()
+        counts = n_nodes.cpu().numpy()
+        total = DecodeStats()
+        webs = []
+        for s in range(x.shape[0]):
+            n = int(counts[s])
+            ti, ji = np.nonzero(back[s, :n, :n])
+            web, st = decode_candidates(
+                x[s], ti, ji, np.ones(len(ti)), n, self.max_degree, scale=self._scale
+            )
+            webs.append(web)
+            total.add(st)
+        return webs, total
