@@ -264,7 +264,9 @@ def train(model, data, cfg: TrainConfig) -> TrainResult:
         loaded = type(model)._load_from(run, meta)
         model.__dict__.update(loaded.__dict__)
     else:
-        model.setup(data)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)  # seeded weight initialisation, global RNG untouched
+            model.setup(data)
     if cfg.batch_size % world:
         raise ConfigError(f"batch_size {cfg.batch_size} is not divisible by {world} processes")
     per_rank = cfg.batch_size // world

@@ -249,6 +249,10 @@ class TorchGenerator(WebGenerator):
         with torch.no_grad():
             webs, stats = self.generate(norm, pres, counts, float(guidance), steps, gen)
         self.last_decode_stats = stats
+        names = self.scaler.names
+        for r, w in enumerate(webs):
+            req = {names[f]: float(vals[r, f]) for f in np.flatnonzero(present[r])}
+            w.meta = {**w.meta, "model": self.name, "requested": req, "guidance": float(guidance)}
         return webs
 
     def cfg_net(self, call, values, present, guidance: float):

@@ -1,0 +1,191 @@
+"""Diffusion math (EDM, D3PM) and shared decoding, independent of any network."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from araneus.errors import ConfigError
+from araneus.models.decode import decode_candidates, decode_dense
+from araneus.models.diffusion import (
+    EDMConfig,
+    ancestral_sample,
+    cfg_combine,
+    heun_sample,
+    karras_sigmas,
+    masked_mse,
+    precondition,
+    training_sigma,
+)
+from araneus.models.discrete import (
+    cosine_alpha_bar,
+    posterior_probs,
+    q_probs,
+    sample_categorical,
+    transition_matrix,
+)
+from araneus.models.sparse import decode_slots, encode_slots
+
+
+def test_precondition_identities():
+    s = torch.tensor([0.01, 0.5, 3.0, 50.0])
+    sd = 0.5
+    c_skip, c_out, c_in, c_noise = precondition(s, sd)
+    # unit variance of the network input and of the effective training target
+    assert torch.allclose(c_in**2 * (s**2 + sd**2), torch.ones(4))
+    assert torch.allclose(c_skip + c_out**2 / sd**2, torch.ones(4), atol=1e-6)
+    assert torch.allclose(c_noise, s.log() / 4)
+
+
+def test_karras_schedule_and_training_sigma():
+    s = karras_sigmas(10, 0.002, 80.0)
+    assert s.shape == (11,) and s[-1] == 0
+    assert torch.all(s[:-1][1:] < s[:-1][:-1])
+    assert s[0] == pytest.approx(80.0, rel=1e-5) and s[-2] == pytest.approx(0.002, rel=1e-4)
+    with pytest.raises(ConfigError):
+        karras_sigmas(0, 0.002, 80)
+    with pytest.raises(ConfigError):
+        EDMConfig(sigma_min=1.0, sigma_max=0.5)
+    g = torch.Generator().manual_seed(0)
+    ls = training_sigma(20000, EDMConfig(p_mean=-1.2, p_std=1.2), g).log()
+    assert ls.mean().item() == pytest.approx(-1.2, abs=0.05)
+    assert ls.std().item() == pytest.approx(1.2, abs=0.05)
+
+
+def _gauss_denoiser(sd):
+    return lambda x, s: x * (sd**2 / (s**2 + sd**2))[:, None]
+
+
+@pytest.mark.parametrize("churn", [0.0, 5.0])
+def test_heun_samples_gaussian_data_and_is_seeded(churn):
+    sd = 0.7
+    sig = karras_sigmas(20, 0.002, 80.0)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(4000, 2, generator=g, dtype=torch.float64) * sig[0]
+    out = heun_sample(
+        _gauss_denoiser(sd), x, sig, churn=churn, generator=torch.Generator().manual_seed(2)
+    )
+    assert out.std().item() == pytest.approx(sd, rel=0.03 if churn == 0 else 0.1)
+    again = heun_sample(
+        _gauss_denoiser(sd), x, sig, churn=churn, generator=torch.Generator().manual_seed(2)
+    )
+    assert torch.equal(out, again)
+    calls = []
+    heun_sample(lambda x, s: calls.append(1) or x * 0, x[:2], sig)
+    assert len(calls) == 39  # 2 n - 1 network evaluations for n = 20 steps
+
+
+def test_ancestral_sampler_matches_target_variance():
+    sd = 0.5
+    sig = karras_sigmas(300, 0.002, 80.0)  # first order: converges slowly in the steps
+    x = (
+        torch.randn(4000, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        * sig[0]
+    )
+    out = ancestral_sample(_gauss_denoiser(sd), x, sig, generator=torch.Generator().manual_seed(3))
+    assert out.std().item() == pytest.approx(sd, rel=0.05)
+
+
+def test_cfg_and_masked_loss():
+    c, u = torch.tensor([2.0]), torch.tensor([1.0])
+    assert (
+        cfg_combine(c, u, 1.0) == c
+        and cfg_combine(c, u, 0.0) == u
+        and cfg_combine(c, u, 3.0) == 4.0
+    )
+    pred = torch.zeros(2, 4, 3)
+    tgt = torch.zeros(2, 4, 3)
+    mask = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 1]], dtype=torch.bool)
+    tgt[0, 2:] = 1e6  # padding must not count
+    assert masked_mse(pred, tgt, mask).item() == 0.0
+    tgt[1, 3] = 1.0
+    assert masked_mse(pred, tgt, mask).item() == pytest.approx(0.5 * (3 / 12))
+
+
+def test_d3pm_marginals_and_posterior():
+    ab = cosine_alpha_bar(100)
+    assert ab[0] == 1 and ab[-1] == 0 and torch.all(ab[1:] <= ab[:-1])
+    m = torch.tensor([0.9, 0.1], dtype=torch.float64)
+    # Q_t preserves the marginal: m Q = m
+    q = transition_matrix(torch.tensor(0.3, dtype=torch.float64), m)
+    assert torch.allclose(m @ q, m)
+    # at T the forward process forgets x0
+    x0 = torch.eye(2, dtype=torch.float64)
+    assert torch.allclose(q_probs(x0, ab[-1], m), m.expand(2, 2))
+    # posterior vs brute-force Bayes with Qbar matrices
+    t, s = 60, 40
+    qs = transition_matrix(ab[s], m)
+    qts = transition_matrix(ab[t] / ab[s], m)
+    for c0 in range(2):
+        for ct in range(2):
+            bayes = qs[c0, :] * qts[:, ct]
+            bayes = bayes / bayes.sum()
+            got = posterior_probs(x0[ct], x0[c0], ab[t], ab[s], m)
+            assert torch.allclose(got, bayes)
+    mix = posterior_probs(x0[1], torch.tensor([0.3, 0.7], dtype=torch.float64), ab[t], ab[s], m)
+    assert mix.sum().item() == pytest.approx(1.0)
+    probs = torch.tensor([0.2, 0.8]).expand(20000, 2)
+    draws = sample_categorical(probs, torch.Generator().manual_seed(0))
+    assert draws.float().mean().item() == pytest.approx(0.8, abs=0.02)
+
+
+def test_slot_encoding_round_trip():
+    nbrs = np.array([[[1, 2, -1], [0, -1, -1], [0, -1, -1]]])
+    v = encode_slots(nbrs, 4)
+    assert v.min() >= -1 and v.max() <= 1
+    src, dst, conf = decode_slots(v[0], 4)
+    assert sorted(zip(src.tolist(), dst.tolist())) == [(0, 1), (0, 2), (1, 0), (2, 0)]
+    assert np.all(conf > 0.99)
+
+
+def _assert_valid(web, k):
+    assert np.isfinite(web.pos).all()
+    assert web.n_nodes == 0 or web.n_components == 1
+    if web.n_edges:
+        assert (web.edges[:, 0] < web.edges[:, 1]).all()
+        assert web.degrees.max() <= k
+        assert web.degrees.min() >= 1
+
+
+def test_decode_adversarial_outputs():
+    rng = np.random.default_rng(0)
+    pos = rng.normal(size=(20, 3))
+    web, st = decode_dense(pos, np.ones((20, 20)), 20, 4)  # all-ones adjacency
+    _assert_valid(web, 4)
+    assert st.degree_cut > 0 and st.repaired_samples == 1
+    bad = pos.copy()
+    bad[3] = np.nan
+    scores = rng.random((20, 20))
+    scores[5, :] = np.nan
+    web, st = decode_dense(bad, scores, 15, 3, threshold=0.3)
+    _assert_valid(web, 3)
+    assert st.nonfinite_nodes == 1 and web.n_nodes <= 15
+    slots = rng.uniform(-3, 3, size=(20, 4))  # out-of-range slots
+    slots[0] = np.inf
+    src, dst, conf = decode_slots(slots, 8)
+    web, st = decode_candidates(pos, src, dst, conf, 20, 4, symmetric_votes=True)
+    _assert_valid(web, 4)
+    assert st.dangling > 0
+    web, st = decode_dense(pos, np.zeros((20, 20)), 20, 4)  # nothing at all
+    assert web.n_nodes == 0 and st.empty == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(0, 12),
+    k=st.integers(1, 5),
+    raw=st.lists(
+        st.tuples(st.integers(-3, 15), st.integers(-3, 15), st.floats(allow_nan=True)), max_size=60
+    ),
+)
+def test_decode_candidates_always_valid(n, k, raw):
+    pos = np.arange(36, dtype=float).reshape(12, 3)
+    src = np.array([r[0] for r in raw], dtype=np.int64)
+    dst = np.array([r[1] for r in raw], dtype=np.int64)
+    sc = np.array([r[2] for r in raw], dtype=float)
+    web, st = decode_candidates(pos, src, dst, sc, n, k)
+    _assert_valid(web, k)
+    assert web.n_nodes <= n
