@@ -6,6 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from araneus.builders import (
     BUILDERS,
@@ -305,3 +307,69 @@ def test_split_segments_orders_attachments():
     )
     assert edges.tolist() == [[0, 5], [5, 4], [4, 1], [2, 6], [6, 3]]
     assert parent.tolist() == [0, 0, 0, 1, 1]
+
+
+# ---------------------------------------------------------------------------- property tests
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n_anchors=st.integers(3, 6),
+    hub_offset=st.floats(0.0, 0.3),
+    gap=st.floats(20.0, 70.0),
+    s_in=st.floats(1.5, 4.0),
+    extra=st.floats(0.0, 4.0),
+    seed=st.integers(0, 10_000),
+)
+def test_orb_valid_for_any_sane_config(n_anchors, hub_offset, gap, s_in, extra, seed):
+    cfg = OrbConfig(
+        n_anchors=n_anchors,
+        hub_offset=hub_offset,
+        max_radial_gap=gap,
+        spiral_spacing_inner=s_in,
+        spiral_spacing_outer=s_in + extra,
+    )
+    web = build("orb", cfg, seed=seed)
+    anchor = web.node_attrs["anchor"]
+    assert web.n_components == 1
+    assert web.degrees.max() <= 6 and np.all(web.degrees[anchor] == 1)
+    assert web.edge_lengths.min() > 1e-3
+    assert np.mean(web.degrees[~anchor] == 4) >= 0.6
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n_threads=st.integers(1, 120),
+    n_gumfoot=st.integers(0, 20),
+    p_anchor=st.floats(0.0, 1.0),
+    length_scale=st.floats(1.0, 500.0),
+    seed=st.integers(0, 10_000),
+)
+def test_tangle_valid_for_any_sane_config(n_threads, n_gumfoot, p_anchor, length_scale, seed):
+    cfg = TangleConfig(
+        n_threads=n_threads, n_gumfoot=n_gumfoot, p_anchor=p_anchor, length_scale=length_scale
+    )
+    web = build("tangle", cfg, seed=seed)
+    assert web.n_components == 1
+    assert web.degrees.max() <= 6
+    assert web.edge_lengths.min() > 1e-3
+    assert np.count_nonzero(_codes(web, "gumfoot")) == n_gumfoot
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    stagger=st.floats(0.0, 1.0),
+    branch_ratio=st.floats(1.2, 3.0),
+    hub_radials=st.integers(3, 40),
+    bulge=st.floats(-20.0, 20.0),
+    seed=st.integers(0, 10_000),
+)
+def test_tent_valid_for_any_sane_config(stagger, branch_ratio, hub_radials, bulge, seed):
+    cfg = dataclasses.replace(
+        SMALL_TENT, stagger=stagger, branch_ratio=branch_ratio, hub_radials=hub_radials, bulge=bulge
+    )
+    web = build("tent", cfg, seed=seed)
+    assert web.n_components == 1
+    assert web.degrees.max() <= 6
+    assert web.edge_lengths.min() > 1e-3
+    assert 2.6 <= web.degrees.mean() <= 3.9

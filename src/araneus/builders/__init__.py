@@ -70,7 +70,7 @@ def build(family: str, cfg: Any = None, seed: int = 0) -> WebGraph:
 
 
 def default_web(seed: int = 0) -> WebGraph:
-    """The default web of araneus: a *Cyrtophora* tent web (about 15k nodes, mm)."""
+    """The default web of araneus: a *Cyrtophora* tent web (about 16.5k nodes, mm)."""
     return build(DEFAULT_FAMILY, None, seed)
 
 
