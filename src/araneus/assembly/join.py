@@ -156,10 +156,19 @@ class Joiner:
             self.merged += len(merged)
             self.max_displacement = max(self.max_displacement, float(tdist[merged].max()))
 
-        ge = gid[q + edges]
-        loop = ge[:, 0] == ge[:, 1]
-        ge, threads, pe = ge[~loop], threads[~loop], piece[edges[~loop, 0]]
-        st = self._stitch(i, j, d, surv, gid, py, ge, pe, p0, p1)
+        ymap = np.arange(len(y))
+        ymap[merged] = target[merged]
+        ye = ymap[q + edges]
+        loop = ye[:, 0] == ye[:, 1]
+        ye, threads, pe = ye[~loop], threads[~loop], piece[edges[~loop, 0]]
+        ge = gid[ye]
+        # degrees from piece edges: at a node of the edge's own piece they can be counted
+        # at once (no earlier piece's stitching looks at that node); at a merge target in
+        # an earlier piece they count from the edge's piece on (see _stitch)
+        own = py[ye] == pe[:, None]
+        self._bump(ge[own])
+        foreign = (ge[~own], np.broadcast_to(pe[:, None], ge.shape)[~own])
+        st = self._stitch(i, j, d, surv, gid, py, foreign, p0, p1)
         self.pos.append(pos[new_surv - q])
         self.node_piece.append(piece[new_surv - q])
         self.edges.extend([ge, st])
@@ -211,17 +220,17 @@ class Joiner:
         surv: np.ndarray,
         gid: np.ndarray,
         py: np.ndarray,
-        ge: np.ndarray,
-        pe: np.ndarray,
+        foreign: tuple[np.ndarray, np.ndarray],
         p0: int,
         p1: int,
     ) -> np.ndarray:
-        """Add piece edges and stitches piece by piece; return the stitches (global ids).
+        """Stitch piece by piece; return the stitches (global ids).
 
-        Piece k's edges count first; then its surviving nodes are stitched to surviving
-        nodes of the earlier pieces in the window: mutual nearest pairs among candidates
-        whose both ends have degree < ``max_degree``, ``rounds`` times. Going piece by
-        piece makes the result independent of the chunking.
+        Piece k's edges at merge targets count first (``foreign``: nodes and the edges'
+        pieces, sorted by piece); then its surviving nodes are stitched to surviving nodes
+        of the earlier pieces in the window: mutual nearest pairs among candidates whose
+        both ends have degree < ``max_degree``, ``rounds`` times. Going piece by piece
+        makes the result independent of the chunking.
         """
         ok = (d > self.tol) & (d <= self.stitch_radius) & surv[i] & surv[j]
         i, j, d = i[ok], j[ok], d[ok]
@@ -231,25 +240,34 @@ class Joiner:
         order = np.argsort(py[late], kind="stable")
         late, early, d = late[order], early[order], d[order]
         pieces = np.arange(p0, p1 + 1)
-        c_at = np.searchsorted(py[late], pieces)
-        e_at = np.searchsorted(pe, pieces)
-        out = []
+        c_at = np.searchsorted(py[late], pieces).tolist()
+        f_nodes, f_piece = foreign
+        f_at = np.searchsorted(f_piece, pieces).tolist()
+        ga, gb = gid[late], gid[early]
+        deg, cap, rounds = self.deg, self.max_degree, self.rounds
+        out_a, out_b = [], []
         for k in range(p1 - p0):
-            self._bump(ge[e_at[k] : e_at[k + 1]].ravel())
-            if self.rounds == 0 or c_at[k] == c_at[k + 1]:
+            if f_at[k + 1] > f_at[k]:
+                np.add.at(deg, f_nodes[f_at[k] : f_at[k + 1]], 1)
+            c0, c1 = c_at[k], c_at[k + 1]
+            if rounds == 0 or c0 == c1:
                 continue
-            a, b = gid[late[c_at[k] : c_at[k + 1]]], gid[early[c_at[k] : c_at[k + 1]]]
-            dd = d[c_at[k] : c_at[k + 1]]
-            for _ in range(self.rounds):
-                room = (self.deg[a] < self.max_degree) & (self.deg[b] < self.max_degree)
+            a, b, dd = ga[c0:c1], gb[c0:c1], d[c0:c1]
+            for _ in range(rounds):
+                room = (deg[a] < cap) & (deg[b] < cap)
                 a, b, dd = a[room], b[room], dd[room]
                 if not len(a):
                     break
                 acc = _mutual_nearest(a, b, dd)
-                out.append(np.stack([a[acc], b[acc]], axis=1))
-                self._bump(np.concatenate([a[acc], b[acc]]))
+                sa, sb = a[acc], b[acc]
+                deg[sa] += 1  # a matching: no node repeats within a round
+                deg[sb] += 1
+                out_a.append(sa)
+                out_b.append(sb)
                 a, b, dd = a[~acc], b[~acc], dd[~acc]
-        return np.concatenate(out) if out else np.zeros((0, 2), np.int64)
+        if not out_a:
+            return np.zeros((0, 2), np.int64)
+        return np.stack([np.concatenate(out_a), np.concatenate(out_b)], axis=1)
 
     # ------------------------------------------------------------------ result
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
