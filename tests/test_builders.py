@@ -142,6 +142,19 @@ def test_orb_is_three_dimensional():
     assert not np.allclose(flat.pos[:, 1], web.pos[:, 1])
 
 
+def test_orb_hub_stays_inside_a_triangular_frame():
+    # regression: a high hub in a narrow triangle used to fall outside the frame
+    cfg = OrbConfig(
+        n_anchors=3,
+        hub_offset=0.25,
+        max_radial_gap=20.0,
+        spiral_spacing_inner=2.0,
+        spiral_spacing_outer=2.0,
+    )
+    web = build("orb", cfg, seed=3)
+    assert web.n_components == 1 and 20 <= _radii(web) <= 40
+
+
 def test_more_radii_with_smaller_gap():
     few = _radii(build("orb", OrbConfig(max_radial_gap=60.0), seed=0))
     many = _radii(build("orb", OrbConfig(max_radial_gap=25.0), seed=0))
@@ -312,7 +325,7 @@ def test_split_segments_orders_attachments():
 # ---------------------------------------------------------------------------- property tests
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     n_anchors=st.integers(3, 6),
     hub_offset=st.floats(0.0, 0.3),
@@ -337,7 +350,7 @@ def test_orb_valid_for_any_sane_config(n_anchors, hub_offset, gap, s_in, extra, 
     assert np.mean(web.degrees[~anchor] == 4) >= 0.6
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     n_threads=st.integers(1, 120),
     n_gumfoot=st.integers(0, 20),
@@ -356,7 +369,7 @@ def test_tangle_valid_for_any_sane_config(n_threads, n_gumfoot, p_anchor, length
     assert np.count_nonzero(_codes(web, "gumfoot")) == n_gumfoot
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     stagger=st.floats(0.0, 1.0),
     branch_ratio=st.floats(1.2, 3.0),

@@ -206,12 +206,35 @@ def _to3d(p2: np.ndarray) -> np.ndarray:
     return np.column_stack([p2[:, 0], np.zeros(len(p2)), p2[:, 1]])
 
 
+def _hub_clearance(corners: np.ndarray, hub: np.ndarray) -> float:
+    """Smallest signed distance from ``hub`` to the lines of the (CCW) frame polygon."""
+    e = np.roll(corners, -1, axis=0) - corners
+    normal = np.stack([-e[:, 1], e[:, 0]], 1) / np.linalg.norm(e, axis=1, keepdims=True)
+    return float(np.min(np.sum((hub - corners) * normal, axis=1)))
+
+
+def _frame_corners(cfg: OrbConfig, rng: np.random.Generator) -> np.ndarray:
+    """Frame corners (F, 2), counter-clockwise, leaving room for hub, free zone and spiral."""
+    n_c, big_r = cfg.n_anchors, cfg.frame_radius
+    hub = np.array([0.0, cfg.hub_offset * big_r])
+    need = cfg.hub_radius + cfg.free_zone + 3 * cfg.spiral_spacing_outer
+    for _ in range(100):  # resample the rare frames whose sides pass too close to the hub
+        phi = rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.arange(n_c) / n_c
+        phi = np.sort(phi + rng.normal(0, 0.12 * 2 * np.pi / n_c, n_c))
+        radius = big_r * rng.uniform(0.88, 1.12, (n_c, 1))
+        corners = np.stack([np.cos(phi), np.sin(phi)], 1) * radius
+        if _hub_clearance(corners, hub) >= need:
+            return corners
+    raise ConfigError(
+        f"hub_offset {cfg.hub_offset:g} puts the hub too close to the frame for "
+        f"n_anchors={n_c}: lower hub_offset, hub_radius or free_zone, or add anchors"
+    )
+
+
 def _lay_frame(cfg: OrbConfig, rng: np.random.Generator, draft: Draft) -> tuple:
     """Frame polygon, anchor threads and bridge; returns (corners (F, 2), frame threads)."""
-    n_c, big_r = cfg.n_anchors, cfg.frame_radius
-    phi = rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.arange(n_c) / n_c
-    phi = phi + rng.normal(0, 0.12 * 2 * np.pi / n_c, n_c)
-    corners = np.stack([np.cos(phi), np.sin(phi)], 1) * big_r * rng.uniform(0.88, 1.12, (n_c, 1))
+    corners = _frame_corners(cfg, rng)
+    n_c = cfg.n_anchors
     c_ids = draft.add_nodes(_to3d(corners))
     reach = cfg.anchor_reach * rng.uniform(0.7, 1.3, n_c)
     a2 = corners + corners / np.linalg.norm(corners, axis=1, keepdims=True) * reach[:, None]
