@@ -246,6 +246,9 @@ def test_build_rejects_bad_arguments():
         build("orb", TentConfig())
     with pytest.raises(ConfigError, match="seed"):
         build("orb", seed=-1)
+    with pytest.raises(ConfigError, match="seed"):
+        build("orb", seed=1.5)
+    assert build("orb", seed=np.int64(4)).equals(build("orb", seed=4))
     assert set(BUILDERS) == {"orb", "tent", "tangle"}
 
 

@@ -11,6 +11,7 @@ web of *Cyrtophora citricola*, the species of the paper's scanned web.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -64,9 +65,9 @@ def build(family: str, cfg: Any = None, seed: int = 0) -> WebGraph:
         raise ConfigError(
             f"cfg for {family!r} must be a {spec.config.__name__}, got {type(cfg).__name__}"
         )
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
-    return spec.build(cfg or spec.config(), seed)
+    return spec.build(cfg or spec.config(), int(seed))
 
 
 def default_web(seed: int = 0) -> WebGraph:
