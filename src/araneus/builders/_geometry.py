@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from scipy.spatial.distance import cdist
 
 from ..web import WebGraph, canonicalize_edges, thread_code
 
@@ -253,16 +254,17 @@ def grow_threads(
         w = np.linalg.norm(pb - pa, axis=1) * seg_weight((pa + pb) / 2, types)
         if not np.any(w > 0):
             return
-        cs = rng.choice(len(segs), size=n_candidates, p=w / w.sum())
-        ct = rng.uniform(0.08, 0.92, n_candidates)
+        n_c = min(n_candidates, 16 * len(segs) + 64)
+        cs = rng.choice(len(segs), size=n_c, p=w / w.sum())
+        ct = rng.uniform(0.08, 0.92, n_c)
         cp = pa[cs] + ct[:, None] * (pb[cs] - pa[cs])
         from_anchor = rng.random(b) < p_anchor
         start_p = np.empty((b, 3))
         start_p[from_anchor] = anchor_points(rng, int(from_anchor.sum()))
-        start_c = rng.integers(0, n_candidates, b)
+        start_c = rng.integers(0, n_c, b)
         start_p[~from_anchor] = cp[start_c[~from_anchor]]
         start_seg = np.where(from_anchor, -1, cs[start_c])
-        d = np.linalg.norm(start_p[:, None, :] - cp[None, :, :], axis=2)  # (b, C)
+        d = cdist(start_p, cp)  # (b, C)
         logits = -d / length_scale
         logits[(d < min_length) | (cs[None, :] == start_seg[:, None])] = -np.inf
         g = rng.gumbel(size=logits.shape)
