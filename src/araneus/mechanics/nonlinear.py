@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 from scipy.sparse import csgraph
 
 from ..errors import InputError, SolverError
@@ -38,7 +37,7 @@ from .elements import (
     frame_element_matrices,
 )
 from .materials import ElasticPlastic, Material, SilkLaw
-from .solve import check_supported
+from .solve import check_supported, sparse_lu
 
 
 @dataclass
@@ -166,7 +165,7 @@ def _newton(model: _Model, u0, free, tol, max_iter=40):
         diag = kff.diagonal()
         shift = 1e-9 * max(diag.max(), 1e-300)
         try:
-            lu = spla.splu((kff + sp.identity(kff.shape[0]) * shift).tocsc())
+            lu = sparse_lu(kff + sp.identity(kff.shape[0]) * shift)
             du = lu.solve(-r)
         except RuntimeError:
             return None
