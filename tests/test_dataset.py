@@ -2,6 +2,8 @@ import argparse
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from araneus import FormatError, InputError, WebGraph
 from araneus.dataset import Normaliser, WebDataset, build_dataset, load_reference
@@ -323,3 +325,32 @@ def test_cli_build_info_evaluate(tmp_path):
     assert json.loads(rep.read_text())["n_generated"] == 5 and "V.U.N." in r.output
     r = run(app, ["dataset", "build", "--n", "5", "--out", str(out)])
     assert r.exit_code != 0 and isinstance(r.exception, InputError)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 20),
+    p=st.floats(0.05, 0.6),
+    seed=st.integers(0, 10_000),
+    k=st.integers(1, 6),
+)
+def test_from_webs_roundtrip_property(n, p, seed, k):
+    """Encoding then decoding gives the same web up to node order (after the degree cap)."""
+    rng = np.random.default_rng(seed)
+    pos = rng.normal(size=(n, 3))
+    iu = np.array(np.triu_indices(n, 1)).T
+    edges = iu[rng.random(len(iu)) < p]
+    w = WebGraph(pos, edges)
+    ds = WebDataset.from_webs([w], K=k, L=n + 2)
+    back = ds[0]
+    assert back.n_nodes == n and back.degrees.max(initial=0) <= k
+    assert ds.meta["degree_cap"]["dropped_edges"] == w.n_edges - back.n_edges
+    if w.degrees.max(initial=0) <= k:
+        assert back.n_edges == w.n_edges
+    # map decoded nodes back to the original via the origin array
+    org = ds.origin[0, :n]
+    assert sorted(org.tolist()) == list(range(n))
+    np.testing.assert_allclose(back.pos + w.pos.mean(axis=0), w.pos[org], atol=1e-5)
+    orig_set = {tuple(e) for e in np.sort(org[back.edges], axis=1).tolist()}
+    assert orig_set <= {tuple(e) for e in w.edges.tolist()}
+    np.testing.assert_allclose(feature_vector(back), ds.features[0], rtol=1e-9, atol=1e-12)

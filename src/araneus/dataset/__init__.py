@@ -21,8 +21,9 @@ from .build import (
     default_sources,
 )
 from .encode import degree_cap_mask
+from .normaliser import Normaliser
 from .reference import load_reference
-from .webdataset import EXTRA_FEATURES, SPLITS, Normaliser, WebDataset
+from .webdataset import EXTRA_FEATURES, SPLITS, WebDataset
 
 __all__ = [
     "WebDataset",
