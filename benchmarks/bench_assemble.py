@@ -94,7 +94,7 @@ def run_size(piece: WebGraph, steps: int) -> tuple[WebGraph, object, float, floa
 def bench_scaling(piece: WebGraph, sizes: list[int]) -> None:
     print("scaling: helix, 64-node piece, overlap 0.5 (one run per size)")
     print(
-        f"  {'pieces':>7} {'nodes':>9} {'edges':>9} {'time s':>8} {'WebGraph() s':>12} "
+        f"  {'pieces':>7} {'nodes':>9} {'edges':>9} {'time s':>8} {'cpu s':>7} {'WebGraph() s':>12} "
         f"{'peak MB':>8} {'bytes/node':>10}  invariants"
     )
     for steps in sizes:
@@ -108,7 +108,7 @@ def bench_scaling(piece: WebGraph, sizes: list[int]) -> None:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         print(
-            f"  {steps:>7} {n:>9} {e:>9} {total:>8.2f} {ctor:>12.2f} "
+            f"  {steps:>7} {n:>9} {e:>9} {total:>8.2f} {cpu:>7.2f} {ctor:>12.2f} "
             f"{peak / 2**20:>8.1f} {peak / n:>10.0f}  {inv}"
         )
         if n >= 900_000:
