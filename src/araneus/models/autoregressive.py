@@ -99,20 +99,23 @@ class CausalBlock(nn.Module):
             nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width)
         )
 
-    def forward(self, x: torch.Tensor, cache: tuple | None = None):
-        """x (B, T, W); ``cache`` = (k, v) of earlier positions or None (full causal pass)."""
+    def forward(self, x: torch.Tensor, cache: dict | None = None, at: int = 0):
+        """x (B, T, W). Without ``cache``: a full causal pass. With a preallocated
+        ``cache`` ({"k", "v"}: (B, H, Lmax, hd)), the T new tokens sit at positions
+        ``at..at+T-1``; their keys/values are written there and they attend to all
+        positions ``< at + T`` (T = 1 when generating)."""
         b, t, w = x.shape
         hd = w // self.heads
         q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, self.heads, hd).permute(2, 0, 3, 1, 4)
         if cache is not None:
-            k = torch.cat([cache[0], k], dim=2)
-            v = torch.cat([cache[1], v], dim=2)
-            att = F.scaled_dot_product_attention(q, k, v)  # new tokens see everything cached
+            cache["k"][:, :, at : at + t] = k
+            cache["v"][:, :, at : at + t] = v
+            k, v = cache["k"][:, :, : at + t], cache["v"][:, :, : at + t]
+            att = F.scaled_dot_product_attention(q, k, v, is_causal=t > 1 and at == 0)
         else:
             att = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         x = x + self.proj(att.transpose(1, 2).reshape(b, t, w))
-        x = x + self.mlp(self.norm2(x))
-        return x, (k, v)
+        return x + self.mlp(self.norm2(x))
 
 
 class ARNet(nn.Module):
@@ -153,37 +156,42 @@ class ARNet(nn.Module):
             self.tok(tokens) + self.index[offset : offset + t] + self.cond(values, present)[:, None]
         )
 
-    def trunk(self, h: torch.Tensor, caches: list | None):
-        new = []
+    def trunk(self, h: torch.Tensor, caches: list | None = None, at: int = 0) -> torch.Tensor:
         for i, blk in enumerate(self.blocks):
-            h, kv = blk(h, None if caches is None else caches[i])
-            new.append(kv)
-        return self.norm(h), new
+            h = blk(h, None if caches is None else caches[i], at)
+        return self.norm(h)
 
     def forward_full(self, tokens, values, present) -> torch.Tensor:
         """Teacher forcing: node tokens (B, L, D) -> hidden states (B, L + 1, W)."""
         start = (self.start + self.index[0] + self.cond(values, present))[:, None]
         h = torch.cat([start, self.embed(tokens, 1, values, present)], dim=1)
-        return self.trunk(h, None)[0]
+        return self.trunk(h)
 
-    def step(self, token, pos_index: int, values, present, caches):
-        """One cached step: token (B, D) or None (start) -> (hidden (B, W), caches)."""
+    def new_cache(self, rows: int, length: int, device) -> list[dict]:
+        """Preallocated key/value buffers for generating ``length`` positions."""
+        hd = self.width // self.blocks[0].heads
+        shape = (rows, self.blocks[0].heads, length, hd)
+        return [
+            {"k": torch.zeros(shape, device=device), "v": torch.zeros(shape, device=device)}
+            for _ in self.blocks
+        ]
+
+    def step(self, token, pos_index: int, values, present, caches) -> torch.Tensor:
+        """One cached step: token (B, D) of sequence position ``pos_index`` (None = start)
+        -> hidden state (B, W)."""
         if token is None:
             h = (self.start + self.index[0] + self.cond(values, present))[:, None]
         else:
             h = self.embed(token[:, None], pos_index, values, present)
-        if caches is None:
-            caches = [None] * len(self.blocks)
-        out = h
-        new = []
-        for blk, kv in zip(self.blocks, caches):
-            out, kv2 = blk(out, kv) if kv is not None else blk(out)
-            new.append(kv2)
-        return self.norm(out)[:, 0], new
+        return self.trunk(h, caches, pos_index)[:, 0]
 
     def edge_logits(self, q_h: torch.Tensor, k_h: torch.Tensor, offsets: torch.Tensor):
-        """Pointer logits: q_h (B, Tq, W), k_h (B, Tk, W), offsets (Tq, Tk) in [1, band]."""
-        s = self.query(q_h) @ self.key(k_h).transpose(-1, -2) / math.sqrt(self.width)
+        """Pointer logits from hidden states: q_h (B, Tq, W), k_h (B, Tk, W), offsets (Tq, Tk)."""
+        return self.pointer(self.query(q_h), self.key(k_h), offsets)
+
+    def pointer(self, q: torch.Tensor, k: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        """Pointer logits from projected queries/keys plus the learned offset bias."""
+        s = q @ k.transpose(-1, -2) / math.sqrt(self.width)
         return s + self.offset_bias[offsets.clamp(0, self.band)] + self.edge_bias
 
     def position_raw(self, h: torch.Tensor, parent_h: torch.Tensor) -> torch.Tensor:
@@ -196,28 +204,38 @@ def token_dim(k: int) -> int:
     return 3 + 3 + (k + 1) + k
 
 
-def node_tokens(x: torch.Tensor, back: torch.Tensor, parent: torch.Tensor, k: int, band: int):
-    """Token features of every node.
+def node_tokens(
+    x: torch.Tensor,
+    back: torch.Tensor,
+    parent: torch.Tensor,
+    k: int,
+    band: int,
+    row: int | None = None,
+) -> torch.Tensor:
+    """Token features of every node (B, L, D), or of node ``row`` only (B, D).
 
     x (B, L, 3) scaled positions; back (B, L, L) bool lower-triangular adjacency (back[t, j]
-    for j < t); parent (B, L) index of each node's parent (-1 for none).
+    for j < t); parent (B, L) index of each node's parent (-1 for none). A token holds the
+    position, the offset from the parent, a one-hot of the number of earlier neighbours and
+    their canonical-order offsets divided by the band (ascending, 0 = empty slot).
     """
-    b, L, _ = x.shape
-    par = parent.clamp(min=0)
-    px = torch.gather(x, 1, par[..., None].expand(-1, -1, 3))
-    rel = torch.where((parent >= 0)[..., None], x - px, torch.zeros_like(x))
-    nback = back.sum(-1).clamp(max=k)
-    onehot = F.one_hot(nback, k + 1).to(x.dtype)
+    L = x.shape[1]
     idx = torch.arange(L, device=x.device)
-    off = (idx[:, None] - idx[None, :]).to(x.dtype)[None].expand(b, -1, -1)
-    off = torch.where(back, off / max(band, 1), torch.full_like(off, 2.0))
-    slots = (
-        torch.sort(off, dim=-1).values[..., :k]
-        if L >= k
-        else F.pad(torch.sort(off, dim=-1).values, (0, k - L), value=2.0)
-    )
+    if row is None:
+        xr, br, pr, ridx = x, back, parent, idx
+    else:
+        xr, br, pr = x[:, row : row + 1], back[:, row : row + 1], parent[:, row : row + 1]
+        ridx = idx[row : row + 1]
+    px = torch.gather(x, 1, pr.clamp(min=0)[..., None].expand(-1, -1, 3))
+    rel = torch.where((pr >= 0)[..., None], xr - px, torch.zeros_like(xr))
+    onehot = F.one_hot(br.sum(-1).clamp(max=k), k + 1).to(x.dtype)
+    off = (ridx[:, None] - idx[None, :]).to(x.dtype) / max(band, 1)
+    off = torch.where(br, off, torch.full_like(br, 2.0, dtype=x.dtype))
+    slots = torch.sort(off, dim=-1).values[..., :k]
+    slots = F.pad(slots, (0, k - slots.shape[-1]), value=2.0)
     slots = torch.where(slots > 1.5, torch.zeros_like(slots), slots)
-    return torch.cat([x, rel, onehot, slots], dim=-1)
+    out = torch.cat([xr, rel, onehot, slots], dim=-1)
+    return out if row is None else out[:, 0]
 
 
 def parents_of(back: torch.Tensor) -> torch.Tensor:
@@ -392,9 +410,10 @@ class AutoregressiveGraph(TorchGenerator):
         parent = torch.full((b, L), -1, dtype=torch.long, device=dev)
         deg = torch.zeros(b, L, dtype=torch.long, device=dev)
         hid = torch.zeros(rows, L, net.width, device=dev)  # h_{j+1}: state after node j
+        keys = torch.zeros(rows, L, net.width, device=dev)  # pointer keys of node j
         n_nodes = torch.full((b,), L, dtype=torch.long, device=dev)
         alive = torch.ones(b, dtype=torch.bool, device=dev)
-        caches = None
+        caches = net.new_cache(rows, L + 1, dev) if use_cache else None
         idx = torch.arange(L, device=dev)
 
         def guide(out):
@@ -405,15 +424,16 @@ class AutoregressiveGraph(TorchGenerator):
             if use_cache:
                 tok = None
                 if t > 0:
-                    tok = node_tokens(x, back, parent, k, c.band)[:, t - 1]
+                    tok = node_tokens(x, back, parent, k, c.band, row=t - 1)
                     tok = tok.repeat(2, 1) if guided else tok
-                h, caches = net.step(tok, t, values, present, caches)
+                h = net.step(tok, t, values, present, caches)
             else:
                 toks = node_tokens(x, back, parent, k, c.band)[:, :t]
                 toks = toks.repeat(2, 1, 1) if guided else toks
                 h = net.forward_full(toks, values, present)[:, t]
             if t > 0:
                 hid[:, t - 1] = h
+                keys[:, t - 1] = net.key(h)
             if t == L:
                 break
             stop_logit = guide(net.stop(h).squeeze(-1))
@@ -426,7 +446,7 @@ class AutoregressiveGraph(TorchGenerator):
             par = torch.full((b,), -1, dtype=torch.long, device=dev)
             if t > 0:
                 offs = (t - idx[:t])[None]
-                logits = guide(net.edge_logits(h[:, None], hid[:, :t], offs)[:, 0])  # (b, t)
+                logits = guide(net.pointer(net.query(h)[:, None], keys[:, :t], offs)[:, 0])
                 ok = (offs <= c.band) & (deg[:, :t] < k)
                 logits = logits.masked_fill(~ok, _NEG)
                 pick = sample_bernoulli(logits, temperature=temperature, generator=generator) & ok
