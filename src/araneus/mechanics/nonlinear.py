@@ -312,7 +312,7 @@ def displacement_control(
             if not model.alive.any() or not _connected(
                 edges[model.alive], n, fixed_nodes, driven_nodes
             ):
-                hist_append_zero(hist, t, broken_energy, model, stored, plastic)
+                _append_failure_point(hist, t, broken_energy, model, stored, plastic)
                 failed = True
                 break
             sol = _newton(model, u, free, tol)
@@ -340,7 +340,7 @@ def displacement_control(
     )
 
 
-def hist_append_zero(hist, t, broken_energy, model, stored, plastic) -> None:  # noqa: ARG001
+def _append_failure_point(hist, t, broken_energy, model, stored, plastic) -> None:  # noqa: ARG001
     """Record the final state of a structure that has fallen apart (zero force)."""
     hist["d"].append(t)
     hist["f"].append(0.0)

@@ -37,7 +37,7 @@ DEFAULT_STRUT_PRINTED = 0.8
 
 
 @dataclass
-class TestResult:
+class VirtualTestResult:
     """Outcome of a virtual test (units: mm, N, mJ, g, MPa).
 
     ``stiffness`` is the secant slope of the first load step [N/mm]; ``peak_force`` the
@@ -191,7 +191,7 @@ def virtual_test(
     frac: float = 0.05,
     load_node: int | None = None,
     supports: str | list[int] | None = None,
-) -> TestResult:
+) -> VirtualTestResult:
     """Run a virtual mechanical test to failure (or to ``strain``).
 
     Parameters
@@ -266,7 +266,7 @@ def virtual_test(
     vol = np.pi * diameter[keep_edges] ** 2 / 4 * web.edge_lengths[keep_edges]
     mass = float(law.density * vol.sum() * 1e-6)
     stiffness = float(curve.force[1] / curve.displacement[1])
-    return TestResult(
+    return VirtualTestResult(
         test=f"{kind}-{'xyz'[ax]}",
         material=str(material).lower(),
         strut=float(np.median(diameter)),
