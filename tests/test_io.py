@@ -539,3 +539,30 @@ def test_cli_info_and_convert(tmp_path, capsys):
     assert "bad.json" in capsys.readouterr().err
     assert not (tmp_path / "o.foo").exists()
     assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+
+
+# ------------------------------------------------------------- shared attribute/meta helpers
+def test_graphml_2d_attr_roundtrip_and_gappy_components(tmp_path):
+    import networkx as nx
+
+    web = WebGraph(np.eye(3), [[0, 1], [1, 2]], node_attrs={"uv": np.arange(6.0).reshape(3, 2)})
+    out = _roundtrip(web, "w.graphml")
+    assert np.array_equal(out.node_attrs["uv"], web.node_attrs["uv"])
+    g = nx.Graph()
+    for i in range(2):
+        g.add_node(i, x=float(i), y=0.0, **{"a[0]": 1.0, "a[2]": 2.0})
+    g.add_edge(0, 1)
+    nx.write_graphml(g, tmp_path / "g.graphml")
+    with pytest.raises(FormatError, match=r"a\[k\] must be numbered"):
+        read_web(tmp_path / "g.graphml")
+
+
+@pytest.mark.parametrize("meta_text", ["{not json", "[1, 2]"])
+def test_meta_that_is_not_a_json_object(tmp_path, meta_text):
+    path = tmp_path / "m.ply"
+    path.write_text(
+        f"ply\nformat ascii 1.0\ncomment araneus-meta {meta_text}\n"
+        "element vertex 1\nproperty double x\nproperty double y\nend_header\n0 0\n"
+    )
+    with pytest.raises(FormatError, match="meta"):
+        read_web(path)

@@ -8,6 +8,8 @@ and canonicalises the edge list with :meth:`WebGraph.from_raw`, counting the qui
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -329,3 +331,92 @@ def thread_names(codes: np.ndarray) -> list[str]:
 def scalar_attrs(attrs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The 1-D attributes with plain numeric/bool dtypes (those simple formats can carry)."""
     return {k: v for k, v in attrs.items() if v.ndim == 1 and v.dtype.kind in "biuf"}
+
+
+# --------------------------------------------------------------- attributes and meta in text
+#: dtype kinds an attribute column may have to travel through a text/XML format.
+COLUMN_KINDS = "biufU"
+_COMPONENT = re.compile(r"^(.+)\[(\d+)\]$")
+
+
+def attr_columns(attrs: Mapping[str, np.ndarray], bool_text: bool = False) -> dict[str, list]:
+    """Flatten attributes into named 1-D columns of plain Python values, for writers.
+
+    Parameters
+    ----------
+    attrs
+        Node or edge attributes, each (R,) or (R, C) with a dtype kind in ``"biufU"``;
+        others (objects, 3-D arrays) are skipped.
+    bool_text
+        Write booleans as ``"true"``/``"false"`` (for CSV) instead of Python bools.
+
+    Returns
+    -------
+    dict
+        ``name`` -> list of R values for a 1-D attribute; ``name[k]`` -> list for column
+        ``k`` of a 2-D one. ``thread`` codes become thread-type names.
+    """
+    cols: dict[str, list] = {}
+    for name, arr in attrs.items():
+        if arr.ndim > 2 or arr.dtype.kind not in COLUMN_KINDS:
+            continue
+        parts = (
+            {name: arr}
+            if arr.ndim == 1
+            else {f"{name}[{k}]": arr[:, k] for k in range(arr.shape[1])}
+        )
+        for key, col in parts.items():
+            if name == "thread":
+                cols[key] = thread_names(col)
+            elif bool_text and col.dtype.kind == "b":
+                cols[key] = np.where(col, "true", "false").tolist()
+            else:
+                cols[key] = col.tolist()
+    return cols
+
+
+def join_component_columns(
+    path: Path, cols: Mapping[str, np.ndarray], where: str = "header"
+) -> dict[str, np.ndarray]:
+    """Inverse of :func:`attr_columns`: stack columns ``name[0]``, ``name[1]``, ... into (R, C).
+
+    Columns without a ``[k]`` suffix pass through unchanged. Components not numbered
+    0..C-1 raise :class:`FormatError` naming ``where`` in ``path``.
+    """
+    out: dict[str, np.ndarray] = {}
+    comps: dict[str, dict[int, np.ndarray]] = {}
+    for key, arr in cols.items():
+        m = _COMPONENT.match(key)
+        if m:
+            comps.setdefault(m.group(1), {})[int(m.group(2))] = arr
+        else:
+            out[key] = arr
+    for base, parts in comps.items():
+        if sorted(parts) != list(range(len(parts))):
+            raise FormatError(path, f"columns {base}[k] must be numbered 0..k-1", where)
+        arrs = [parts[k] for k in range(len(parts))]
+        out[base] = np.stack(np.broadcast_arrays(*arrs), axis=1).astype(np.result_type(*arrs))
+    return out
+
+
+def meta_to_json(meta: Mapping[str, Any]) -> str:
+    """``meta`` as one line of JSON; numpy values become lists/numbers, anything else text."""
+    return json.dumps(dict(meta), default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+
+
+def meta_from_json(path: Path, text: Any, where: str) -> dict[str, Any]:
+    """Parse ``meta`` stored as JSON text; anything but a JSON object raises FormatError."""
+    try:
+        meta = json.loads(str(text))
+    except (TypeError, ValueError, RecursionError):
+        raise FormatError(path, "web meta is not JSON text", where) from None
+    if not isinstance(meta, dict):
+        raise FormatError(path, f"web meta must be a JSON object, got {type(meta).__name__}", where)
+    return meta
+
+
+def mark_bools(attrs: dict[str, np.ndarray], names: Any) -> None:
+    """Cast the attributes named in ``names`` (written as 0/1 numbers) back to bool, in place."""
+    for key in names:
+        if key in attrs:
+            attrs[key] = attrs[key].astype(bool)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from pathlib import Path
 
 import numpy as np
@@ -30,17 +29,17 @@ from ..errors import FormatError
 from ..web import WebGraph
 from ._common import (
     ReadReport,
+    attr_columns,
     build_web,
     float_matrix,
+    join_component_columns,
     read_text,
-    thread_names,
     thread_names_to_codes,
 )
 
 ID_NAMES = ("id", "node", "node_id", "index")
 SRC_NAMES = ("source", "src", "u", "i", "from", "node1", "start")
 DST_NAMES = ("target", "dst", "v", "j", "to", "node2", "end")
-_COMPONENT = re.compile(r"^(.+)\[(\d+)\]$")
 
 
 def csv_pair(path: Path) -> tuple[Path, Path]:
@@ -139,22 +138,8 @@ def _parse_column(t: _Table, name: str) -> np.ndarray:
 
 
 def _attrs(t: _Table, used: set[str]) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {}
-    comps: dict[str, dict[int, np.ndarray]] = {}
-    for name in t.header:
-        if name in used:
-            continue
-        m = _COMPONENT.match(name)
-        if m:
-            comps.setdefault(m.group(1), {})[int(m.group(2))] = _parse_column(t, name)
-        else:
-            out[name] = _parse_column(t, name)
-    for base, parts in comps.items():
-        if sorted(parts) != list(range(len(parts))):
-            raise FormatError(t.path, f"columns {base}[k] must be numbered 0..k-1", "header")
-        arrs = [parts[k] for k in range(len(parts))]
-        out[base] = np.stack(np.broadcast_arrays(*arrs), axis=1).astype(np.result_type(*arrs))
-    return out
+    cols = {name: _parse_column(t, name) for name in t.header if name not in used}
+    return join_component_columns(t.path, cols)
 
 
 def _keys(ids: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -212,24 +197,6 @@ def read_csv(path: Path, fmt: str = "csv") -> tuple[WebGraph, ReadReport]:
     )
 
 
-def _columns(attrs: dict[str, np.ndarray]) -> tuple[list[str], list[list]]:
-    names: list[str] = []
-    cols: list[list] = []
-    for name, arr in attrs.items():
-        if arr.ndim > 2 or arr.dtype.kind not in "biufU":
-            continue
-        parts = [arr] if arr.ndim == 1 else [arr[:, k] for k in range(arr.shape[1])]
-        for k, col in enumerate(parts):
-            names.append(name if arr.ndim == 1 else f"{name}[{k}]")
-            if name == "thread":
-                cols.append(thread_names(col))
-            elif col.dtype.kind == "b":
-                cols.append(np.where(col, "true", "false").tolist())
-            else:
-                cols.append(col.tolist())
-    return names, cols
-
-
 def _write_table(path: Path, header: list[str], cols: list[list]) -> None:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -242,10 +209,10 @@ def _write_table(path: Path, header: list[str], cols: list[list]) -> None:
 def write_csv(web: WebGraph, path: Path) -> None:
     """Write ``NAME.nodes.csv`` and ``NAME.edges.csv`` (ids 0..N-1; see module docstring)."""
     npath, epath = csv_pair(path)
-    an, ac = _columns(web.node_attrs)
-    bn, bc = _columns(web.edge_attrs)
+    nattr = attr_columns(web.node_attrs, bool_text=True)
+    eattr = attr_columns(web.edge_attrs, bool_text=True)
     pos = web.pos
     ncols = [list(range(web.n_nodes)), pos[:, 0].tolist(), pos[:, 1].tolist(), pos[:, 2].tolist()]
-    _write_table(npath, ["id", "x", "y", "z", *an], ncols + ac)
+    _write_table(npath, ["id", "x", "y", "z", *nattr], ncols + list(nattr.values()))
     ecols = [web.edges[:, 0].tolist(), web.edges[:, 1].tolist()]
-    _write_table(epath, ["source", "target", *bn], ecols + bc)
+    _write_table(epath, ["source", "target", *eattr], ecols + list(eattr.values()))

@@ -10,8 +10,6 @@ are counted as duplicates.
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -20,38 +18,38 @@ import numpy as np
 from .._util import atomic_output
 from ..errors import FormatError
 from ..web import WebGraph
-from ._common import ReadReport, build_web, float_matrix, thread_names, thread_names_to_codes
+from ._common import (
+    COLUMN_KINDS,
+    ReadReport,
+    attr_columns,
+    build_web,
+    float_matrix,
+    join_component_columns,
+    meta_from_json,
+    meta_to_json,
+    thread_names_to_codes,
+)
 
-_COMPONENT = re.compile(r"^(.+)\[(\d+)\]$")
 _META_KEY = "araneus_meta"
 
 
 def _common(path: Path, dicts: list[dict], skip: set[str], what: str) -> dict[str, np.ndarray]:
+    """Attributes present on every node (edge), as arrays; ``name[k]`` keys are re-joined."""
     if not dicts:
         return {}
     keys = set(dicts[0]) - skip
     for d in dicts[1:]:
         keys &= set(d)
-    out: dict[str, np.ndarray] = {}
-    comps: dict[str, dict[int, np.ndarray]] = {}
+    cols: dict[str, np.ndarray] = {}
     for k in sorted(keys):
         vals = [d[k] for d in dicts]
         if k == "thread":
             arr = thread_names_to_codes(path, np.array(vals), lambda r: f"{what} {r}")
         else:
             arr = np.array(vals)
-        if arr.dtype.kind not in "biufU":
-            continue
-        m = _COMPONENT.match(k)
-        if m:
-            comps.setdefault(m.group(1), {})[int(m.group(2))] = arr
-        else:
-            out[k] = arr
-    for base, parts in comps.items():
-        if sorted(parts) == list(range(len(parts))):
-            cols = [parts[i] for i in range(len(parts))]
-            out[base] = np.stack(cols, axis=1).astype(np.result_type(*cols))
-    return out
+        if arr.dtype.kind in COLUMN_KINDS:
+            cols[k] = arr
+    return join_component_columns(path, cols, f"{what} attributes")
 
 
 def read_graphml(path: Path, fmt: str = "graphml") -> tuple[WebGraph, ReadReport]:
@@ -85,10 +83,7 @@ def read_graphml(path: Path, fmt: str = "graphml") -> tuple[WebGraph, ReadReport
         if k != _META_KEY and not k.startswith("node_default") and not k.startswith("edge_default")
     }
     if _META_KEY in g.graph:
-        try:
-            meta.update(json.loads(g.graph[_META_KEY]))
-        except (TypeError, ValueError):
-            raise FormatError(path, f"graph attribute {_META_KEY!r} is not JSON") from None
+        meta.update(meta_from_json(path, g.graph[_META_KEY], f"graph attribute {_META_KEY!r}"))
     return build_web(
         path,
         fmt,
@@ -103,17 +98,7 @@ def read_graphml(path: Path, fmt: str = "graphml") -> tuple[WebGraph, ReadReport
 
 
 def _records(attrs: dict[str, np.ndarray], n: int) -> list[dict[str, Any]]:
-    cols: dict[str, list] = {}
-    for name, arr in attrs.items():
-        if arr.ndim > 2 or arr.dtype.kind not in "biufU":
-            continue
-        if name == "thread":
-            cols[name] = thread_names(arr)
-        elif arr.ndim == 1:
-            cols[name] = arr.tolist()
-        else:
-            for k in range(arr.shape[1]):
-                cols[f"{name}[{k}]"] = arr[:, k].tolist()
+    cols = attr_columns(attrs)
     keys = list(cols)
     return [dict(zip(keys, vals)) for vals in zip(*cols.values())] if keys else [{}] * n
 
@@ -123,9 +108,7 @@ def write_graphml(web: WebGraph, path: Path) -> None:
     import networkx as nx
 
     g = nx.Graph()
-    g.graph[_META_KEY] = json.dumps(
-        web.meta, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)
-    )
+    g.graph[_META_KEY] = meta_to_json(web.meta)
     x, y, z = (web.pos[:, k].tolist() for k in range(3))
     nrec = _records(web.node_attrs, web.n_nodes)
     g.add_nodes_from((i, {"x": x[i], "y": y[i], "z": z[i], **nrec[i]}) for i in range(web.n_nodes))

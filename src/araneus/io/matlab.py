@@ -8,7 +8,6 @@ again. MATLAB v7.3 (HDF5) files are not supported: save them with ``-v7``.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,16 @@ import numpy as np
 from .._util import atomic_output
 from ..errors import FormatError
 from ..web import WebGraph
-from ._common import ReadReport, build_web, float_matrix, index_matrix, pad_xyz
+from ._common import (
+    ReadReport,
+    build_web,
+    float_matrix,
+    index_matrix,
+    mark_bools,
+    meta_from_json,
+    meta_to_json,
+    pad_xyz,
+)
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,57}$")
 
@@ -73,16 +81,13 @@ def read_mat(path: Path, fmt: str = "mat") -> tuple[WebGraph, ReadReport]:
     edge_attrs = _attrs(path, mat, "edge_", len(edges))
     if "araneus_bool" in mat:
         names = str(np.asarray(mat["araneus_bool"]).ravel()[0]) if mat["araneus_bool"].size else ""
-        for var in filter(None, names.split(",")):
-            attrs, key = (node_attrs, var[5:]) if var.startswith("node_") else (edge_attrs, var[5:])
-            if key in attrs:
-                attrs[key] = attrs[key].astype(bool)
+        names = names.split(",")
+        mark_bools(node_attrs, [k[5:] for k in names if k.startswith("node_")])
+        mark_bools(edge_attrs, [k[5:] for k in names if k.startswith("edge_")])
     meta: dict[str, Any] = {}
     if "araneus_meta" in mat:
-        try:
-            meta = json.loads(str(np.asarray(mat["araneus_meta"]).ravel()[0]))
-        except (ValueError, IndexError):
-            raise FormatError(path, "is not JSON text", "variable 'araneus_meta'") from None
+        text = np.asarray(mat["araneus_meta"]).ravel()
+        meta = meta_from_json(path, text[0] if text.size else "", "variable 'araneus_meta'")
     return build_web(
         path,
         fmt,
@@ -123,9 +128,7 @@ def write_mat(web: WebGraph, path: Path) -> None:
     data: dict[str, Any] = {
         "nodes": web.pos,
         "edges": (web.edges + 1).astype(np.float64).reshape(-1, 2),
-        "araneus_meta": json.dumps(
-            web.meta, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)
-        ),
+        "araneus_meta": meta_to_json(web.meta),
     }
     bools = []
     for prefix, attrs in (("node_", web.node_attrs), ("edge_", web.edge_attrs)):

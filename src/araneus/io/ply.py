@@ -14,7 +14,6 @@ Writing stores positions as ``double`` (exact round trip), ``vertex1``/``vertex2
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,9 @@ from ._common import (
     build_web,
     float_matrix,
     index_matrix,
+    mark_bools,
+    meta_from_json,
+    meta_to_json,
     scalar_attrs,
     thread_names_to_codes,
 )
@@ -239,9 +241,7 @@ def read_ply(path: Path, fmt: str = "ply") -> tuple[WebGraph, ReadReport]:
     node_attrs = {k: a for k, a in v.items() if k not in ("x", "y", "z")}
     edge_attrs = {k: a for k, a in e.items() if k not in ("vertex1", "vertex2")}
     for elname, attrs in (("vertex", node_attrs), ("edge", edge_attrs)):
-        for k in attrs:
-            if (elname, k) in bools:
-                attrs[k] = attrs[k].astype(bool)
+        mark_bools(attrs, [k for el, k in bools if el == elname])
     if "thread" in edge_attrs:
         edge_attrs["thread"] = thread_names_to_codes(path, edge_attrs["thread"], eloc)
     skipped = {el.name: el.count for el in elements if el.name not in ("vertex", "edge")}
@@ -269,10 +269,7 @@ def _read_comments(path: Path, comments: list[str]) -> tuple[set, dict[str, Any]
         if tok[0] == "araneus-bool" and len(tok) == 2 and len(tok[1].split()) == 2:
             bools.add(tuple(tok[1].split()))
         elif tok[0] == "araneus-meta" and len(tok) == 2:
-            try:
-                meta = json.loads(tok[1])
-            except ValueError:
-                raise FormatError(path, "comment araneus-meta is not JSON", "header") from None
+            meta = meta_from_json(path, tok[1], "header comment araneus-meta")
     return bools, meta
 
 
@@ -309,10 +306,7 @@ def _header(web: WebGraph, kind: str, tables: list) -> bytes:
             if a.dtype.kind == "b"
         ]
     if web.meta:
-        lines.append(
-            "comment araneus-meta "
-            + json.dumps(web.meta, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
-        )
+        lines.append("comment araneus-meta " + meta_to_json(web.meta))
     for (name, cols), n in zip(tables, (web.n_nodes, web.n_edges)):
         lines.append(f"element {name} {n}")
         lines += [f"property {_NP_TO_PLY[a.dtype.str[1:]]} {k}" for k, a in cols]
