@@ -278,7 +278,7 @@ def test_stitching_gap_and_degree_limit():
 
 
 def test_degree_limit_respected_by_all_stitches():
-    web, rep = assemble("circle", orb_piece(), overlap=0.3, max_degree=4, stitch_rounds=3)
+    web, rep = assemble("circle", orb_piece(), overlap=0.3, max_degree=4)
     ends = web.edges[web.edge_attrs["thread"] == STITCH].ravel()
     assert web.degrees[ends].max() <= 4
     assert rep.degree_limit_relaxed == 0

@@ -11,11 +11,12 @@ which the last ones meet). One radius query gives both kinds of candidate pairs:
   fixed-point iteration (a node survives iff no earlier candidate survives), which gives the
   same answer as processing piece by piece;
 * *stitch* pairs (``tol`` < distance <= ``stitch_radius``) between surviving nodes of
-  different pieces with spare degree (< ``max_degree``): piece by piece, mutual nearest
-  neighbours between the new piece and the earlier ones are joined by stitching threads, a
-  round at a time (each round adds at most one stitch per node). Candidates are found
-  vectorised per chunk; only the short accept loop runs per piece, so the result does not
-  depend on the chunk size.
+  different pieces at most ``window`` apart whose degree (from the pieces' threads, merges
+  included) is below ``max_degree``: mutual nearest neighbours are joined by a stitching
+  thread, so each node gets at most one stitch and no stitch exceeds the degree limit.
+  Candidate pairs wait in a small pending set until every candidate and degree involved is
+  final (about two windows of pieces later), so the decisions do not depend on the chunk
+  size.
 
 Results are accumulated as arrays per chunk; nothing is rebuilt globally per step. After the
 last chunk, :func:`bridge_components` joins any remaining components to the largest one by
@@ -69,7 +70,7 @@ class Joiner:
         Whether the last pieces meet the first ones.
     window
         Pieces at most this far apart (cyclically if closed) are joined.
-    tol, stitch_radius, max_degree, stitch_rounds
+    tol, stitch_radius, max_degree
         See :func:`araneus.assembly.assemble`.
     """
 
@@ -82,7 +83,6 @@ class Joiner:
         tol: float,
         stitch_radius: float,
         max_degree: int,
-        stitch_rounds: int,
     ):
         self.k = n_pieces
         self.closed = closed
@@ -91,8 +91,11 @@ class Joiner:
         self.radius = max(stitch_radius, tol)
         self.stitch_radius = stitch_radius
         self.max_degree = max_degree
-        self.rounds = stitch_rounds
-        self.deg = np.zeros(n_placed, dtype=np.int64)
+        self.deg = np.zeros(n_placed, dtype=np.int64)  # degrees from piece edges only
+        self.best = np.full(n_placed, -1, dtype=np.int64)  # nearest eligible stitch partner
+        self.best_d = np.full(n_placed, np.inf)
+        self.decided = np.zeros(n_placed, dtype=bool)
+        self.pending = (np.zeros(0, np.int64),) * 4 + (np.zeros(0),)  # u, v, piece u, piece v, d
         self.next_id = 0
         self.pos: list[np.ndarray] = []
         self.node_piece: list[np.ndarray] = []
@@ -160,15 +163,12 @@ class Joiner:
         ymap[merged] = target[merged]
         ye = ymap[q + edges]
         loop = ye[:, 0] == ye[:, 1]
-        ye, threads, pe = ye[~loop], threads[~loop], piece[edges[~loop, 0]]
-        ge = gid[ye]
-        # degrees from piece edges: at a node of the edge's own piece they can be counted
-        # at once (no earlier piece's stitching looks at that node); at a merge target in
-        # an earlier piece they count from the edge's piece on (see _stitch)
-        own = py[ye] == pe[:, None]
-        self._bump(ge[own])
-        foreign = (ge[~own], np.broadcast_to(pe[:, None], ge.shape)[~own])
-        st = self._stitch(i, j, d, surv, gid, py, foreign, p0, p1)
+        ge, threads = gid[ye[~loop]], threads[~loop]
+        self._bump(ge.ravel())
+        ok = (d > self.tol) & (d <= self.stitch_radius) & surv[i] & surv[j]
+        new_pairs = (gid[i[ok]], gid[j[ok]], py[i[ok]], py[j[ok]], d[ok])
+        self.pending = tuple(np.concatenate([a, b]) for a, b in zip(self.pending, new_pairs))
+        st = self._decide_stitches(p1)
         self.pos.append(pos[new_surv - q])
         self.node_piece.append(piece[new_surv - q])
         self.edges.extend([ge, st])
@@ -206,68 +206,51 @@ class Joiner:
             surv = new
         ok = surv[early] & ~surv[late]
         late, early, dd = late[ok], early[ok], dd[ok]
-        target = _nearest_partner(late, early, dd, n)
+        target = np.full(n, -1, dtype=np.int64)
+        _nearest_partner(late, early, dd, target, np.full(n, np.inf))
         tdist = np.zeros(n)
         has = target >= 0
         tdist[has] = np.linalg.norm(y[has] - y[target[has]], axis=1)
         return surv, target, tdist
 
-    def _stitch(
-        self,
-        i: np.ndarray,
-        j: np.ndarray,
-        d: np.ndarray,
-        surv: np.ndarray,
-        gid: np.ndarray,
-        py: np.ndarray,
-        foreign: tuple[np.ndarray, np.ndarray],
-        p0: int,
-        p1: int,
-    ) -> np.ndarray:
-        """Stitch piece by piece; return the stitches (global ids).
+    def _decidable(self, piece: np.ndarray, p1: int) -> np.ndarray:
+        """Nodes whose stitch candidates and their partners' degrees are all final.
 
-        Piece k's edges at merge targets count first (``foreign``: nodes and the edges'
-        pieces, sorted by piece); then its surviving nodes are stitched to surviving nodes
-        of the earlier pieces in the window: mutual nearest pairs among candidates whose
-        both ends have degree < ``max_degree``, ``rounds`` times. Going piece by piece
-        makes the result independent of the chunking.
+        A node of piece j gets merges (edges) from pieces up to j + window, and candidates
+        from pieces up to j + window whose own degrees are final window pieces later. On a
+        closed curve the first pieces also receive merges from the last ones.
         """
-        ok = (d > self.tol) & (d <= self.stitch_radius) & surv[i] & surv[j]
-        i, j, d = i[ok], j[ok], d[ok]
-        i_later = py[i] > py[j]
-        late = np.where(i_later, i, j)
-        early = np.where(i_later, j, i)
-        order = np.argsort(py[late], kind="stable")
-        late, early, d = late[order], early[order], d[order]
-        pieces = np.arange(p0, p1 + 1)
-        c_at = np.searchsorted(py[late], pieces).tolist()
-        f_nodes, f_piece = foreign
-        f_at = np.searchsorted(f_piece, pieces).tolist()
-        ga, gb = gid[late], gid[early]
-        deg, cap, rounds = self.deg, self.max_degree, self.rounds
-        out_a, out_b = [], []
-        for k in range(p1 - p0):
-            if f_at[k + 1] > f_at[k]:
-                np.add.at(deg, f_nodes[f_at[k] : f_at[k + 1]], 1)
-            c0, c1 = c_at[k], c_at[k + 1]
-            if rounds == 0 or c0 == c1:
-                continue
-            a, b, dd = ga[c0:c1], gb[c0:c1], d[c0:c1]
-            for _ in range(rounds):
-                room = (deg[a] < cap) & (deg[b] < cap)
-                a, b, dd = a[room], b[room], dd[room]
-                if not len(a):
-                    break
-                acc = _mutual_nearest(a, b, dd)
-                sa, sb = a[acc], b[acc]
-                deg[sa] += 1  # a matching: no node repeats within a round
-                deg[sb] += 1
-                out_a.append(sa)
-                out_b.append(sb)
-                a, b, dd = a[~acc], b[~acc], dd[~acc]
-        if not out_a:
-            return np.zeros((0, 2), np.int64)
-        return np.stack([np.concatenate(out_a), np.concatenate(out_b)], axis=1)
+        if p1 >= self.k:
+            return np.ones(len(piece), dtype=bool)
+        w = self.window
+        ok = piece <= p1 - 2 * w - 1
+        if self.closed:
+            ok &= piece >= 2 * w
+        return ok
+
+    def _decide_stitches(self, p1: int) -> np.ndarray:
+        """Accept the stitches that can be decided after pieces ``< p1``; (s, 2) global ids.
+
+        A stitch joins mutual nearest candidates (different pieces in the window, distance
+        in (tol, stitch_radius]) whose degrees from piece threads are below ``max_degree``.
+        Decisions wait until every candidate and degree involved is final, so they do not
+        depend on the chunking.
+        """
+        u, v, pu, pv, d = self.pending
+        du, dv = self._decidable(pu, p1), self._decidable(pv, p1)
+        elig = (self.deg[u] < self.max_degree) & (self.deg[v] < self.max_degree)
+        fresh_u = du & ~self.decided[u] & elig
+        fresh_v = dv & ~self.decided[v] & elig
+        src = np.concatenate([u[fresh_u], v[fresh_v]])
+        dst = np.concatenate([v[fresh_u], u[fresh_v]])
+        dd = np.concatenate([d[fresh_u], d[fresh_v]])
+        _nearest_partner(src, dst, dd, self.best, self.best_d)
+        self.decided[u[du]] = True
+        self.decided[v[dv]] = True
+        both = du & dv
+        acc = both & (self.best[u] == v) & (self.best[v] == u)
+        self.pending = tuple(a[~both] for a in self.pending)
+        return np.stack([u[acc], v[acc]], axis=1)
 
     # ------------------------------------------------------------------ result
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -281,26 +264,20 @@ class Joiner:
         )
 
 
-def _nearest_partner(src: np.ndarray, dst: np.ndarray, d: np.ndarray, n: int) -> np.ndarray:
-    """For each node < n, the ``dst`` of its shortest candidate pair (-1 if none)."""
-    best_d = np.full(n, np.inf)
+def _nearest_partner(
+    src: np.ndarray, dst: np.ndarray, d: np.ndarray, best: np.ndarray, best_d: np.ndarray
+) -> None:
+    """Record in ``best`` / ``best_d`` each ``src`` node's nearest ``dst`` (ties: lowest id)."""
+    if not len(src):
+        return
     np.minimum.at(best_d, src, d)
     hit = d == best_d[src]
-    best = np.full(n, -1, dtype=np.int64)
-    # on exact ties the last listed wins; fancy assignment is sequential, so deterministic
-    best[src[hit]] = dst[hit]
-    return best
-
-
-def _mutual_nearest(a: np.ndarray, b: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Mask of pairs (a, b) that are each other's nearest candidate."""
-    off = int(min(a.min(), b.min()))
-    a, b = a - off, b - off
-    n = int(max(a.max(), b.max())) + 1
-    best = _nearest_partner(
-        np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([d, d]), n
-    )
-    return (best[a] == b) & (best[b] == a)
+    lo, hi = int(src.min()), int(src.max()) + 1
+    cand = np.full(hi - lo, np.iinfo(np.int64).max)
+    np.minimum.at(cand, src[hit] - lo, dst[hit])
+    touched = np.zeros(hi - lo, dtype=bool)
+    touched[src[hit] - lo] = True
+    best[lo:hi][touched] = cand[touched]
 
 
 def bridge_components(

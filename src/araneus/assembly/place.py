@@ -251,7 +251,6 @@ def assemble(
     tol: float | None = None,
     stitch_radius: float | None = None,
     max_degree: int = 5,
-    stitch_rounds: int = 1,
     conditions: Schedule | None = None,
     seed: int = 0,
     window: int | None = None,
@@ -289,10 +288,8 @@ def assemble(
         Stitching threads join mutual nearest nodes of different pieces closer than this;
         0 disables stitching. Default: the median edge length of the pieces.
     max_degree
-        Stitches only use nodes of degree < ``max_degree`` (merging may exceed it: a merged
-        node keeps all its threads).
-    stitch_rounds
-        Rounds of mutual-nearest stitching (each adds at most one stitch per node).
+        Stitches only join nodes of degree < ``max_degree``, one stitch per node at most, so
+        they never exceed it (merging may: a merged node keeps all its threads).
     conditions
         Generator conditions per name: a constant, a ``(start, end)`` ramp, or a callable of
         u in [0, 1] (first to last placement).
@@ -315,7 +312,6 @@ def assemble(
     report : AssemblyReport
     """
     max_degree = _check_int("max_degree", max_degree, 1)
-    stitch_rounds = _check_int("stitch_rounds", stitch_rounds, 0)
     chunk_nodes = _check_int("chunk_nodes", chunk_nodes, 1)
     plan = plan_assembly(
         curve,
@@ -331,13 +327,11 @@ def assemble(
         window=window,
         n_samples=n_samples,
     )
-    return join_placement(
-        plan, max_degree=max_degree, stitch_rounds=stitch_rounds, chunk_nodes=chunk_nodes
-    )
+    return join_placement(plan, max_degree=max_degree, chunk_nodes=chunk_nodes)
 
 
 def join_placement(
-    plan: Placement, *, max_degree: int = 5, stitch_rounds: int = 1, chunk_nodes: int = 16384
+    plan: Placement, *, max_degree: int = 5, chunk_nodes: int = 16384
 ) -> tuple[WebGraph, AssemblyReport]:
     """Join the pieces of a :class:`Placement` into one web (see :func:`assemble`)."""
     k, idx, uniq = plan.n_pieces, plan.index, plan.pieces
@@ -351,7 +345,6 @@ def join_placement(
         plan.tol,
         plan.stitch_radius,
         max_degree,
-        stitch_rounds,
     )
     per_chunk = max(window, math.ceil(chunk_nodes / max(1.0, float(n_nodes.mean()))))
     for p0 in range(0, k, per_chunk):
