@@ -22,6 +22,7 @@ from araneus.features import (
     spatial_density,
     transitivity,
     web_statistics,
+    web_summary,
 )
 from araneus.web import WebGraph
 
@@ -229,3 +230,16 @@ def test_cli_analyze_bad_input(tmp_path, capsys):
     assert _run_cli(["analyze", str(src), "--out", str(src)]) == 2
     assert "not a directory" in capsys.readouterr().err
     assert _run_cli(["analyze", str(tmp_path / "missing.json"), "--out", str(tmp_path)]) == 2
+
+
+def test_web_summary_counts_and_empty():
+    web = WebGraph(np.array([[0.0, 0, 0], [3, 0, 0], [3, 4, 0], [9, 9, 9]]), [[0, 1], [1, 2]])
+    s = web_summary(web)
+    assert (s["nodes"], s["edges"], s["components"], s["largest_component"]) == (4, 2, 2, 3)
+    assert s["isolated_nodes"] == 1 and s["degree1_nodes"] == 2
+    assert s["degree"]["histogram"] == {0: 1, 1: 2, 2: 1}
+    assert s["edge_length"]["total"] == pytest.approx(7.0)
+    assert s["bbox"]["size"] == [9.0, 9.0, 9.0]
+    json.dumps(s)
+    empty = web_summary(WebGraph(np.zeros((0, 3)), np.zeros((0, 2), dtype=np.int64)))
+    assert empty["nodes"] == 0 and empty["degree"] is None and empty["edge_length"] is None

@@ -36,6 +36,7 @@ from scipy.spatial import cKDTree
 from ._matching import greedy_matching, hops_exceed
 from .damage import simulate_breaks
 from .errors import ConfigError, InputError
+from .features import web_summary
 from .web import WebGraph, canonicalize_edges
 
 #: Default tolerances as multiples of the median edge length h. In a real 10k-node scan
@@ -133,22 +134,6 @@ class RepairReport:
     def as_dict(self) -> dict[str, Any]:
         """JSON-serialisable dictionary of every field."""
         return dataclasses.asdict(self)
-
-
-def web_summary(web: WebGraph) -> dict[str, Any]:
-    """Small JSON-able summary used for before/after comparisons in :class:`RepairReport`."""
-    deg = web.degrees
-    sizes = web.component_sizes() if web.n_nodes else np.zeros(0, dtype=np.int64)
-    return {
-        "nodes": web.n_nodes,
-        "edges": web.n_edges,
-        "components": web.n_components,
-        "largest_component": int(sizes.max()) if len(sizes) else 0,
-        "isolated_nodes": int(np.count_nonzero(deg == 0)),
-        "degree1_nodes": int(np.count_nonzero(deg == 1)),
-        "median_edge_length": float(np.median(web.edge_lengths)) if web.n_edges else 0.0,
-        "total_length": float(web.edge_lengths.sum()),
-    }
 
 
 # ---------------------------------------------------------------------------------- repair

@@ -23,6 +23,7 @@ An empty web (or one without edges) has zero length/orientation features.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -388,3 +389,66 @@ def web_statistics(
         "density": spatial_density(web),
         "heterogeneity": heterogeneity_map(web, voxels),
     }
+
+
+def web_summary(web: WebGraph, report: Any = None) -> dict[str, Any]:
+    """A quick JSON-serialisable summary: sizes, components, degrees, bbox, edge lengths.
+
+    This is what ``araneus info`` prints and what :class:`~araneus.clean.RepairReport`
+    records before and after a repair.
+
+    Parameters
+    ----------
+    web
+        The web to summarise (may be empty).
+    report
+        Optional read report (anything with ``as_dict()``, e.g. from
+        :func:`araneus.io.read_web_report`); its counts are included under ``"read"``.
+
+    Returns
+    -------
+    dict
+        ``nodes``, ``edges``, ``components``, ``largest_component``, ``isolated_nodes``,
+        ``degree1_nodes`` (thread ends), ``degree`` (min/mean/max and ``histogram`` as
+        {degree: count}; None for an empty web), ``bbox`` (``lo``/``hi``/``size``, 3 floats
+        each in L; None for an empty web), ``edge_length`` (min/median/mean/max and
+        ``total`` in L; None without edges), node/edge attribute names and ``read``.
+    """
+    _require_web(web, "web_summary")
+    n, deg = web.n_nodes, web.degrees
+    out: dict[str, Any] = {
+        "nodes": n,
+        "edges": web.n_edges,
+        "components": web.n_components,
+        "largest_component": int(web.component_sizes().max()) if n else 0,
+        "isolated_nodes": int(np.count_nonzero(deg == 0)),
+        "degree1_nodes": int(np.count_nonzero(deg == 1)),
+        "degree": None,
+        "bbox": None,
+        "edge_length": None,
+        "node_attrs": sorted(web.node_attrs),
+        "edge_attrs": sorted(web.edge_attrs),
+    }
+    if n:
+        vals, cnt = np.unique(deg, return_counts=True)
+        hist = {int(v): int(c) for v, c in zip(vals, cnt)}
+        out["degree"] = {
+            "min": int(deg.min()),
+            "mean": float(deg.mean()),
+            "max": int(deg.max()),
+            "histogram": hist,
+        }
+        lo, hi = web.bbox()
+        out["bbox"] = {"lo": lo.tolist(), "hi": hi.tolist(), "size": (hi - lo).tolist()}
+    if web.n_edges:
+        length = web.edge_lengths
+        out["edge_length"] = {
+            "min": float(length.min()),
+            "median": float(np.median(length)),
+            "mean": float(length.mean()),
+            "max": float(length.max()),
+            "total": float(length.sum()),
+        }
+    if report is not None:
+        out["read"] = report.as_dict()
+    return out

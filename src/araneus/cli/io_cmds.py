@@ -70,8 +70,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
         """Summarise a web file: sizes, components, degrees, bbox, edge lengths, read quirks."""
+        from ..features import web_summary
         from ..io import read_web_report
-        from ..io.summary import web_summary
 
         web, report = read_web_report(file, format)
         summary = web_summary(web, report)
