@@ -16,7 +16,7 @@ from araneus.assembly import (
     plan_assembly,
     read_points_csv,
 )
-from araneus.errors import ConfigError, FormatError, InputError
+from araneus.errors import ConfigError, FormatError, InputError, ModelError
 from araneus.web import WebGraph, thread_code
 
 STITCH = thread_code("stitch")
@@ -388,6 +388,35 @@ def test_assembly_bad_inputs():
         assemble(CurveSpec("helix", ["height=3"]), piece, steps=3)
 
 
+class _BrokenGenerator:
+    def __init__(self, out):
+        self.out = out
+
+    def sample(self, conditions, n, *, seed=None):
+        if isinstance(self.out, Exception):
+            raise self.out
+        return self.out
+
+
+def test_generator_failures_are_model_errors():
+    with pytest.raises(ModelError, match="placement 0"):
+        assemble("line", _BrokenGenerator(RuntimeError("cuda out of memory")), steps=2)
+    with pytest.raises(ModelError, match="no piece"):
+        assemble("line", _BrokenGenerator([]), steps=2)
+    with pytest.raises(InputError, match="generated piece 0 is empty"):
+        assemble("line", _BrokenGenerator([WebGraph(np.zeros((0, 3)))]), steps=2)
+
+
+def test_reference_open_piece_and_fixed_count():
+    spec = CurveSpec("reference", ["t_end=10"])
+    curve = spec.build(n_samples=1024)
+    assert not curve.closed
+    web, rep = assemble(spec, orb_piece(), steps=30)
+    plan = plan_assembly(spec, orb_piece(), steps=30)
+    assert rep.pieces == 30 and abs(plan.s[-1] - rep.curve_length) < 1e-6  # ends to ends
+    check_invariants(web, plan, rep.tol)
+
+
 # ---------------------------------------------------------------------- CLI
 def run_cli(args: list[str]) -> int:
     from araneus.cli import main
@@ -431,3 +460,24 @@ def test_cli_assemble(tmp_path, capsys):
     assert "steps must be" in capsys.readouterr().err
     assert run_cli(["assemble", "--steps", "3", "--out", str(tmp_path / "z.json")]) == 2
     assert "--piece" in capsys.readouterr().err
+    nomodel = ["assemble", "--steps", "3", "--model", str(tmp_path / "runs" / "none")]
+    assert run_cli(nomodel + ["--out", str(tmp_path / "m.json")]) == 2
+    assert "model.json" in capsys.readouterr().err
+
+
+def test_cli_preview(tmp_path):
+    from araneus.io import write_web
+
+    write_web(orb_piece(3, 8), tmp_path / "p.json")
+    png = tmp_path / "tower.png"
+    args = [
+        "assemble",
+        "--curve",
+        "circle",
+        "--set",
+        "radius=8",
+        "--piece",
+        str(tmp_path / "p.json"),
+    ]
+    assert run_cli(args + ["--out", str(tmp_path / "c.json"), "--preview", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
