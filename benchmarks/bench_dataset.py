@@ -7,25 +7,16 @@ Run: .venv/bin/python benchmarks/bench_dataset.py
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from _timing import median_time
+
 from araneus.builders import TentConfig, build
 from araneus.dataset import WebDataset, build_dataset, default_dataset
 
-REPEATS = 3
 N_SAMPLES = 10_000
-
-
-def timed(fn, repeats=REPEATS):
-    times, out = [], None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
 
 
 def main() -> None:
@@ -34,25 +25,25 @@ def main() -> None:
     print(f"source: tent web, {web.n_nodes} nodes, {web.n_edges} edges "
           f"(built in {time.perf_counter() - t0:.1f} s)")  # fmt: skip
     for sampler in ("rw", "bfs", "crop"):
-        dt, ds = timed(lambda s=sampler: build_dataset(web, N_SAMPLES, sampler=s, n_min=64,
+        dt, ds = median_time(lambda s=sampler: build_dataset(web, N_SAMPLES, sampler=s, n_min=64,
                                                        n_max=64, seed=0))  # fmt: skip
         tag = "  (target >= 2000 samples/s)" if sampler == "rw" else ""
         print(
             f"{sampler:>4}: {N_SAMPLES} samples of 64 nodes in {dt:.2f} s = "
             f"{N_SAMPLES / dt:,.0f} samples/s, mean size {ds.n_nodes.mean():.1f}{tag}"
         )
-    dt, ds = timed(lambda: build_dataset(web, N_SAMPLES, split="region", seed=0))
+    dt, ds = median_time(lambda: build_dataset(web, N_SAMPLES, split="region", seed=0))
     print(
         f"  rw 16-64 nodes, region split: {N_SAMPLES / dt:,.0f} samples/s, "
         f"overlap {ds.meta['split_overlap']}"
     )
     default_dataset(n=100)  # build (and cache) the default source webs once
-    dt, ds = timed(lambda: default_dataset(n=4000))
+    dt, ds = median_time(lambda: default_dataset(n=4000))
     print(f"default_dataset(n=4000), source webs cached: {dt:.2f} s")
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "d.npz"
-        dts, _ = timed(lambda: ds.save(p))
-        dtl, _ = timed(lambda: WebDataset.load(p))
+        dts, _ = median_time(lambda: ds.save(p))
+        dtl, _ = median_time(lambda: WebDataset.load(p))
         print(
             f"save {dts:.2f} s, load+validate {dtl:.2f} s ({p.stat().st_size / 1e6:.1f} MB, "
             f"{len(ds)} samples)"

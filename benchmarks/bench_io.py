@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from _timing import median_time
 from scipy.spatial import cKDTree
 
 from araneus import WebGraph
@@ -53,15 +52,6 @@ def synthetic_web(n: int, seed: int = 0) -> WebGraph:
     )
 
 
-def timed(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--nodes", type=int, default=10_000)
@@ -73,12 +63,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         for fmt, suffix in FORMATS:
             path = Path(d) / f"{fmt}{suffix}"
-            tw = timed(lambda p=path, f=fmt: write_web(web, p, f), args.repeats)
+            tw, _ = median_time(lambda p=path, f=fmt: write_web(web, p, f), args.repeats)
             size = sum(q.stat().st_size for q in Path(d).glob(f"{fmt}.*")) / 1e6
             if fmt == "lammps":
                 print(f"{fmt:<14}{tw:>10.3f}{'-':>10}{size:>10.2f}")
                 continue
-            tr = timed(lambda p=path, f=fmt: read_web_report(p, f), args.repeats)
+            tr, _ = median_time(lambda p=path, f=fmt: read_web_report(p, f), args.repeats)
             print(f"{fmt:<14}{tw:>10.3f}{tr:>10.3f}{size:>10.2f}")
         # a scan-like skeleton: both directions listed for ~1,225 edges, some self-loops
         rng = np.random.default_rng(1)
@@ -88,7 +78,7 @@ def main() -> None:
         raw = np.concatenate([e, dup, loops])[rng.permutation(len(e) + 1245)]
         path = Path(d) / "scan.json"
         path.write_text(json.dumps({"nodes": web.pos.tolist(), "edges": raw.tolist()}))
-        tr = timed(lambda: read_web_report(path), args.repeats)
+        tr, _ = median_time(lambda: read_web_report(path), args.repeats)
         _, rep = read_web_report(path)
         verdict = "OK" if tr <= TARGET_SKELETON_READ_S else "SLOW"
         print(

@@ -7,23 +7,11 @@ Run: .venv/bin/python benchmarks/bench_metrics.py
 
 from __future__ import annotations
 
-import statistics
-import time
+from _timing import median_time
 
 from araneus.builders import build
 from araneus.dataset import build_dataset
 from araneus.metrics import distribution_mmd, evaluate, orbit_counts, stack_webs, vun
-
-REPEATS = 3
-
-
-def timed(fn, repeats=REPEATS):
-    times, out = [], None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
 
 
 def main() -> None:
@@ -32,13 +20,13 @@ def main() -> None:
     webs = ds.to_webs()
     gen, ref = webs[:1000], webs[1000:]
     print(f"{len(gen)} generated vs {len(ref)} reference webs of 64 nodes (tent samples)")
-    dt, _ = timed(lambda: orbit_counts(stack_webs(gen)))
+    dt, _ = median_time(lambda: orbit_counts(stack_webs(gen)))
     print(f"orbit counts (15 orbits, 1000 webs): {dt:.2f} s")
-    dt, _ = timed(lambda: distribution_mmd(gen, ref, "emd"))
+    dt, _ = median_time(lambda: distribution_mmd(gen, ref, "emd"))
     print(f"MMD, 5 statistics, EMD kernel: {dt:.2f} s")
-    dt, _ = timed(lambda: vun(gen, ref))
+    dt, _ = median_time(lambda: vun(gen, ref))
     print(f"V.U.N. with novelty vs 1000 train webs: {dt:.2f} s")
-    dt, rep = timed(lambda: evaluate(gen, ref))
+    dt, rep = median_time(lambda: evaluate(gen, ref))
     print(f"evaluate() total: {dt:.2f} s  (target <= 30 s)")
 
 

@@ -14,35 +14,18 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from _timing import median_time
 from scipy.spatial import cKDTree
 
 from araneus.clean import repair, simulate_breaks
+from araneus.damage import thread_lattice
 from araneus.io import read_web
 from araneus.web import WebGraph
 
 TARGET_S = 2.0
-
-
-def thread_lattice(n: int = 10, sub: int = 4, spacing: float = 10.0) -> WebGraph:
-    """Connected n^3 lattice whose struts are chains of ``sub`` segments (in voxel units)."""
-    g = np.stack(np.meshgrid(*[np.arange(n)] * 3, indexing="ij"), -1).reshape(-1, 3) * spacing
-    idx = np.arange(len(g)).reshape(n, n, n)
-    pairs = np.concatenate(
-        [
-            np.stack([np.moveaxis(idx, a, 0)[:-1].ravel(), np.moveaxis(idx, a, 0)[1:].ravel()], 1)
-            for a in range(3)
-        ]
-    )
-    t = np.arange(1, sub) / sub
-    inner = g[pairs[:, 0], None] + t[None, :, None] * (g[pairs[:, 1]] - g[pairs[:, 0]])[:, None]
-    ids = len(g) + np.arange(len(pairs) * (sub - 1)).reshape(len(pairs), sub - 1)
-    chain = np.concatenate([pairs[:, :1], ids, pairs[:, 1:]], 1)
-    edges = np.sort(np.stack([chain[:, :-1].ravel(), chain[:, 1:].ravel()], 1), 1)
-    return WebGraph(np.concatenate([g, inner.reshape(-1, 3)]), edges)
 
 
 def write_scan_json(web: WebGraph, path: Path, n_dup: int, seed: int) -> None:
@@ -53,20 +36,11 @@ def write_scan_json(web: WebGraph, path: Path, n_dup: int, seed: int) -> None:
     path.write_text(json.dumps(doc))
 
 
-def median_time(fn, repeats: int):
-    times, out = [], None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times)), out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
-    base = thread_lattice(n=9)
+    base = thread_lattice(n=9, sub=4, spacing=10.0)
     broken = simulate_breaks(
         base, n_breaks=1500, jitter=0.05, debris=250, noise_points=2900, seed=0
     )

@@ -9,27 +9,9 @@ import pytest
 from scipy.spatial import cKDTree
 
 from araneus.clean import RepairConfig, repair, simulate_breaks
+from araneus.damage import thread_lattice
 from araneus.errors import ConfigError, InputError
 from araneus.web import WebGraph, thread_code
-
-
-def lattice_web(n=(4, 4, 4), sub=3, spacing=1.0) -> WebGraph:
-    """A connected 3-D lattice whose struts are chains of ``sub`` segments (threads)."""
-    g = np.stack(np.meshgrid(*[np.arange(k) for k in n], indexing="ij"), -1).reshape(-1, 3)
-    g = g * spacing
-    idx = np.arange(len(g)).reshape(n)
-    pairs = np.concatenate(
-        [
-            np.stack([np.moveaxis(idx, ax, 0)[:-1].ravel(), np.moveaxis(idx, ax, 0)[1:].ravel()], 1)
-            for ax in range(3)
-        ]
-    )
-    t = np.arange(1, sub) / sub
-    inner = g[pairs[:, 0], None] + t[None, :, None] * (g[pairs[:, 1]] - g[pairs[:, 0]])[:, None]
-    ids = len(g) + np.arange(len(pairs) * (sub - 1)).reshape(len(pairs), sub - 1)
-    chain = np.concatenate([pairs[:, :1], ids, pairs[:, 1:]], 1)
-    edges = np.sort(np.stack([chain[:, :-1].ravel(), chain[:, 1:].ravel()], 1), 1)
-    return WebGraph(np.concatenate([g, inner.reshape(-1, 3)]), edges)
 
 
 def restored_fraction(original: WebGraph, damaged: WebGraph, repaired: WebGraph) -> float:
@@ -42,7 +24,7 @@ def restored_fraction(original: WebGraph, damaged: WebGraph, repaired: WebGraph)
 
 @pytest.fixture(scope="module")
 def web():
-    return lattice_web()
+    return thread_lattice()
 
 
 def test_lattice_fixture_is_connected_thread_web(web):
@@ -372,7 +354,7 @@ def test_hops_exceed_matches_shortest_paths():
 
     from araneus._matching import hops_exceed
 
-    w = lattice_web((3, 3, 2), sub=2)
+    w = thread_lattice((3, 3, 2), sub=2)
     g = nx.Graph(w.edges.tolist())
     rng = np.random.default_rng(0)
     src = rng.integers(0, w.n_nodes, 200)
@@ -390,3 +372,13 @@ def test_repair_does_not_touch_its_input(web):
     assert rep.bridges_added == 0 and fixed.equals(web)
     with pytest.raises(ConfigError, match="loop_hops"):
         repair(web, loop_hops=1000)
+
+
+def test_thread_lattice_shape_and_bad_arguments():
+    w = thread_lattice((3, 2, 1), sub=2, spacing=2.0)
+    n_struts = 2 * 2 + 3 * 1  # x-struts + y-struts (flat in z)
+    assert w.n_nodes == 6 + n_struts and w.n_edges == 2 * n_struts and w.n_components == 1
+    assert np.allclose(w.edge_lengths, 1.0)
+    for kwargs in ({"n": 0}, {"n": (2, 2)}, {"n": 2.5}, {"sub": 0}, {"spacing": float("nan")}):
+        with pytest.raises(InputError):
+            thread_lattice(**kwargs)

@@ -89,4 +89,54 @@ def simulate_breaks(
     )
 
 
-__all__ = ["simulate_breaks"]
+def thread_lattice(
+    n: int | tuple[int, int, int] = 4, sub: int = 3, spacing: float = 1.0
+) -> WebGraph:
+    """A connected 3-D test web: an ``n`` lattice whose struts are chains of thread segments.
+
+    The intact counterpart of a scan skeleton for tests and benchmarks of
+    :func:`araneus.clean.repair`: lattice points of degree up to 6, joined by threads of
+    ``sub`` segments each (``sub - 1`` degree-2 nodes per strut).
+
+    Parameters
+    ----------
+    n
+        Lattice points per axis: one int for a cube, or (nx, ny, nz); each in [1, 200].
+    sub
+        Segments per strut (>= 1).
+    spacing
+        Distance between lattice points (length units, > 0); segments are ``spacing / sub``.
+
+    Returns
+    -------
+    WebGraph
+        Lattice points first (``nx*ny*nz``, C order), then the strut-interior nodes.
+    """
+    shape = np.atleast_1d(np.asarray(n))
+    shape = np.repeat(shape, 3) if shape.shape == (1,) else shape
+    bad_kind = shape.shape != (3,) or shape.dtype.kind not in "iu"
+    if bad_kind or np.any(shape < 1) or np.any(shape > 200):
+        raise InputError(f"n must be an integer in [1, 200] or three such integers, got {n!r}")
+    if isinstance(sub, bool) or int(sub) != sub or sub < 1:
+        raise InputError(f"sub must be an integer >= 1, got {sub!r}")
+    if not (np.isfinite(spacing) and spacing > 0):
+        raise InputError(f"spacing must be finite and > 0, got {spacing!r}")
+    dims = tuple(int(k) for k in shape)
+    grid = np.stack(np.meshgrid(*[np.arange(k) for k in dims], indexing="ij"), -1)
+    g = grid.reshape(-1, 3) * float(spacing)
+    idx = np.arange(len(g)).reshape(dims)
+    pairs = np.concatenate(
+        [
+            np.stack([np.moveaxis(idx, a, 0)[:-1].ravel(), np.moveaxis(idx, a, 0)[1:].ravel()], 1)
+            for a in range(3)
+        ]
+    )
+    t = np.arange(1, int(sub)) / int(sub)
+    inner = g[pairs[:, 0], None] + t[None, :, None] * (g[pairs[:, 1]] - g[pairs[:, 0]])[:, None]
+    ids = len(g) + np.arange(len(pairs) * (int(sub) - 1)).reshape(len(pairs), int(sub) - 1)
+    chain = np.concatenate([pairs[:, :1], ids, pairs[:, 1:]], 1)
+    edges = np.sort(np.stack([chain[:, :-1].ravel(), chain[:, 1:].ravel()], 1), 1)
+    return WebGraph(np.concatenate([g, inner.reshape(-1, 3)]), edges.reshape(-1, 2))
+
+
+__all__ = ["simulate_breaks", "thread_lattice"]
