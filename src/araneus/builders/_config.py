@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..errors import ConfigError
 
 
@@ -19,6 +21,18 @@ def non_negative(name: str, value: float) -> None:
         raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
+def positive_fields(cfg: object, *names: str) -> None:
+    """:func:`positive` for each named field of the config dataclass ``cfg``."""
+    for name in names:
+        positive(name, getattr(cfg, name))
+
+
+def non_negative_fields(cfg: object, *names: str) -> None:
+    """:func:`non_negative` for each named field of the config dataclass ``cfg``."""
+    for name in names:
+        non_negative(name, getattr(cfg, name))
+
+
 def finite(name: str, value: float) -> None:
     """Raise :class:`ConfigError` unless ``value`` is a finite number."""
     if not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -27,7 +41,7 @@ def finite(name: str, value: float) -> None:
 
 def int_range(name: str, value: int, lo: int, hi: int) -> None:
     """Raise :class:`ConfigError` unless ``value`` is an int in ``[lo, hi]``."""
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
         raise ConfigError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
 
 

@@ -87,7 +87,8 @@ class OrbConfig:
     jitter: float = 0.2
 
     def __post_init__(self) -> None:
-        for name in (
+        v.positive_fields(
+            self,
             "frame_radius",
             "anchor_reach",
             "hub_hole",
@@ -96,10 +97,8 @@ class OrbConfig:
             "max_radial_gap",
             "spiral_spacing_inner",
             "spiral_spacing_outer",
-        ):
-            v.positive(name, getattr(self, name))
-        v.non_negative("sag", self.sag)
-        v.non_negative("jitter", self.jitter)
+        )
+        v.non_negative_fields(self, "sag", "jitter")
         v.int_range("n_anchors", self.n_anchors, 3, 6)
         v.int_range("hub_turns", self.hub_turns, 0, 50)
         v.int_range("max_radii", self.max_radii, 8, 200)

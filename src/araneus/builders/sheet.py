@@ -93,12 +93,9 @@ class TentConfig:
     jitter: float = 0.08
 
     def __post_init__(self) -> None:
-        for name in ("sheet_radius", "hub_radius", "mesh_spacing", "branch_ratio"):
-            v.positive(name, getattr(self, name))
-        for name in ("box_half_width", "box_top", "length_scale", "min_spacing"):
-            v.positive(name, getattr(self, name))
-        for name in ("dome_height", "jitter"):
-            v.non_negative(name, getattr(self, name))
+        v.positive_fields(self, "sheet_radius", "hub_radius", "mesh_spacing", "branch_ratio")
+        v.positive_fields(self, "box_half_width", "box_top", "length_scale", "min_spacing")
+        v.non_negative_fields(self, "dome_height", "jitter")
         v.finite("bulge", self.bulge)
         v.finite("box_bottom", self.box_bottom)
         if self.box_bottom >= 0:

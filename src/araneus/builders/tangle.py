@@ -63,9 +63,8 @@ class TangleConfig:
     jitter: float = 0.1
 
     def __post_init__(self) -> None:
-        for name in ("width", "depth", "height", "length_scale", "min_spacing"):
-            v.positive(name, getattr(self, name))
-        v.non_negative("jitter", self.jitter)
+        v.positive_fields(self, "width", "depth", "height", "length_scale", "min_spacing")
+        v.non_negative_fields(self, "jitter")
         v.fraction("scaffold_floor", self.scaffold_floor, 0.05, 0.95)
         v.fraction("p_anchor", self.p_anchor)
         v.int_range("n_threads", self.n_threads, 1, 1_000_000)
