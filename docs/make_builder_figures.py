@@ -2,8 +2,8 @@
 
 Usage: python docs/make_builder_figures.py [OUTDIR]
 
-Uses :func:`araneus.plot.draw_web` with a thin explicit line width (the automatic width of
-``plot_web`` is meant for small webs and hides the fine sheet of a 16k-node tent web).
+Uses :func:`araneus.plot.draw_web` with hand-tuned line widths per family (close to what
+:func:`araneus.plot.auto_linewidth` picks) and per-family view angles.
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ def register(app: typer.Typer) -> None:
         preview: Path | None = typer.Option(
             None, "--preview", help="Also save a 3-D picture (PNG/SVG/PDF)."
         ),
+        linewidth: float | None = typer.Option(
+            None, "--linewidth", help="Preview line width in points (default: by web size)."
+        ),
     ) -> None:
         """Build a procedural spider web and write it to a file.
 
@@ -49,6 +52,6 @@ def register(app: typer.Typer) -> None:
         if preview is not None:
             from ..plot import plot_web
 
-            plot_web(web, preview, title=f"{family} web (seed {seed})")
+            plot_web(web, preview, title=f"{family} web (seed {seed})", linewidth=linewidth)
             msg += f"; preview {preview}"
         typer.echo(msg)
