@@ -142,11 +142,11 @@ def canonicalize_edges(
     idx = np.flatnonzero(~loops)
     n_key = int(hi.max()) + 1 if n_in else 1
     key = lo[idx] * n_key + hi[idx]
-    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    first, inv = _first_occurrence(key)
     keep = idx[np.sort(first)]
     n_dups = len(idx) - len(first)
     orient = e[idx, 0] < e[idx, 1]
-    reversed_dups = int(np.count_nonzero(orient != orient[first[inv.ravel()]]))
+    reversed_dups = int(np.count_nonzero(orient != orient[first[inv]]))
     report = CanonReport(
         n_input=n_in,
         self_loops=int(np.count_nonzero(loops)),
@@ -155,6 +155,23 @@ def canonicalize_edges(
     )
     out = np.stack([lo[keep], hi[keep]], axis=1).astype(np.int64)
     return out, keep.astype(np.int64), report
+
+
+def _first_occurrence(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the first occurrence of each distinct key, and each row's group.
+
+    Same as ``np.unique(key, return_index=True, return_inverse=True)[1:]`` but through one
+    stable argsort, which is several times faster than numpy's hashing path on millions
+    of int64 keys.
+    """
+    order = np.argsort(key, kind="stable")
+    sk = key[order]
+    is_first = np.ones(len(sk), dtype=bool)
+    is_first[1:] = sk[1:] != sk[:-1]
+    group = np.cumsum(is_first) - 1
+    inv = np.empty(len(key), dtype=np.int64)
+    inv[order] = group
+    return order[is_first], inv
 
 
 def _check_range(e: np.ndarray, n: int) -> None:
@@ -241,9 +258,10 @@ class WebGraph:
                 )
             e = np.sort(e, axis=1)
             key = e[:, 0] * n + e[:, 1]
-            if len(np.unique(key)) != len(key):
-                _, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
-                r = int(np.flatnonzero(cnt[inv] > 1)[0])
+            order = np.argsort(key, kind="stable")
+            same = key[order[1:]] == key[order[:-1]]
+            if same.any():
+                r = int(order[1:][same].min())
                 raise InputError(
                     f"edges row {r} {e[r].tolist()} is a duplicate; "
                     "use canonicalize_edges() to clean raw edge lists"
