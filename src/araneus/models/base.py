@@ -5,7 +5,7 @@ registers itself by name with :func:`register_model`, so the CLI, evaluation and
 never special-case a model. :func:`load_model` reads a checkpoint's JSON to pick the class.
 
 A checkpoint is a folder holding ``model.safetensors`` (the EMA weights, float32, plus the
-node-count prior) and ``model.json`` (model name and config, feature names, the feature
+node-count prior) and ``model.json`` (or a pair ``STEM.safetensors`` + ``STEM.json``) (model name and config, feature names, the feature
 scaler fitted on the training split, shapes, training summary). No pickles.
 """
 
@@ -105,9 +105,12 @@ def get_model(name: str) -> type[WebGenerator]:
 
 
 def _checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
+    """(json, weights) paths: a folder holds model.json + model.safetensors; a path ending
+    in .json or .safetensors names a pair ``STEM.json`` + ``STEM.safetensors``."""
     p = Path(path)
-    folder = p.parent if p.suffix in (".json", ".safetensors") else p
-    return folder / CONFIG_FILE, folder / WEIGHTS_FILE
+    if p.suffix in (".json", ".safetensors"):
+        return p.with_suffix(".json"), p.with_suffix(".safetensors")
+    return p / CONFIG_FILE, p / WEIGHTS_FILE
 
 
 def read_checkpoint_json(path: str | Path) -> dict:

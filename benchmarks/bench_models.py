@@ -1,0 +1,132 @@
+"""Benchmark of the generative models: quality, guidance, speed and size (issue 5 targets).
+
+For every registered model (shipped weights in ``src/araneus/weights`` if they match the
+dataset, else a short training run of ``--train-minutes``, which is NOT representative of
+quality) it prints:
+
+* quality on held-out test conditions: per-feature R^2 (target >= 0.9 for nodes, edges,
+  degree; >= 0.8 for length and orientation), validity (target 100%), decoder repair rate,
+  degree/length/orbit MMD to the test set relative to the train-vs-test MMD (target <= 2x);
+* a guidance sweep: mean normalised conditioning error per guidance scale (should fall
+  from 0 to the best scale);
+* sampling speed: graphs/s at batch 16 against the number of sampling steps (median of
+  repeats; target >= 20 graphs/s at the default steps);
+* weight size (target <= 10 MB).
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_models.py [--data data.npz] [--models sparse discrete]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+WEIGHTS = ROOT / "src" / "araneus" / "weights"
+TARGET_R2 = {"num_nodes": 0.9, "num_edges": 0.9, "mean_degree": 0.9, "mean_edge_length": 0.8,
+             "mean_abs_dx": 0.8, "mean_abs_dy": 0.8, "mean_abs_dz": 0.8}  # fmt: skip
+
+
+def _model(name, data, minutes):
+    from araneus.models import get_model, load_model
+    from araneus.train import TrainConfig
+
+    w = WEIGHTS / f"{name}.safetensors"
+    if w.is_file():
+        m = load_model(w)
+        if m.max_nodes == data.L and m.max_degree == data.K:
+            return m, f"shipped weights ({m.train_info.get('step', '?')} steps)"
+    m = get_model(name)()
+    res = m.fit(data, TrainConfig(steps=100000, max_minutes=minutes, progress=False))
+    return (
+        m,
+        f"quick training: {res.steps} steps in {res.seconds:.0f} s (quality not representative)",
+    )
+
+
+def _cond_error(model, webs, conds) -> float:
+    from araneus.features import features_table
+
+    names = list(model.scaler.names)
+    req = np.array([[c[n] for n in names] for c in conds])
+    span = np.where(model.scaler.hi > model.scaler.lo, model.scaler.hi - model.scaler.lo, 1.0)
+    return float(np.mean(np.abs(features_table(webs) - req) / span))
+
+
+def main() -> None:
+    from araneus.features import FEATURE_NAMES
+    from araneus.metrics import distribution_mmd, evaluate
+    from araneus.models import available_models
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default=None, help="dataset .npz (default: default_dataset(2000))")
+    ap.add_argument("--models", nargs="*", default=None)
+    ap.add_argument("--n-eval", type=int, default=64)
+    ap.add_argument("--train-minutes", type=float, default=1.0)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--steps", default="5,10,20,40")
+    ap.add_argument("--guidance", default="0,1,1.5,2,3")
+    args = ap.parse_args()
+    if args.data:
+        from araneus.dataset import WebDataset
+
+        data = WebDataset.load(args.data)
+    else:
+        from araneus.dataset import default_dataset
+
+        data = default_dataset(2000, seed=0)
+    train, test = data.subset("train"), data.subset("test")
+    n = min(args.n_eval, len(test))
+    test_webs = test.to_webs(np.arange(n))
+    rng = np.random.default_rng(0)
+    train_webs = train.to_webs(rng.choice(len(train), size=min(n, len(train)), replace=False))
+    base = distribution_mmd(train_webs, test_webs)
+    print(f"dataset: {len(data)} samples, L={data.L}, K={data.K}; {n} test conditions")
+    print("train-vs-test MMD: " + ", ".join(f"{k} {v:.4g}" for k, v in base.items()))
+    conds = [dict(zip(test.feature_names, map(float, f))) for f in test.features[:n]]
+    for name in args.models or available_models():
+        model, how = _model(name, data, args.train_minutes)
+        print(f"\n=== model {name}: {how}")
+        webs = model.sample(conds, n, seed=0, guidance=1.0)
+        rep = evaluate(webs, test_webs, train=train.to_webs(), K=model.max_degree)
+        for f in FEATURE_NAMES:
+            r2 = rep["fidelity"]["per_feature"][f]["r2"]
+            print(f"  R2 {f:18s} {r2:7.3f}  (target >= {TARGET_R2[f]})")
+        print(f"  pooled R2 {rep['fidelity']['pooled_r2']:.3f}")
+        print(f"  validity {100 * rep['vun']['valid']:.1f}% (target 100%), "
+              f"unique {100 * rep['vun']['unique']:.1f}%, "
+              f"decoder repair rate {100 * model.last_decode_stats.repair_rate:.1f}%")  # fmt: skip
+        for k in ("degree", "edge_length", "orbit"):
+            ratio = rep["mmd"][k] / max(base[k], 1e-12)
+            print(f"  MMD {k:12s} {rep['mmd'][k]:.4g} = {ratio:.2f}x train-vs-test (target <= 2)")
+        sweep = [float(g) for g in args.guidance.split(",")]
+        m = min(n, 32)
+        errs = [
+            _cond_error(model, model.sample(conds[:m], m, seed=1, guidance=g), conds[:m])
+            for g in sweep
+        ]
+        print("  guidance sweep (mean normalised |achieved - requested|): "
+              + ", ".join(f"g={g:g}: {e:.4f}" for g, e in zip(sweep, errs)))  # fmt: skip
+        med_nodes = float(np.median(train.mask.sum(1)))
+        for st in (int(s) for s in args.steps.split(",")):
+            times = []
+            for r in range(args.repeats):
+                t0 = time.perf_counter()
+                model.sample({"num_nodes": med_nodes}, 16, seed=r, steps=st)
+                times.append(time.perf_counter() - t0)
+            print(
+                f"  speed: {st:3d} steps, batch 16: {16 / statistics.median(times):7.1f} graphs/s (median of {args.repeats})"
+            )
+        size = sum(v.numel() * v.element_size() for v in model.weights().values()) / 1e6
+        nparam = sum(p.numel() for p in model.net.parameters())
+        print(f"  weights: {size:.2f} MB, {nparam / 1e6:.2f} M parameters (target <= 10 MB)")
+
+
+if __name__ == "__main__":
+    main()
