@@ -1,0 +1,443 @@
+"""Output folder and ``report.html`` of :func:`araneus.demo.run_demo`.
+
+Layout of the folder::
+
+    webs/        source.json, dataset.npz, samples/<model>_<k>.json, helix_tower.json,
+                 lorenz.json
+    meshes/      helix_tower.stl, lorenz.stl (watertight, mm)
+    mechanics/   <structure>_<material>/ curve.csv, curve.png, stress.png, summary.json
+    figures/     source_web.png (+ source/ analysis histograms), samples_<model>.png,
+                 helix_tower.png, lorenz.png, feature_histograms.png,
+                 requested_vs_achieved.png
+    generation.csv   requested vs achieved features of every generated web
+    metrics.json     validity/V.U.N., MMD and fidelity per model
+    summary.json     settings, sizes, timings and headline figures
+    report.html      self-contained interactive report (plotly embedded, works offline)
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._util import write_text_atomic
+from .features import FEATURE_NAMES, conditioning_features
+from .web import WebGraph, concat_webs
+
+MATERIAL_LABEL = {"silk": "spider silk (dragline/viscid)", "pla": "printed PLA"}
+
+
+# ---------------------------------------------------------------------------- helpers
+def sample_grid(webs: list[WebGraph], cols: int = 4) -> WebGraph:
+    """Webs laid side by side on a grid in the x-y plane (for one combined view)."""
+    if not webs:
+        return WebGraph(np.zeros((0, 3)))
+    size = max(float((w.bbox()[1] - w.bbox()[0]).max()) if w.n_nodes else 1.0 for w in webs)
+    step = 1.3 * size
+    placed = []
+    for k, w in enumerate(webs):
+        if w.n_nodes == 0:
+            continue
+        off = np.array([(k % cols) * step, -(k // cols) * step, 0.0])
+        placed.append(w.centered().translate(off))
+    return concat_webs(placed)
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, (np.floating, float)):
+        return float(x) if np.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, (np.bool_, bool)):
+        return bool(x)
+    if isinstance(x, Path):
+        return str(x)
+    return x
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    write_text_atomic(path, json.dumps(_jsonable(obj), indent=2) + "\n")
+
+
+def _generation_csv(runs: dict, path: Path) -> None:
+    head = ["model", "condition", "sample"]
+    head += [f"requested_{f}" for f in FEATURE_NAMES] + [f"achieved_{f}" for f in FEATURE_NAMES]
+    lines = [",".join(head)]
+    for name, run in runs.items():
+        for k in range(len(run.webs)):
+            vals = [*run.requested[k], *run.achieved[k]]
+            row = [name, str(int(run.condition_index[k])), str(k)]
+            lines.append(",".join(row + [f"{v:.6g}" for v in vals]))
+    write_text_atomic(path, "\n".join(lines) + "\n")
+
+
+# ---------------------------------------------------------------------------- figures
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save_png(fig, path: Path) -> None:
+    from ._util import atomic_output
+
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+
+
+def feature_histograms_png(dataset, runs: dict, path: Path) -> None:
+    """Per-feature histograms: dataset (all splits) vs each model's generated webs."""
+    plt = _pyplot()
+    cols = [list(dataset.feature_names).index(f) for f in FEATURE_NAMES]
+    data = dataset.features[:, cols]
+    fig, axes = plt.subplots(2, 4, figsize=(13, 6))
+    try:
+        for j, (ax, name) in enumerate(zip(axes.ravel(), FEATURE_NAMES)):
+            allv = np.concatenate([data[:, j]] + [r.achieved[:, j] for r in runs.values()])
+            bins = np.histogram_bin_edges(allv[np.isfinite(allv)], bins=20)
+            ax.hist(data[:, j], bins=bins, density=True, alpha=0.5, label="dataset", color="0.5")
+            for r in runs.values():
+                ax.hist(r.achieved[:, j], bins=bins, density=True, histtype="step", lw=1.5,
+                        label=r.name)  # fmt: skip
+            ax.set_title(name, fontsize=9)
+        axes.ravel()[-1].axis("off")
+        axes.ravel()[0].legend(fontsize=7, frameon=False)
+        fig.tight_layout()
+        _save_png(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def requested_achieved_png(runs: dict, path: Path) -> None:
+    """Scatter of requested vs achieved features, one panel per feature."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(2, 4, figsize=(13, 6))
+    try:
+        for j, (ax, name) in enumerate(zip(axes.ravel(), FEATURE_NAMES)):
+            lo, hi = np.inf, -np.inf
+            for r in runs.values():
+                ax.plot(r.requested[:, j], r.achieved[:, j], "o", ms=4, alpha=0.7, label=r.name)
+                both = np.concatenate([r.requested[:, j], r.achieved[:, j]])
+                lo, hi = min(lo, np.nanmin(both)), max(hi, np.nanmax(both))
+            ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+            ax.set_title(name, fontsize=9)
+            ax.set_xlabel("requested", fontsize=8)
+            ax.set_ylabel("achieved", fontsize=8)
+        axes.ravel()[-1].axis("off")
+        axes.ravel()[0].legend(fontsize=7, frameon=False)
+        fig.tight_layout()
+        _save_png(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def scatter_figure(runs: dict):
+    """Plotly: requested vs achieved per feature (one panel each), coloured by model."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=2, cols=4, subplot_titles=FEATURE_NAMES)
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]
+    for j in range(len(FEATURE_NAMES)):
+        row, col = j // 4 + 1, j % 4 + 1
+        lo, hi = np.inf, -np.inf
+        for m, r in enumerate(runs.values()):
+            fig.add_trace(
+                go.Scatter(
+                    x=r.requested[:, j],
+                    y=r.achieved[:, j],
+                    mode="markers",
+                    name=r.name,
+                    legendgroup=r.name,
+                    showlegend=j == 0,
+                    marker={"color": palette[m % len(palette)], "size": 6, "opacity": 0.75},
+                ),
+                row=row,
+                col=col,
+            )
+            both = np.concatenate([r.requested[:, j], r.achieved[:, j]])
+            lo, hi = min(lo, float(np.nanmin(both))), max(hi, float(np.nanmax(both)))
+        fig.add_trace(
+            go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", showlegend=False,
+                       line={"color": "black", "dash": "dash", "width": 1}),
+            row=row, col=col,
+        )  # fmt: skip
+    fig.update_layout(height=560, margin={"t": 50, "l": 40, "r": 10, "b": 30})
+    return fig
+
+
+def histogram_figure(dataset, runs: dict):
+    """Plotly: feature histograms of the dataset and of each model's generated webs."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    cols = [list(dataset.feature_names).index(f) for f in FEATURE_NAMES]
+    data = dataset.features[:, cols]
+    fig = make_subplots(rows=2, cols=4, subplot_titles=FEATURE_NAMES)
+    groups = [("dataset", data)] + [(r.name, r.achieved) for r in runs.values()]
+    for j in range(len(FEATURE_NAMES)):
+        for g, (label, arr) in enumerate(groups):
+            fig.add_trace(
+                go.Histogram(x=arr[:, j], name=label, legendgroup=label, showlegend=j == 0,
+                             histnorm="probability density", opacity=0.55, nbinsx=20,
+                             marker={"color": ["#888888", "#1f77b4", "#ff7f0e", "#2ca02c"][g % 4]}),
+                row=j // 4 + 1, col=j % 4 + 1,
+            )  # fmt: skip
+    fig.update_layout(barmode="overlay", height=560, margin={"t": 50, "l": 40, "r": 10, "b": 30})
+    return fig
+
+
+def curves_figure(structures: dict):
+    """Plotly: force-displacement curves, one panel per material."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    mats = ["silk", "pla"]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=[MATERIAL_LABEL[m] for m in mats])
+    for c, mat in enumerate(mats):
+        for s, st in enumerate(structures.values()):
+            t = st.tests.get(mat)
+            if t is None:
+                continue
+            fig.add_trace(
+                go.Scatter(x=t.curve.displacement, y=t.curve.force, mode="lines+markers",
+                           name=f"{st.name} ({t.test})", legendgroup=st.name, showlegend=c == 0,
+                           marker={"size": 4}, line={"color": ["#1f77b4", "#d62728"][s % 2]}),
+                row=1, col=c + 1,
+            )  # fmt: skip
+        fig.update_xaxes(title_text="grip displacement [mm]", row=1, col=c + 1)
+        fig.update_yaxes(title_text="force [N]", row=1, col=c + 1)
+    fig.update_layout(height=420, margin={"t": 50, "l": 50, "r": 10, "b": 40})
+    return fig
+
+
+# ---------------------------------------------------------------------------- tables
+def model_rows(result) -> list[dict[str, Any]]:
+    """One row per model: validity, V.U.N., fidelity R^2 and MMD^2 figures, speed."""
+    rows = []
+    for name, r in result.runs.items():
+        m = r.metrics
+        fid = m.get("fidelity") or {}
+        row = {
+            "model": name,
+            "parameters": sum(int(p.numel()) for p in result.models[name].net.parameters()),
+            "webs": len(r.webs),
+            "valid": m["vun"]["valid"],
+            "unique": m["vun"]["unique"],
+            "novel": m["vun"]["novel"],
+            "V.U.N.": m["vun"]["vun"],
+            "pooled R^2": fid.get("pooled_r2"),
+            **{f"MMD {k}": v for k, v in m["mmd"].items()},
+            "ms per web": 1000 * r.seconds / max(len(r.webs), 1),
+        }
+        rows.append(row)
+    return rows
+
+
+def achieved_rows(result) -> list[dict[str, Any]]:
+    """Requested vs mean achieved features per condition and model."""
+    rows = []
+    short = {f: f.replace("mean_", "").replace("num_", "n_") for f in FEATURE_NAMES}
+    for c, cond in enumerate(result.conditions):
+        rows.append({"condition": c, "source": "requested",
+                     **{short[f]: cond[f] for f in FEATURE_NAMES}})  # fmt: skip
+        for name, r in result.runs.items():
+            sel = r.condition_index == c
+            mean = r.achieved[sel].mean(axis=0)
+            rows.append({"condition": c, "source": name,
+                         **{short[f]: float(v) for f, v in zip(FEATURE_NAMES, mean)}})  # fmt: skip
+    return rows
+
+
+def structure_rows(result) -> list[dict[str, Any]]:
+    """Assembly, mesh and test figures per structure and material."""
+    rows = []
+    for st in result.structures.values():
+        a = st.assembly
+        for mat, t in st.tests.items():
+            rows.append({
+                "structure": st.name,
+                "pieces": a["pieces"],
+                "nodes": st.web.n_nodes,
+                "edges": st.web.n_edges,
+                "STL watertight": st.mesh_summary.get("watertight"),
+                "triangles": st.mesh_summary.get("triangles"),
+                "test": t.test,
+                "material": mat,
+                "stiffness N/mm": t.stiffness,
+                "peak force N": t.peak_force,
+                "energy mJ": t.energy_to_failure,
+                "energy per mass J/kg": t.specific_energy,
+                "broken members": int(t.broken.sum()),
+            })  # fmt: skip
+    return rows
+
+
+# ---------------------------------------------------------------------------- writing
+def _write_webs(result, out: Path) -> dict[str, Path]:
+    from .io import write_web
+
+    webs_dir = out / "webs"
+    (webs_dir / "samples").mkdir(parents=True, exist_ok=True)
+    files = {"source_web": webs_dir / "source.json", "dataset": webs_dir / "dataset.npz"}
+    write_web(result.source, files["source_web"])
+    result.dataset.save(files["dataset"])
+    for name, run in result.runs.items():
+        for k, w in enumerate(run.webs):
+            write_web(w, webs_dir / "samples" / f"{name}_{k:02d}.json")
+    for st in result.structures.values():
+        files[f"{st.name}_web"] = webs_dir / f"{st.name}.json"
+        write_web(st.web, files[f"{st.name}_web"])
+    return files
+
+
+def _write_meshes_and_tests(result, out: Path) -> dict[str, Path]:
+    from .fabricate import export_mesh
+
+    files: dict[str, Path] = {}
+    for st in result.structures.values():
+        files[f"{st.name}_stl"] = export_mesh(st.mesh, out / "meshes" / f"{st.name}.stl")
+        for mat, t in st.tests.items():
+            folder = out / "mechanics" / f"{st.name}_{mat}"
+            for p in t.save(st.web, folder):
+                files[f"{st.name}_{mat}_{p.stem}"] = p
+    return files
+
+
+def _write_figures(result, out: Path) -> dict[str, Path]:
+    from .plot import plot_web
+    from .report_figures import write_analysis_figures
+
+    fig_dir = out / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    files = {"source_png": fig_dir / "source_web.png"}
+    src = result.source
+    plot_web(src, files["source_png"], title=f"source tent web: {src.n_nodes} nodes")
+    for k, p in write_analysis_figures(src, fig_dir / "source", title="source").items():
+        files[f"source_{k}"] = p
+    for name, run in result.runs.items():
+        files[f"samples_{name}"] = fig_dir / f"samples_{name}.png"
+        plot_web(sample_grid(run.webs[:8]), files[f"samples_{name}"], title=f"{name}: samples")
+    for st in result.structures.values():
+        files[f"{st.name}_png"] = fig_dir / f"{st.name}.png"
+        plot_web(st.web, files[f"{st.name}_png"], title=f"{st.name}: {st.web.n_nodes} nodes")
+    files["feature_histograms"] = fig_dir / "feature_histograms.png"
+    feature_histograms_png(result.dataset, result.runs, files["feature_histograms"])
+    files["requested_vs_achieved"] = fig_dir / "requested_vs_achieved.png"
+    requested_achieved_png(result.runs, files["requested_vs_achieved"])
+    return files
+
+
+def build_summary(result) -> dict[str, Any]:
+    """The JSON-friendly summary of a run (``summary.json``)."""
+    import araneus
+
+    cfg = result.config
+    return {
+        "araneus_version": getattr(araneus, "__version__", "unknown"),
+        "python": platform.python_version(),
+        "config": asdict(cfg),
+        "sizes": asdict(cfg.sizes),
+        "weights": "packaged" if cfg.weights_dir is None else str(cfg.weights_dir),
+        "timings_s": dict(result.timings),
+        "source": {
+            "nodes": result.source.n_nodes,
+            "edges": result.source.n_edges,
+            "features": conditioning_features(result.source),
+        },  # fmt: skip
+        "dataset": {
+            "samples": len(result.dataset),
+            "splits": np.bincount(result.dataset.split, minlength=3).tolist(),
+        },  # fmt: skip
+        "conditions": result.conditions,
+        "models": model_rows(result),
+        "structures": {
+            st.name: {
+                "assembly": st.assembly,
+                "mesh": st.mesh_summary,
+                "tests": {m: t.summary() for m, t in st.tests.items()},
+            }
+            for st in result.structures.values()
+        },
+        **result.summary,
+    }
+
+
+def build_report(result, summary: dict[str, Any]):
+    """The :class:`~araneus.report.Report` of a demo run (sections in story order)."""
+    from .report import Report
+
+    rep = Report("araneus demo: from a tent web to printed, tested structures")
+    src = result.source
+    rep.text(
+        "Every number and figure below was produced by one call of `araneus demo` "
+        f"(seed {result.config.seed}, {'quick' if result.config.quick else 'full'} run)."
+    )
+    rep.heading("1. Source web")
+    rep.table([{"nodes": src.n_nodes, "edges": src.n_edges, **conditioning_features(src)}],
+              title="Source web statistics")  # fmt: skip
+    rep.web(src, title="Cyrtophora tent web (coloured by thread type)")
+    rep.heading("2. Dataset")
+    rep.text(f"{len(result.dataset)} random-walk samples of 16-64 nodes cut out of the source "
+             f"web; train/val/test = {summary['dataset']['splits']}.")  # fmt: skip
+    rep.figure(histogram_figure(result.dataset, result.runs), "Feature histograms")
+    rep.heading("3-4. Pretrained models: generation for requested conditions")
+    rep.text("Conditions are the features of held-out test samples. MMD^2 is measured "
+             "against the test split, novelty against the training split.")  # fmt: skip
+    rep.table(model_rows(result), title="Model figures")
+    rep.table(achieved_rows(result), title="Requested vs achieved (mean of the samples)")
+    rep.figure(scatter_figure(result.runs), "Requested vs achieved")
+    for name, run in result.runs.items():
+        rep.web(sample_grid(run.webs[:8]), title=f"Generated samples: {name}")
+    rep.heading("5-6. Assemblies, meshes and virtual tension tests")
+    sched = summary.get("assembly_schedule", {})
+    rep.text("Pieces generated one per placement; mean edge length graded from "
+             f"{sched.get('mean_edge_length')} (base) to top.")  # fmt: skip
+    rep.table(structure_rows(result), title="Structures")
+    for st in result.structures.values():
+        rep.web(st.web, title=f"{st.name} (thread type; 'stitch' joins pieces)")
+        silk = st.tests.get("silk")
+        if silk is not None:
+            stress = np.nan_to_num(silk.member_stress, nan=0.0)
+            rep.web(st.web, title=f"{st.name}: silk member stress at peak",
+                    values=stress, value_label="stress [MPa]")  # fmt: skip
+    rep.figure(curves_figure(result.structures), "Force-displacement curves")
+    rep.heading("Settings")
+    rep.settings({k: summary[k] for k in ("config", "sizes", "weights", "timings_s")},
+                 title="Settings used")  # fmt: skip
+    return rep
+
+
+def write_outputs(result, out: str | Path) -> dict[str, Path]:
+    """Write the whole output folder of a demo run; returns (and stores) the file map."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = _write_webs(result, out)
+    files |= _write_meshes_and_tests(result, out)
+    files |= _write_figures(result, out)
+    files["generation_csv"] = out / "generation.csv"
+    _generation_csv(result.runs, files["generation_csv"])
+    files["metrics"] = out / "metrics.json"
+    _write_json(files["metrics"], {n: r.metrics for n, r in result.runs.items()})
+    summary = build_summary(result)
+    files["report"] = build_report(result, summary).write(out / "report.html")
+    files["summary"] = out / "summary.json"
+    summary["files"] = {k: str(p.relative_to(out)) for k, p in files.items()}
+    _write_json(files["summary"], summary)
+    result.files = files
+    result.summary = summary
+    return files
