@@ -35,10 +35,14 @@ from .fabrication.checks import (
     strut_gaps,
 )
 from .fabrication.geometry import StrutSpec, csg_union, node_diameters, strut_diameters
+from .fabrication.joints import hull_union
 from .web import WebGraph
 
 #: Mesh file types by suffix.
 MESH_FORMATS: dict[str, str] = {".stl": "stl", ".3mf": "3mf", ".obj": "obj"}
+
+#: Node joint styles (see :func:`build_mesh`).
+JOINTS: tuple[str, ...] = ("sphere", "hull")
 
 
 @dataclass
@@ -93,6 +97,7 @@ def build_mesh(
     process: str | ProcessPreset = "fdm",
     scale: float = 1.0,
     segments: int = 12,
+    joint: str = "hull",
     base_plate: bool = False,
     plate_thickness: float = 2.0,
     plate_margin: float = 2.0,
@@ -116,6 +121,11 @@ def build_mesh(
         Millimetres per web length unit (positions and attribute diameters are multiplied).
     segments
         Facets around each tube (>= 3) and along each sphere's circumference.
+    joint
+        ``"sphere"``: exact boolean union of tubes and node spheres. ``"hull"``: smooth
+        joints (convex hull of the node sphere and short strut stubs) built directly, with
+        the boolean union only for parts too close or too acute for that; much faster on
+        large webs (see :mod:`araneus.fabrication.joints`).
     base_plate
         Add a slab under the lowest nodes (``plate_thickness`` mm thick, overhanging the
         web by ``plate_margin`` mm), unioned with the web.
@@ -134,6 +144,8 @@ def build_mesh(
         raise InputError("web has no edges: nothing to fabricate")
     preset = get_process(process)
     scale = _check_number(scale, "scale")
+    if joint not in JOINTS:
+        raise InputError(f"unknown joint {joint!r}; valid: {', '.join(JOINTS)}")
     segments = int(_check_number(segments, "segments"))
     if segments < 3:
         raise InputError(f"segments must be at least 3, got {segments}")
@@ -148,7 +160,11 @@ def build_mesh(
         if margin < 0:
             raise InputError(f"plate_margin must be >= 0, got {plate_margin!r}")
         extra.append(_base_plate(pos, node_d, thickness, margin))
-    solid = csg_union(pos, np.asarray(web.edges), strut_d, node_d, segments, extra)
+    if joint == "sphere":
+        solid = csg_union(pos, np.asarray(web.edges), strut_d, node_d, segments, extra)
+        stats = {"fallback_nodes": 0, "fallback_struts": 0}
+    else:
+        solid, stats = hull_union(pos, np.asarray(web.edges), strut_d, node_d, segments, extra)
     out = solid.to_mesh()
     mesh = trimesh.Trimesh(
         np.asarray(out.vert_properties)[:, :3].astype(np.float64),
@@ -157,6 +173,9 @@ def build_mesh(
     )
     report = _report(web, pos, strut_d, node_d, n_enlarged, mesh, preset, sharp_angle_deg)
     report.base_plate = bool(base_plate)
+    report.joint = joint
+    report.boolean_nodes = stats["fallback_nodes"] if joint == "hull" else report.n_nodes
+    report.boolean_struts = stats["fallback_struts"] if joint == "hull" else report.n_struts
     if base_plate:
         report.min_feature_required_mm = preset.min_feature_mm
     return MeshResult(mesh, report, strut_d, node_d)
@@ -289,6 +308,7 @@ def export_mesh(mesh: Any, path: str | os.PathLike, file_type: str | None = None
 
 
 __all__ = [
+    "JOINTS",
     "MESH_FORMATS",
     "PROCESSES",
     "MeshResult",

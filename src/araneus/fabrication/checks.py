@@ -73,6 +73,9 @@ class PrintabilityReport:
     size_mm: tuple[float, float, float]
     triangles: int
     base_plate: bool
+    joint: str = "sphere"
+    boolean_nodes: int = 0
+    boolean_struts: int = 0
     warnings: list[str] = field(default_factory=list)
 
     @property
