@@ -28,7 +28,7 @@ def _star() -> WebGraph:
 
 def test_single_strut_volume_matches_analytic():
     web = WebGraph(np.array([[0, 0, 0], [10, 0, 0.0]]), np.array([[0, 1]]))
-    res = build_mesh(web, strut=0.8, node=1.2, segments=64)
+    res = build_mesh(web, strut=0.8, node=1.2, segments=64, joint="sphere")
     assert res.report.watertight and res.report.bodies == 1
     expected = _strut_volume(0.4, 0.6, 10.0)
     assert res.mesh.volume == pytest.approx(expected, rel=0.01)
@@ -39,7 +39,7 @@ def test_single_strut_volume_matches_analytic():
 def test_star_volume_matches_analytic():
     web = _star()
     r, rc, rl = 0.5, 0.9, 0.7  # strut radius, centre sphere, leaf spheres
-    res = build_mesh(web, strut=1.0, node=1.4, segments=64)
+    res = build_mesh(web, strut=1.0, node=1.4, segments=64, joint="sphere")
     # node diameter 1.4 everywhere: centre and leaves use R = 0.7
     rc = rl
     assert res.mesh.is_watertight and res.report.bodies == 1
@@ -52,8 +52,58 @@ def test_star_volume_matches_analytic():
 
 def test_scale_multiplies_positions_not_diameters():
     web = WebGraph(np.array([[0, 0, 0], [1, 0, 0.0]]), np.array([[0, 1]]))
-    res = build_mesh(web, strut=0.8, node=1.2, scale=10.0, segments=48)
+    res = build_mesh(web, strut=0.8, node=1.2, scale=10.0, segments=48, joint="sphere")
     assert res.mesh.volume == pytest.approx(_strut_volume(0.4, 0.6, 10.0), rel=0.015)
+
+
+def _lattice(n: int, seed: int = 0) -> WebGraph:
+    rng = np.random.default_rng(seed)
+    grid = np.stack(np.meshgrid(*[np.arange(n)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    idx = np.arange(n**3).reshape(n, n, n)
+    edges = np.concatenate(
+        [
+            np.stack([idx[:-1].ravel(), idx[1:].ravel()], 1),
+            np.stack([idx[:, :-1].ravel(), idx[:, 1:].ravel()], 1),
+            np.stack([idx[:, :, :-1].ravel(), idx[:, :, 1:].ravel()], 1),
+        ]
+    )
+    return WebGraph(grid * 5.0 + rng.normal(0, 0.5, grid.shape), edges)
+
+
+@pytest.mark.parametrize("segments", [8, 12])
+def test_hull_joints_lattice_watertight_and_close_to_spheres(segments):
+    web = _lattice(3)
+    hull = build_mesh(web, strut=0.8, node=1.2, segments=segments, joint="hull")
+    sph = build_mesh(web, strut=0.8, node=1.2, segments=segments, joint="sphere")
+    for res in (hull, sph):
+        assert res.mesh.is_watertight and res.report.bodies == 1
+        assert res.report.volume_mm3 > 0
+    assert hull.report.boolean_nodes == 0 and hull.report.boolean_struts == 0
+    # smooth joints add a little fillet volume around each node, nothing else
+    assert sph.mesh.volume < hull.mesh.volume < 1.15 * sph.mesh.volume
+    assert hull.report.joint == "hull" and sph.report.boolean_struts == web.n_edges
+
+
+def test_hull_single_strut_bounds():
+    web = WebGraph(np.array([[0, 0, 0], [10, 0, 0.0]]), np.array([[0, 1]]))
+    res = build_mesh(web, strut=0.8, node=1.2, segments=48, joint="hull")
+    assert res.mesh.is_watertight and res.report.bodies == 1
+    exact = _strut_volume(0.4, 0.6, 10.0)
+    assert exact < res.mesh.volume < 1.1 * exact
+    np.testing.assert_allclose(res.mesh.bounds[:, 0], [-0.6, 10.6], atol=1e-3)
+
+
+def test_hull_falls_back_to_booleans_where_needed():
+    # an acute pair at node 0 and a strut crossing another without a joint
+    pos = np.array(
+        [[0, 0, 0], [10, 0, 0], [10, 1, 0], [0, 10, 0], [5, -5, 0.2], [5, 5, 0.2]], dtype=float
+    )
+    edges = np.array([[0, 1], [0, 2], [0, 3], [4, 5], [3, 5]])
+    res = build_mesh(WebGraph(pos, edges), strut=0.8, segments=10, joint="hull")
+    assert res.mesh.is_watertight and res.report.bodies == 1
+    assert res.report.boolean_nodes >= 1 and res.report.boolean_struts >= 2
+    ref = build_mesh(WebGraph(pos, edges), strut=0.8, segments=10, joint="sphere")
+    assert ref.mesh.volume <= res.mesh.volume < 1.15 * ref.mesh.volume
 
 
 def test_diameters_by_thread_type_and_attribute():
@@ -185,6 +235,8 @@ def test_bad_inputs():
         build_mesh(web, scale=float("inf"))
     with pytest.raises(InputError, match="segments"):
         build_mesh(web, segments=2)
+    with pytest.raises(InputError, match="unknown joint 'cube'"):
+        build_mesh(web, joint="cube")
     with pytest.raises(InputError, match="plate_thickness"):
         build_mesh(web, base_plate=True, plate_thickness=0)
     with pytest.raises(InputError, match="web must be a WebGraph"):

@@ -53,6 +53,9 @@ def register(app: typer.Typer) -> None:
         process: str = typer.Option("fdm", "--process", help="Printing process: fdm or resin."),
         scale: float = typer.Option(1.0, "--scale", help="Millimetres per web length unit."),
         segments: int = typer.Option(12, "--segments", help="Facets around each tube."),
+        joint: str = typer.Option(
+            "hull", "--joint", help="Node joints: hull (smooth, fast) or sphere (exact CSG)."
+        ),
         base_plate: bool = typer.Option(
             False, "--base-plate", help="Add a slab under the lowest nodes."
         ),
@@ -82,6 +85,7 @@ def register(app: typer.Typer) -> None:
             process=process,
             scale=scale,
             segments=segments,
+            joint=joint,
             base_plate=base_plate,
             plate_thickness=plate_thickness,
         )
