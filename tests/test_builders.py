@@ -20,7 +20,7 @@ from araneus.builders import (
     shape_web,
 )
 from araneus.builders._geometry import split_segments
-from araneus.errors import ConfigError, InputError, SolverError
+from araneus.errors import AraneusError, ConfigError, InputError, SolverError
 from araneus.web import THREAD_TYPES, WebGraph, thread_code
 
 # a smaller tent keeps the generic tests fast; the default size is tested once
@@ -389,3 +389,20 @@ def test_tent_valid_for_any_sane_config(stagger, branch_ratio, hub_radials, bulg
     assert web.degrees.max() <= 6
     assert web.edge_lengths.min() > 1e-3
     assert 2.6 <= web.degrees.mean() <= 3.9
+
+
+def test_cli_build_checks_names_before_building(tmp_path):
+    from typer.testing import CliRunner
+
+    from araneus.cli import app
+
+    run = CliRunner().invoke
+    out = tmp_path / "w.json"
+    res = run(app, ["build", "orb", "--out", str(out), "--preview", str(tmp_path / "p.nope")])
+    assert isinstance(res.exception, InputError) and ".nope" in str(res.exception)
+    assert not out.exists()
+    res = run(app, ["build", "orb", "--out", str(out), "--preview", str(tmp_path / "p.png"),
+                    "--linewidth", "0"])  # fmt: skip
+    assert isinstance(res.exception, InputError) and "linewidth" in str(res.exception)
+    res = run(app, ["build", "orb", "--out", str(tmp_path / "w.nope")])
+    assert isinstance(res.exception, AraneusError) and not out.exists()

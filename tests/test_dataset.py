@@ -354,3 +354,16 @@ def test_from_webs_roundtrip_property(n, p, seed, k):
     orig_set = {tuple(e) for e in np.sort(org[back.edges], axis=1).tolist()}
     assert orig_set <= {tuple(e) for e in w.edges.tolist()}
     np.testing.assert_allclose(feature_vector(back), ds.features[0], rtol=1e-9, atol=1e-12)
+
+
+def test_bad_seed_and_single_web_file_give_clear_errors(grid, tmp_path):
+    from araneus.dataset.files import load_webs
+    from araneus.io import write_web
+
+    for seed in (-1, 1.5, "3"):
+        with pytest.raises(InputError, match="seed"):
+            build_dataset(grid, 5, seed=seed)
+    one = tmp_path / "one.json"
+    write_web(grid, one)
+    with pytest.raises(FormatError, match="single web file"):
+        load_webs(one)

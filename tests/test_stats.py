@@ -243,3 +243,12 @@ def test_web_summary_counts_and_empty():
     json.dumps(s)
     empty = web_summary(WebGraph(np.zeros((0, 3)), np.zeros((0, 2), dtype=np.int64)))
     assert empty["nodes"] == 0 and empty["degree"] is None and empty["edge_length"] is None
+
+
+def test_cli_analyze_web_without_edges(tmp_path, capsys):
+    from araneus.io import write_web
+
+    src = tmp_path / "dots.json"
+    write_web(WebGraph(np.eye(3), np.zeros((0, 2), dtype=np.int64)), src)
+    assert _run_cli(["analyze", str(src), "--out", str(tmp_path / "a")]) in (0, None)
+    assert (tmp_path / "a" / "web_3d.png").stat().st_size > 0

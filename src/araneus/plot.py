@@ -123,7 +123,10 @@ def draw_web(
         colors = palette[np.clip(codes.astype(int), 0, len(THREAD_TYPES) - 1)]
     else:
         colors = "#333333"
-    ax.add_collection3d(Line3DCollection(segs, colors=colors, linewidths=lw))
+    if len(segs):
+        ax.add_collection3d(Line3DCollection(segs, colors=colors, linewidths=lw))
+    elif web.n_nodes:  # no threads at all: show the nodes
+        ax.scatter(*web.pos.T, s=4, color="#333333", depthshade=False)
     if web.n_nodes:
         lo, hi = web.bbox()
         mid, half = (lo + hi) / 2, max((hi - lo).max() / 2, 1e-9)
@@ -134,6 +137,21 @@ def draw_web(
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.set_zlabel("z")
+
+
+def figure_format(path: str | os.PathLike) -> str:
+    """Image format named by ``path``'s suffix (``"png"`` if none); unknown ones: InputError.
+
+    Call it before long work whose result is to be plotted, to fail early on a typo.
+    """
+    suffix = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
+    known = ("png", "svg", "pdf", "jpg", "jpeg", "eps", "ps", "tif", "tiff", "webp")
+    if suffix not in known:
+        raise InputError(
+            f"{os.fspath(path)}: cannot save a figure as '.{suffix}'; use one of "
+            + ", ".join("." + k for k in known)
+        )
+    return suffix
 
 
 def plot_web(
@@ -170,6 +188,7 @@ def plot_web(
         raise InputError(f"values must have one entry per edge ({web.n_edges}), got {len(values)}")
     if linewidth is not None:
         _check_linewidth(linewidth)
+    suffix = figure_format(path)
     plt = _pyplot()
     fig = plt.figure(figsize=(7, 6))
     try:
@@ -189,7 +208,6 @@ def plot_web(
             ]
             ax.legend(handles=handles, loc="upper left", fontsize=8, frameon=False)
         ax.set_title(title or f"{web.n_nodes} nodes, {web.n_edges} edges", fontsize=10)
-        suffix = os.path.splitext(os.fspath(path))[1].lstrip(".") or "png"
         with atomic_output(path) as tmp:
             fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=suffix)
     finally:

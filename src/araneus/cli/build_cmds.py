@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
         from .. import builders
         from .._util import apply_overrides
         from ..errors import ConfigError
-        from ..io import write_web
+        from ..io import format_for, write_web
 
         if family not in builders.BUILDERS:
             raise ConfigError(
@@ -41,6 +41,13 @@ def register(app: typer.Typer) -> None:
             )
         if seed < 0:
             raise ConfigError(f"--seed must be >= 0, got {seed}")
+        format_for(out, None, "write")  # fail on a bad name before the build
+        if preview is not None:
+            from ..plot import _check_linewidth, figure_format
+
+            figure_format(preview)
+            if linewidth is not None:
+                _check_linewidth(linewidth)
         spec = builders.BUILDERS[family]
         cfg = apply_overrides(spec.config(), set_, what=f"{family} config")
         web = builders.build(family, cfg, seed)

@@ -233,6 +233,8 @@ def build_dataset(
         raise InputError(f"L={length} must be >= n_max={n_max}")
     if not (np.isfinite(jitter) and 0 <= jitter <= 1):
         raise InputError(f"jitter must be in [0, 1] (fraction of the edge length), got {jitter}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
     cfg = {
         "sampler": sampler, "n_min": n_min, "n_max": n_max, "K": K, "split": split,
         "seed": int(seed), "fractions": fr.tolist(), "n_regions": int(n_regions),
@@ -240,6 +242,41 @@ def build_dataset(
         "jitter": float(jitter), "max_steps": int(max_steps or 8 * n_max),
     }  # fmt: skip
     rng = np.random.default_rng(seed)
+    parts, codes, sources, rejected = _sample_webs(webs, n, fr, rng, cfg)
+    packed = concat_packed(parts)
+    split_codes = np.concatenate(codes)
+    if split == "random":
+        split_codes = np.repeat(np.arange(3), _split_counts(n, fr))[rng.permutation(n)]
+        split_codes = split_codes.astype(np.int8)
+    order = np.argsort(split_codes, kind="stable")
+    packed = _reorder(packed, order)
+    split_codes = split_codes[order]
+    packed = augment(packed, rng, rotate, reflect, jitter)
+    meta = {
+        "source": "sampled",
+        "sources": sources,
+        "sampler": cfg,
+        "counts": {
+            "samples": n,
+            "split": np.bincount(split_codes, minlength=3).tolist(),
+            "rejected_small": rejected,
+            "degree_cap_dropped_edges": int(sum(s["degree_cap_dropped_edges"] for s in sources)),
+        },
+    }
+    ds = WebDataset.from_packed(packed, K, length, split_codes, meta, extra_features)
+    ds.meta["split_overlap"] = _overlap(ds.origin, ds.source_id, ds.split)
+    return ds
+
+
+def _sample_webs(
+    webs: list[WebGraph], n: int, fr: np.ndarray, rng: np.random.Generator, cfg: dict
+) -> tuple[list[Packed], list[np.ndarray], list[dict], int]:
+    """Draw ``n`` samples spread evenly over ``webs``, per split region if asked.
+
+    Returns the packed parts, their split codes, one info dict per source web, and the
+    number of rejected (too small) draws.
+    """
+    split, n_min, n_regions = cfg["split"], cfg["n_min"], cfg["n_regions"]
     per_web = np.full(len(webs), n // len(webs))
     per_web[: n - per_web.sum()] += 1
     parts, codes, sources, rejected = [], [], [], 0
@@ -247,7 +284,7 @@ def build_dataset(
         if web.n_nodes == 0:
             raise InputError(f"source web {wi} is empty")
         node_split = _region_labels(web, n_regions, fr, rng) if split == "region" else None
-        src = _Source(web, K, n_min, node_split)
+        src = _Source(web, cfg["K"], n_min, node_split)
         if per_web[wi] == 0:
             continue
         if split == "region":
@@ -274,29 +311,7 @@ def build_dataset(
             "degree_cap_dropped_edges": src.dropped, "name": str(web.meta.get("name", "")),
             "family": str(web.meta.get("family", web.meta.get("builder", ""))),
         })  # fmt: skip
-    packed = concat_packed(parts)
-    split_codes = np.concatenate(codes)
-    if split == "random":
-        split_codes = np.repeat(np.arange(3), _split_counts(n, fr))[rng.permutation(n)]
-        split_codes = split_codes.astype(np.int8)
-    order = np.argsort(split_codes, kind="stable")
-    packed = _reorder(packed, order)
-    split_codes = split_codes[order]
-    packed = augment(packed, rng, rotate, reflect, jitter)
-    meta = {
-        "source": "sampled",
-        "sources": sources,
-        "sampler": cfg,
-        "counts": {
-            "samples": n,
-            "split": np.bincount(split_codes, minlength=3).tolist(),
-            "rejected_small": rejected,
-            "degree_cap_dropped_edges": int(sum(s["degree_cap_dropped_edges"] for s in sources)),
-        },
-    }
-    ds = WebDataset.from_packed(packed, K, length, split_codes, meta, extra_features)
-    ds.meta["split_overlap"] = _overlap(ds.origin, ds.source_id, ds.split)
-    return ds
+    return parts, codes, sources, rejected
 
 
 def _reorder(p: Packed, order: np.ndarray) -> Packed:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .._util import atomic_output
-from ..errors import FormatError, InputError
+from ..errors import FormatError
 from ..features import FEATURE_UNITS
 from ..web import WebGraph
 from .webdataset import SPLITS, WebDataset
@@ -42,11 +42,21 @@ def summary(ds: WebDataset) -> str:
 
 
 def feature_histograms(ds: WebDataset, path, bins: int = 40) -> None:
-    """Save a figure (PNG/SVG/PDF by suffix) with one histogram per feature, by split."""
-    import matplotlib
+    """Save a figure (PNG/SVG/PDF by suffix) with one histogram per feature, by split.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Parameters
+    ----------
+    ds
+        The dataset.
+    path
+        Output image; an unknown suffix raises :class:`InputError` before any drawing.
+    bins
+        Histogram bins per feature.
+    """
+    from ..plot import _pyplot, figure_format
+
+    fmt = figure_format(path)
+    plt = _pyplot()
 
     f = len(ds.feature_names)
     cols = min(4, max(f, 1))
@@ -66,12 +76,9 @@ def feature_histograms(ds: WebDataset, path, bins: int = 40) -> None:
         axes[j // cols][j % cols].axis("off")
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
-    fmt = Path(path).suffix.lstrip(".").lower() or "png"
     try:
         with atomic_output(path) as tmp:
             fig.savefig(tmp, format=fmt, dpi=110)
-    except ValueError as exc:
-        raise InputError(f"cannot save figure {path}: {exc}") from None
     finally:
         plt.close(fig)
 
@@ -102,6 +109,11 @@ def load_webs(path, split: str | None = None, limit: int | None = None) -> list[
         return [read_web(q) for q in files]
     if not p.exists():
         raise FormatError(p, "no such file or folder")
+    web_suffixes = {s for f in available_formats().values() if f.reader for s in f.suffixes}
+    if p.suffix.lower() in web_suffixes and p.suffix.lower() != ".npz":
+        raise FormatError(
+            p, "is a single web file; give a dataset file (.npz) or a folder of web files"
+        )
     ds = WebDataset.load(p)
     if split is not None:
         ds = ds.subset(split)
