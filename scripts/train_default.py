@@ -34,7 +34,10 @@ SETTINGS: dict[str, dict] = {
         "model": {"width": 96, "edge_width": 32, "depth": 3, "heads": 4},
         "train": {"steps": 2500, "batch_size": 32, "lr": 1e-3, "warmup": 100},
     },
-    # the autoregressive model adds its entry here
+    "autoregressive": {
+        "model": {"width": 128, "depth": 4, "heads": 4, "mixtures": 8},
+        "train": {"steps": 4000, "batch_size": 32, "lr": 1e-3, "warmup": 200},
+    },
 }
 DATASET = {"n": 4000, "seed": 0}
 

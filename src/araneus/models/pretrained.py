@@ -1,6 +1,6 @@
-"""Pretrained weights shipped inside the package (``araneus/weights/<model>/``).
+"""Pretrained weights shipped inside the package (``araneus/weights/<model>.*``).
 
-Each folder is an ordinary checkpoint (``model.json`` + ``model.safetensors``) written by
+Each model is an ordinary checkpoint pair (``<model>.json`` + ``<model>.safetensors``) written by
 ``scripts/train_default.py``, which records its exact settings in the JSON; rerun that
 script to reproduce or refresh them. Nothing is downloaded at run time.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import InputError
-from .base import CONFIG_FILE, WebGenerator, load_model
+from .base import WebGenerator, load_model
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -19,16 +19,18 @@ def pretrained_models() -> list[str]:
     """Names of the models with shipped weights (sorted)."""
     if not WEIGHTS_DIR.is_dir():
         return []
-    return sorted(p.name for p in WEIGHTS_DIR.iterdir() if (p / CONFIG_FILE).is_file())
+    return sorted(
+        p.stem for p in WEIGHTS_DIR.glob("*.json") if p.with_suffix(".safetensors").is_file()
+    )
 
 
 def pretrained_path(name: str) -> Path:
-    """Folder of the shipped checkpoint of model ``name``."""
+    """Path (``<name>.json``) of the shipped checkpoint of model ``name``."""
     names = pretrained_models()
     if name not in names:
         have = ", ".join(names) or "none (run scripts/train_default.py)"
         raise InputError(f"no pretrained weights for model {name!r}; available: {have}")
-    return WEIGHTS_DIR / name
+    return WEIGHTS_DIR / f"{name}.json"
 
 
 def load_pretrained(name: str) -> WebGenerator:
