@@ -300,3 +300,20 @@ def test_cli_mesh(tmp_path, capsys):
     assert "unknown mesh suffix" in capsys.readouterr().err
     assert _cli(["mesh", str(tmp_path / "missing.json"), "--out", str(bad)]) == 2
     assert not bad.exists()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_webs_hull_is_watertight_superset_of_spheres(seed):
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(seed)
+    pos = rng.uniform(0, 30, (40, 3))
+    _, nbr = cKDTree(pos).query(pos, k=4)
+    edges = np.stack([np.repeat(np.arange(40), 3), nbr[:, 1:].ravel()], 1)
+    web, _ = WebGraph.from_raw(pos, edges)
+    hull = build_mesh(web, strut=1.0, segments=8, joint="hull")
+    sph = build_mesh(web, strut=1.0, segments=8, joint="sphere")
+    assert hull.mesh.is_watertight and hull.report.volume_mm3 > 0
+    assert hull.report.bodies == sph.report.bodies
+    assert hull.mesh.volume >= sph.mesh.volume * (1 - 1e-3)
+    assert hull.mesh.volume < 1.3 * sph.mesh.volume

@@ -153,18 +153,26 @@ def _joint(sphere: np.ndarray, rings: np.ndarray) -> tuple[np.ndarray, np.ndarra
     except QhullError:
         return None
     tri = hull.simplices
-    nrm = np.cross(pts[tri[:, 1]] - pts[tri[:, 0]], pts[tri[:, 2]] - pts[tri[:, 0]])
-    flip = np.sum(nrm * hull.equations[:, :3], axis=1) < 0
+    p0 = pts[tri[:, 0]]
+    u, v = pts[tri[:, 1]] - p0, pts[tri[:, 2]] - p0
+    n = hull.equations
+    det = (
+        (u[:, 1] * v[:, 2] - u[:, 2] * v[:, 1]) * n[:, 0]
+        + (u[:, 2] * v[:, 0] - u[:, 0] * v[:, 2]) * n[:, 1]
+        + (u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]) * n[:, 2]
+    )
+    flip = det < 0
     tri[flip] = tri[flip][:, ::-1]
     ns = len(sphere)
+    hv = hull.vertices
+    if np.count_nonzero(hv >= ns) != k * seg:  # a ring vertex is not on the hull
+        return None
     ring_of = np.where(tri >= ns, (tri - ns) // seg, -1 - np.arange(3))
     face = (ring_of[:, 0] == ring_of[:, 1]) & (ring_of[:, 1] == ring_of[:, 2])
     counts = np.bincount(ring_of[face, 0], minlength=k)
-    if face.sum() != k * (seg - 2) or np.any(counts != seg - 2):
+    if np.any(counts != seg - 2):  # a ring is not exactly one planar face
         return None
-    if len(np.unique(tri[tri >= ns])) != k * seg:
-        return None
-    return tri[~face], np.unique(tri[~face][tri[~face] < ns])
+    return tri[~face], hv[hv < ns]
 
 
 def hull_union(
@@ -198,7 +206,14 @@ def hull_union(
         verts, tris, made = np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64), good_n & False
     parts = list(extra or [])
     if len(tris):
-        parts.insert(0, m3d.Manifold(m3d.Mesh(verts.astype(np.float32), tris.astype(np.uint32))))
+        built = m3d.Manifold(m3d.Mesh(verts.astype(np.float32), tris.astype(np.uint32)))
+        if built.status() != m3d.Error.NoError:  # safety net: never seen, but never silent
+            solid = csg_union(pos, edges, strut_d, node_d, segments, extra)
+            return solid, {
+                "fallback_nodes": int(np.count_nonzero(node_d)),
+                "fallback_struts": len(edges),
+            }
+        parts.insert(0, built)
     bad_e = ~good_e
     spheres = np.where(made, 0.0, node_d)  # a constructed joint contains its sphere
     if bad_e.any():
