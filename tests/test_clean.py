@@ -293,6 +293,7 @@ def test_cli_repair_writes_web_and_report(web, tmp_path, capsys):
         (["--set", "merge_tol=-1"], "merge_tol"),
         (["--set", "keep=some"], "keep"),
         (["--set", "min_component=x"], "min_component"),
+        (["--report", "."], "is a directory"),
     ],
 )
 def test_cli_repair_bad_settings(web, tmp_path, capsys, extra, needle):

@@ -367,3 +367,14 @@ def test_bad_seed_and_single_web_file_give_clear_errors(grid, tmp_path):
     write_web(grid, one)
     with pytest.raises(FormatError, match="single web file"):
         load_webs(one)
+
+
+def test_limit_and_garbage_reference_file(tmp_path):
+    from araneus.dataset.files import load_webs
+
+    with pytest.raises(InputError, match="limit"):
+        load_webs(tmp_path, limit=0)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(FormatError, match="not a readable torch file"):
+        load_reference(junk)

@@ -193,3 +193,9 @@ def test_evaluate_report_json(samples):
     assert "V.U.N." in text and "orbit" in text and "pooled R^2" in text
     with pytest.raises(InputError):
         evaluate([], gen)
+
+
+@pytest.mark.parametrize("k", [0, -2, 2.5, True])
+def test_vun_rejects_bad_degree_cap(k):
+    with pytest.raises(InputError, match="K"):
+        vun([grid_web(3, 3, 1)], K=k)

@@ -36,10 +36,13 @@ def register(app: typer.Typer) -> None:
         from .._util import apply_overrides, write_text_atomic
         from ..clean import RepairConfig
         from ..clean import repair as repair_web
+        from ..errors import InputError
         from ..io import format_for, read_web, write_web
 
         cfg = apply_overrides(RepairConfig(), settings, "repair")
         format_for(dst, to, "write")  # fail before the work on a bad output name
+        if report is not None and report.is_dir():
+            raise InputError(f"--report {report} is a directory; give a file name")
         web = read_web(src, format)
         fixed, rep = repair_web(web, **dataclasses.asdict(cfg))
         write_web(fixed, dst, to)

@@ -82,6 +82,10 @@ def register(app: typer.Typer) -> None:
         from ..dataset import WebDataset
         from ..dataset.files import feature_histograms, summary
 
+        if plot is not None:
+            from ..plot import figure_format
+
+            figure_format(plot)  # fail on a bad name before printing
         ds = WebDataset.load(path)
         typer.echo(summary(ds))
         if plot is not None:
@@ -124,8 +128,11 @@ def register(app: typer.Typer) -> None:
 
         from .._util import write_text_atomic
         from ..dataset.files import load_webs
+        from ..errors import InputError
         from ..metrics import evaluate, format_report
 
+        if json_out is not None and json_out.is_dir():
+            raise InputError(f"--json {json_out} is a directory; give a file name")
         gen = load_webs(generated, limit=limit)
         ref = load_webs(reference, split=ref_split, limit=limit)
         tr = None if train is None else load_webs(train, split="train")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .._util import atomic_output
-from ..errors import FormatError
+from ..errors import FormatError, InputError
 from ..features import FEATURE_UNITS
 from ..web import WebGraph
 from .webdataset import SPLITS, WebDataset
@@ -98,6 +98,8 @@ def load_webs(path, split: str | None = None, limit: int | None = None) -> list[
     """
     from ..io import available_formats, read_web
 
+    if limit is not None and (isinstance(limit, bool) or int(limit) != limit or limit < 1):
+        raise InputError(f"limit must be an integer >= 1, got {limit!r}")
     p = Path(path)
     if p.is_dir():
         suffixes = {s for f in available_formats().values() if f.reader for s in f.suffixes}

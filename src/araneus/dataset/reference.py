@@ -34,8 +34,10 @@ def _load_tuple(path: Path, allow_pickle: bool):
             raise FormatError(
                 path, f"refusing to load: {_RISK} ({str(exc).splitlines()[0]})"
             ) from None
-    except (RuntimeError, EOFError, OSError, ValueError, AttributeError) as exc:
-        raise FormatError(path, f"not a readable torch file ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - torch.load raises many unrelated types
+        raise FormatError(
+            path, f"not a readable torch file ({type(exc).__name__}: {exc})"
+        ) from None
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # noqa: BLE001 - any failure of an untrusted pickle

@@ -20,11 +20,32 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..errors import InputError
 from ..web import WebGraph
 
 
+def _check_cap(K: int) -> None:  # noqa: N803
+    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 1:
+        raise InputError(f"K (degree cap of validity) must be an integer >= 1, got {K!r}")
+
+
 def validity(web: WebGraph, K: int = 5) -> dict[str, bool]:  # noqa: N803
-    """Individual validity checks of one web and their conjunction ``"valid"``."""
+    """Individual validity checks of one web and their conjunction ``"valid"``.
+
+    Parameters
+    ----------
+    web
+        The web to check.
+    K
+        Degree cap (>= 1): a node with more neighbours makes the web invalid.
+
+    Returns
+    -------
+    dict
+        ``non_empty`` (nodes and edges), ``connected``, ``degree_cap``, ``no_zero_length``
+        (no edge shorter than 1e-9 of the bounding-box diagonal) and ``valid`` (all four).
+    """
+    _check_cap(K)
     lo, hi = web.bbox() if web.n_nodes else (np.zeros(3), np.zeros(3))
     diag = float(np.linalg.norm(hi - lo))
     checks = {
@@ -127,6 +148,7 @@ def vun(
     Returns a dict with ``n``, ``valid``, ``unique``, ``novel`` (None without ``train``),
     ``vun`` (None without ``train``), and ``failures`` counting each failed check.
     """
+    _check_cap(K)
     n = len(generated)
     checks = [validity(w, K) for w in generated]
     ok = np.array([c["valid"] for c in checks], dtype=bool)
