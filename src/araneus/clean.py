@@ -355,6 +355,30 @@ def _bridge_step(web: WebGraph, report: RepairReport, cfg: RepairConfig) -> WebG
     )
 
 
+def _chain_deviation(
+    pos: np.ndarray,
+    interior: np.ndarray,
+    lab: np.ndarray,
+    a_node: np.ndarray,
+    b_node: np.ndarray,
+    nc: int,
+) -> np.ndarray:
+    """(nc,) largest distance of each chain's interior nodes from the segment between its ends.
+
+    ``interior`` lists the interior nodes, ``lab`` maps nodes to chain labels and
+    ``a_node``/``b_node`` (nc,) are each chain's end nodes; chains without interior get 0.
+    """
+    c = lab[interior]
+    p0, p1 = pos[a_node[c]], pos[b_node[c]]
+    seg = p1 - p0
+    t = np.einsum("ij,ij->i", pos[interior] - p0, seg)
+    t = np.clip(t / np.maximum(np.einsum("ij,ij->i", seg, seg), 1e-300), 0.0, 1.0)
+    dev = np.linalg.norm(pos[interior] - (p0 + t[:, None] * seg), axis=1)
+    maxdev = np.zeros(nc)
+    np.maximum.at(maxdev, c, dev)
+    return maxdev
+
+
 def _simplify_step(web: WebGraph, report: RepairReport) -> WebGraph:
     """Contract degree-2 chains that are straight within ``report.simplify_tol``."""
     n, e = web.n_nodes, web.edges
@@ -379,21 +403,8 @@ def _simplify_step(web: WebGraph, report: RepairReport) -> WebGraph:
     b_node = np.where(ok, t_out[np.minimum(start + 1, len(t_out) - 1)], -1)
     first_edge = np.where(ok, tid[np.minimum(start, len(tid) - 1)], -1)
     ok &= a_node != b_node
-    # largest distance of interior nodes from the straight segment between the chain ends
-    idx = np.flatnonzero(d2 & ok[lab])
-    c = lab[idx]
-    p0, p1 = web.pos[a_node[c]], web.pos[b_node[c]]
-    seg = p1 - p0
-    t = np.clip(
-        np.einsum("ij,ij->i", web.pos[idx] - p0, seg)
-        / np.maximum(np.einsum("ij,ij->i", seg, seg), 1e-300),
-        0.0,
-        1.0,
-    )
-    dev = np.linalg.norm(web.pos[idx] - (p0 + t[:, None] * seg), axis=1)
-    maxdev = np.zeros(nc)
-    np.maximum.at(maxdev, c, dev)
-    ok &= maxdev <= report.simplify_tol
+    interior = np.flatnonzero(d2 & ok[lab])
+    ok &= _chain_deviation(web.pos, interior, lab, a_node, b_node, nc) <= report.simplify_tol
     # never create an edge that exists already, nor the same new edge twice
     lo, hi = np.minimum(a_node, b_node), np.maximum(a_node, b_node)
     key = lo * n + hi

@@ -124,15 +124,15 @@ class TentConfig:
         v.less("min_spacing", self.min_spacing, "mesh_spacing", self.mesh_spacing, "")
 
 
-def _sheet_layout(cfg: TentConfig, rng: np.random.Generator):
-    """Radial/ring sheet: node positions (planar), edges, thread codes, hub and rim masks."""
-    s, rh, big_r = cfg.mesh_spacing, cfg.hub_radius, cfg.sheet_radius
-    n_rings = int(math.floor((big_r - rh) / s)) + 1
-    rk = rh + s * np.arange(n_rings)
-    n0 = cfg.hub_radials
-    # level l radials appear where the gap between level < l radials exceeds branch_ratio*s
+def _radial_plan(cfg: TentConfig, n_rings: int, rng: np.random.Generator):
+    """Which radial crosses which ring: ``present`` (R, n_rings), angles (R,), first ring (R,).
+
+    Radials branch by levels: level-l radials start where the gap between the radials of
+    lower levels exceeds ``branch_ratio`` mesh spacings (plus a random 0-3 rings).
+    """
+    s, rh, n0 = cfg.mesh_spacing, cfg.hub_radius, cfg.hub_radials
     r_start = cfg.branch_ratio * s * n0 * 2.0 ** (np.arange(32) - 1) / (2 * np.pi)
-    n_levels = int(np.searchsorted(r_start[1:], big_r) + 1)
+    n_levels = int(np.searchsorted(r_start[1:], cfg.sheet_radius) + 1)
     n_max = n0 * 2 ** (n_levels - 1)
     j = np.arange(n_max)
     low = j & -j  # lowest set bit: the number of trailing zeros gives the level
@@ -142,6 +142,15 @@ def _sheet_layout(cfg: TentConfig, rng: np.random.Generator):
     k0 = np.where(level == 0, 0, k0 + rng.integers(0, 4, n_max))
     present = np.arange(n_rings)[None, :] >= k0[:, None]  # (n_max, n_rings)
     theta = 2 * np.pi * (j + rng.uniform(-0.2, 0.2, n_max)) / n_max
+    return present, theta, k0
+
+
+def _sheet_layout(cfg: TentConfig, rng: np.random.Generator):
+    """Radial/ring sheet: node positions (planar), edges, thread codes, hub and rim masks."""
+    s, rh, big_r = cfg.mesh_spacing, cfg.hub_radius, cfg.sheet_radius
+    n_rings = int(math.floor((big_r - rh) / s)) + 1
+    rk = rh + s * np.arange(n_rings)
+    present, theta, k0 = _radial_plan(cfg, n_rings, rng)
     split = present & (rng.random(present.shape) < cfg.stagger)
     split &= np.arange(n_rings)[None, :] > k0[:, None]
     split[:, -1] = False
