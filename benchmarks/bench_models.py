@@ -71,7 +71,7 @@ def main() -> None:
     ap.add_argument("--train-minutes", type=float, default=1.0)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steps", default="5,10,20,40")
-    ap.add_argument("--guidance", default="0,1,1.5,2,3")
+    ap.add_argument("--guidance", default="0,1,2,3")
     args = ap.parse_args()
     if args.data:
         from araneus.dataset import WebDataset

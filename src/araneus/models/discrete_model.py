@@ -49,7 +49,7 @@ class DiscreteConfig:
     p_mean: float = -1.2
     p_std: float = 1.2
     diffusion_steps: int = 500
-    sample_steps: int = 20
+    sample_steps: int = 16
     edge_weight: float = 5.0
     p_hide: float = 0.3
     p_uncond: float = 0.1
