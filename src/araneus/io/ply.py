@@ -131,11 +131,11 @@ def _read_ascii(path: Path, data: bytes, body: int, elements: list[_Element], hl
     i = 0
     for el in elements:
         start = i
-        if el.lists:
-            for r in range(el.count):
-                if i >= len(lines):
-                    raise FormatError(path, f"file ends inside element {el.name!r} (row {r})")
-                i += 1
+        if el.lists:  # skipped element: one line per row
+            if start + el.count > len(lines):
+                r = len(lines) - start
+                raise FormatError(path, f"file ends inside element {el.name!r} (row {r})")
+            i = start + el.count
             continue
         rows = [ln.split() for ln in lines[start : start + el.count]]
         if len(rows) < el.count:

@@ -167,7 +167,10 @@ def orbit_counts(st: Stacked, a: sp.csr_matrix | None = None) -> np.ndarray:
     orb[(ne == 5) & (deg == 2)] = 12
     orb[(ne == 5) & (deg == 3)] = 13
     orb[(ne == 6) & (deg == 3)] = 14
-    np.add.at(out, (sets.ravel(), orb.ravel()), 1)
+    node, o = sets.ravel(), orb.ravel()
+    hit = o >= 0  # every node of a connected 4-set gets an orbit; guard anyway
+    n_orb = out.shape[1]
+    out += np.bincount(node[hit] * n_orb + o[hit], minlength=out.size).reshape(out.shape)
     return out
 
 
@@ -179,11 +182,30 @@ def per_web_mean(values: np.ndarray, st: Stacked) -> np.ndarray:
     return s / np.maximum(n, 1).reshape(-1, *[1] * (values.ndim - 1))
 
 
-def per_web_hist(values: np.ndarray, owner: np.ndarray, n_webs: int, edges: np.ndarray):
-    """(W, B) normalised histograms of ``values`` grouped by ``owner`` (web index)."""
+def per_web_hist(
+    values: np.ndarray, owner: np.ndarray, n_webs: int, edges: np.ndarray
+) -> np.ndarray:
+    """Normalised histogram of ``values`` per web.
+
+    Parameters
+    ----------
+    values
+        (M,) values (one per node or edge of all webs together).
+    owner
+        (M,) index of the web each value belongs to, in [0, n_webs).
+    n_webs
+        Number of webs W.
+    edges
+        (B + 1,) increasing bin edges; values outside go to the first/last bin.
+
+    Returns
+    -------
+    np.ndarray
+        (W, B) histograms summing to 1 per web (all zeros for a web without values).
+    """
     nb = len(edges) - 1
     b = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, nb - 1)
-    h = np.zeros((n_webs, nb))
-    np.add.at(h, (owner, b), 1.0)
+    flat = np.bincount(np.asarray(owner, np.int64) * nb + b, minlength=n_webs * nb)
+    h = flat.reshape(n_webs, nb).astype(np.float64)
     tot = h.sum(axis=1, keepdims=True)
     return np.divide(h, tot, out=np.zeros_like(h), where=tot > 0)
