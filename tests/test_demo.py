@@ -21,14 +21,16 @@ from araneus.errors import AraneusError, ConfigError, InputError
 
 def _tiny_weights(folder: Path) -> Path:
     from araneus.dataset import default_dataset
+    from araneus.demo import torch_threads
     from araneus.models import get_model
     from araneus.train import TrainConfig
 
     ds = default_dataset(n=240, seed=0)
-    for name in DEMO_MODELS:
-        model = get_model(name)(width=16, depth=1, heads=2)
-        model.fit(ds, TrainConfig(steps=30, batch_size=16, progress=False, device="cpu"))
-        model.save(folder / name)
+    with torch_threads(1):
+        for name in DEMO_MODELS:
+            model = get_model(name)(width=16, depth=1, heads=2)
+            model.fit(ds, TrainConfig(steps=30, batch_size=16, progress=False, device="cpu"))
+            model.save(folder / name)
     return folder
 
 
@@ -47,7 +49,7 @@ def demo_run(tmp_path_factory, weights):
     from araneus.cli import main
 
     out = tmp_path_factory.mktemp("demo") / "out"
-    argv = ["demo", "--quick", "--out", str(out), "--seed", "3"]
+    argv = ["demo", "--quick", "--out", str(out), "--seed", "3", "--threads", "1"]
     if weights is not None:
         argv += ["--weights", weights]
     try:
@@ -154,17 +156,24 @@ def test_report_in_browser(demo_run):
 
 def test_same_seed_same_stages(weights, tmp_path):
     """Stages 1-4 are deterministic in the seed (no files: plain functions)."""
-    from araneus.demo import build_source, generate_samples, load_models, pick_conditions
-    from araneus.demo import sample_dataset
+    from araneus.demo import (
+        build_source,
+        generate_samples,
+        load_models,
+        pick_conditions,
+        sample_dataset,
+        torch_threads,
+    )
 
     cfg = DemoConfig(quick=True, seed=1, out=str(tmp_path), weights_dir=weights,
-                     models=("sparse",))  # fmt: skip
+                     models=("sparse",), threads=1)  # fmt: skip
     src = build_source(cfg)
     ds = sample_dataset(src, cfg)
     conds = pick_conditions(ds, 2, cfg.seed)
     model = load_models(cfg)["sparse"]
-    a = generate_samples(model, conds, 1, ds, cfg.guidance, cfg.seed)
-    b = generate_samples(model, conds, 1, ds, cfg.guidance, cfg.seed)
+    with torch_threads(cfg.threads):
+        a = generate_samples(model, conds, 1, ds, cfg.guidance, cfg.seed)
+        b = generate_samples(model, conds, 1, ds, cfg.guidance, cfg.seed)
     assert all(x.equals(y) for x, y in zip(a.webs, b.webs))
     assert np.array_equal(a.achieved, b.achieved)
     assert pick_conditions(ds, 2, 1) == conds and pick_conditions(ds, 2, 2) != conds
@@ -180,6 +189,7 @@ def test_same_seed_same_stages(weights, tmp_path):
         ({"guidance": float("nan")}, "guidance"),
         ({"assembly_model": "discrete", "models": ("sparse",)}, "assembly_model"),
         ({"out": "  "}, "out"),
+        ({"threads": 0}, "threads"),
     ],
 )
 def test_bad_config(kwargs, match):

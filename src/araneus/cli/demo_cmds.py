@@ -20,6 +20,9 @@ def register(app: typer.Typer) -> None:
             "--weights",
             help="Folder with one checkpoint folder per model (default: packaged weights).",
         ),
+        threads: int = typer.Option(
+            None, "--threads", help="Torch CPU threads (1 is fastest on a busy machine)."
+        ),
     ) -> None:
         """Build, sample, generate, assemble, mesh and test webs; write a report folder.
 
@@ -36,6 +39,7 @@ def register(app: typer.Typer) -> None:
             seed=seed,
             out=str(out),
             weights_dir=None if weights is None else str(weights),
+            threads=threads,
         )
         console = Console(stderr=True)
         columns = (
