@@ -177,7 +177,22 @@ def distribution_summary(values: np.ndarray) -> dict[str, float]:
 def histogram(
     values: np.ndarray, bins: int = 20, value_range: tuple[float, float] | None = None
 ) -> dict[str, list[float]]:
-    """``{"counts": [...], "bin_edges": [...]}`` of ``values`` (JSON-able)."""
+    """JSON-able histogram of ``values``.
+
+    Parameters
+    ----------
+    values
+        Any array; flattened.
+    bins
+        Number of bins (positive integer).
+    value_range
+        (lo, hi) of the bins; default the data range (widened to 1 if degenerate).
+
+    Returns
+    -------
+    dict
+        ``{"counts": [bins ints], "bin_edges": [bins + 1 floats]}``.
+    """
     if isinstance(bins, bool) or int(bins) != bins or bins < 1:
         raise InputError(f"bins must be a positive integer, got {bins}")
     v = np.asarray(values, dtype=np.float64).ravel()

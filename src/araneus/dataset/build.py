@@ -110,6 +110,7 @@ class _Source:
 
     @property
     def tree(self) -> cKDTree:
+        """KD-tree of the source positions (built on first use, for the crop sampler)."""
         if self._tree is None:
             self._tree = cKDTree(self.pos)
         return self._tree
@@ -373,12 +374,23 @@ def default_sources(seed: int = 0, single_web: bool = False) -> list[WebGraph]:
 
 
 def default_dataset(n: int = 4000, seed: int = 0, single_web: bool = False, **kwargs):
-    """The default training set: ``n`` random-walk samples of 16-64 nodes from
-    :func:`default_sources` (six builder settings of three families, at three scales),
-    random split.
+    """The default training set: random-walk samples of 16-64 nodes, random split.
 
-    ``single_web=True`` samples the default tent web only (the paper's way). Other keyword
-    arguments go to :func:`build_dataset`.
+    Parameters
+    ----------
+    n
+        Number of samples.
+    seed
+        Seed of the source webs and of the sampling (same seed, same dataset).
+    single_web
+        Sample the default tent web only (the paper's way) instead of
+        :func:`default_sources` (six builder settings of three families at three scales).
+    **kwargs
+        Further arguments of :func:`build_dataset` (``sampler``, ``split``, ...).
+
+    Returns
+    -------
+    WebDataset
     """
     kwargs.setdefault("sampler", "rw")
     ds = build_dataset(default_sources(seed, single_web), n, seed=seed, **kwargs)

@@ -61,10 +61,12 @@ class Packed:
 
     @property
     def offsets(self) -> np.ndarray:
+        """(S + 1,) start of each sample's nodes in ``pos``; the last entry is the node count."""
         return np.concatenate([[0], np.cumsum(self.sizes)]).astype(np.int64)
 
     @property
     def sample_of_node(self) -> np.ndarray:
+        """(M,) index of the sample each node belongs to."""
         return np.repeat(np.arange(len(self.sizes)), self.sizes)
 
 
@@ -101,7 +103,22 @@ def restrict_nodes(p: Packed, node_keep: np.ndarray) -> Packed:
 
 
 def degree_cap_mask(pos: np.ndarray, edges: np.ndarray, k: int) -> np.ndarray:
-    """Edges kept under the degree cap ``k`` (see module docstring), as an (E,) bool mask."""
+    """Edges kept under the degree cap ``k`` (rule: see module docstring).
+
+    Parameters
+    ----------
+    pos
+        (N, 3) node positions (edge lengths decide which edges a capped node keeps).
+    edges
+        (E, 2) undirected edges, indices into ``pos``.
+    k
+        Degree cap (>= 1).
+
+    Returns
+    -------
+    np.ndarray
+        (E,) bool mask of the edges kept.
+    """
     e = len(edges)
     if e == 0:
         return np.ones(0, dtype=bool)
@@ -292,8 +309,26 @@ def encode(p: Packed, k: int, length: int) -> dict:
 def packed_features(
     sizes: np.ndarray, sid: np.ndarray, pos: np.ndarray, edges: np.ndarray
 ) -> np.ndarray:
-    """(S, 7) conditioning features from packed edges; same definitions as
-    :func:`araneus.features.batch_features`, but O(E) instead of O(S L K)."""
+    """Conditioning features of packed samples, O(E) instead of O(S L K).
+
+    Same definitions as :func:`araneus.features.batch_features`.
+
+    Parameters
+    ----------
+    sizes
+        (S,) nodes per sample.
+    sid
+        (M,) sample index of each node.
+    pos
+        (M, 3) node positions (length units L).
+    edges
+        (E, 2) undirected edges into ``pos``, each within one sample.
+
+    Returns
+    -------
+    np.ndarray
+        (S, 7) features in the order of :data:`~araneus.features.FEATURE_NAMES`.
+    """
     s = len(sizes)
     out = np.zeros((s, len(FEATURE_NAMES)))
     es = sid[edges[:, 0]]

@@ -24,7 +24,25 @@ EXTRA_FEATURES: tuple[str, ...] = ("extent_x", "extent_y", "extent_z", "max_degr
 
 
 def extra_features(pos: np.ndarray, nbrs: np.ndarray, mask: np.ndarray, names: Sequence[str]):
-    """(S, len(names)) extra features: bounding-box extents, max degree, fraction of degree-1 nodes."""
+    """Extra per-sample features beyond the seven conditioning ones.
+
+    Parameters
+    ----------
+    pos
+        (S, L, 3) padded positions.
+    nbrs
+        (S, L, K) neighbour slots, -1 = empty.
+    mask
+        (S, L) real-node mask.
+    names
+        Names from :data:`EXTRA_FEATURES` (bounding-box extents in L, max degree,
+        fraction of degree-1 nodes); unknown names raise :class:`InputError`.
+
+    Returns
+    -------
+    np.ndarray
+        (S, len(names)) float64.
+    """
     bad = [n for n in names if n not in EXTRA_FEATURES]
     if bad:
         raise InputError(f"unknown extra feature(s) {bad}; valid: {', '.join(EXTRA_FEATURES)}")
@@ -118,10 +136,12 @@ class WebDataset:
     # ------------------------------------------------------------------ sizes
     @property
     def K(self) -> int:  # noqa: N802 - the paper's name
+        """Neighbour slots per node (the degree cap)."""
         return int(self.nbrs.shape[2])
 
     @property
     def L(self) -> int:  # noqa: N802
+        """Padded node rows per sample."""
         return int(self.mask.shape[1])
 
     @property

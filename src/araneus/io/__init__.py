@@ -121,8 +121,25 @@ def format_for(
 ) -> FileFormat:
     """The format to use for ``path``: ``format`` if given, else from the suffix.
 
-    Raises :class:`FormatError` for an unknown suffix or a format that cannot ``mode``
-    (``"read"`` or ``"write"``), and :class:`InputError` for an unknown format name.
+    Parameters
+    ----------
+    path
+        The file to read or write.
+    format
+        A format name from :func:`available_formats` overriding the suffix.
+    mode
+        ``"read"`` or ``"write"``: the format must be able to do this.
+
+    Returns
+    -------
+    FileFormat
+
+    Raises
+    ------
+    FormatError
+        Unknown suffix, or a format that cannot ``mode``.
+    InputError
+        Unknown format name.
     """
     p = Path(path)
     if format is not None:

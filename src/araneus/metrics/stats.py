@@ -39,17 +39,21 @@ class Stacked:
 
     @property
     def n_webs(self) -> int:
+        """Number of webs W."""
         return len(self.offsets) - 1
 
     @property
     def n_nodes(self) -> int:
+        """Total node count over all webs."""
         return int(self.offsets[-1])
 
     @property
     def web_of_node(self) -> np.ndarray:
+        """(M,) web index of every node."""
         return np.repeat(np.arange(self.n_webs), np.diff(self.offsets))
 
     def csr(self) -> sp.csr_matrix:
+        """(M, M) symmetric 0/1 adjacency of all webs together (block diagonal)."""
         m, e = self.n_nodes, self.edges
         r = np.concatenate([e[:, 0], e[:, 1]])
         c = np.concatenate([e[:, 1], e[:, 0]])
