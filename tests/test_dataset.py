@@ -378,3 +378,9 @@ def test_limit_and_garbage_reference_file(tmp_path):
     junk.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(FormatError, match="not a readable torch file"):
         load_reference(junk)
+
+
+def test_save_to_a_directory_is_a_clear_error(grid, tmp_path):
+    ds = build_dataset(grid, 5, n_min=4, n_max=8, seed=0)
+    with pytest.raises(InputError, match="directory"):
+        ds.save(tmp_path)

@@ -252,3 +252,8 @@ def test_cli_analyze_web_without_edges(tmp_path, capsys):
     write_web(WebGraph(np.eye(3), np.zeros((0, 2), dtype=np.int64)), src)
     assert _run_cli(["analyze", str(src), "--out", str(tmp_path / "a")]) in (0, None)
     assert (tmp_path / "a" / "web_3d.png").stat().st_size > 0
+
+
+def test_absurd_bins_rejected():
+    with pytest.raises(InputError, match="bins"):
+        histogram(np.arange(3.0), bins=10**8)

@@ -134,6 +134,9 @@ def features_table(webs: Sequence[WebGraph]) -> np.ndarray:
 # are vectorised (numpy / scipy.sparse); ``web_statistics`` gathers them into one
 # JSON-serialisable summary.
 
+#: Upper limit of histogram bins (more only costs memory and time).
+MAX_BINS = 10_000
+
 #: Quantiles reported by :func:`distribution_summary`.
 SUMMARY_QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.9)
 
@@ -184,7 +187,7 @@ def histogram(
     values
         Any array; flattened.
     bins
-        Number of bins (positive integer).
+        Number of bins (integer in [1, :data:`MAX_BINS`]).
     value_range
         (lo, hi) of the bins; default the data range (widened to 1 if degenerate).
 
@@ -193,8 +196,8 @@ def histogram(
     dict
         ``{"counts": [bins ints], "bin_edges": [bins + 1 floats]}``.
     """
-    if isinstance(bins, bool) or int(bins) != bins or bins < 1:
-        raise InputError(f"bins must be a positive integer, got {bins}")
+    if isinstance(bins, bool) or int(bins) != bins or not 1 <= bins <= MAX_BINS:
+        raise InputError(f"bins must be an integer in [1, {MAX_BINS}], got {bins}")
     v = np.asarray(values, dtype=np.float64).ravel()
     if value_range is None:
         value_range = (float(v.min()), float(v.max())) if v.size else (0.0, 1.0)

@@ -47,6 +47,8 @@ def register(app: typer.Typer) -> None:
 
         if (source is None) == (builder is None):
             raise InputError("give exactly one of --source FILE or --builder NAME")
+        if out.is_dir():
+            raise InputError(f"--out {out} is a directory; give a dataset file name (.npz)")
         kw = dict(
             sampler=sampler, n_min=n_min, n_max=n_max, K=k, split=split, seed=seed,
             rotate=rotate, reflect=reflect, jitter=jitter, crop_shape=crop_shape,

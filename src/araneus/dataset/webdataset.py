@@ -319,6 +319,8 @@ class WebDataset:
     # ------------------------------------------------------------------ files
     def save(self, path) -> None:
         """Write an ``.npz`` file: the arrays plus a JSON header (meta, names, normaliser)."""
+        if Path(path).is_dir():
+            raise InputError(f"{path} is a directory; give a dataset file name (.npz)")
         header = {
             "format": "araneus.WebDataset",
             "version": FORMAT_VERSION,
