@@ -25,7 +25,12 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     appears under the final name. Parent directories are created.
     """
     dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.is_dir():
+        raise InputError(f"{dest} is a directory; give a file name to write")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the folder for {dest}: {exc.strerror or exc}") from None
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     os.close(fd)
     tmp_path = Path(tmp)
