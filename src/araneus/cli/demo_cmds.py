@@ -52,7 +52,10 @@ def register(app: typer.Typer) -> None:
             task = bar.add_task("starting", total=len(STAGES))
 
             def hook(i: int, stage: str) -> None:
-                bar.update(task, completed=i, description=f"{min(i + 1, len(STAGES))}. {stage}")
+                label = f"{min(i + 1, len(STAGES))}. {stage}"
+                bar.update(task, completed=i, description=label)
+                if not console.is_terminal:  # logs and pipes get one line per stage
+                    console.print(f"[{i}/{len(STAGES)}] {label}", highlight=False)
 
             result = run_demo(cfg, progress=hook)
         total = sum(result.timings.values())
