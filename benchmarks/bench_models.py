@@ -72,7 +72,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steps", default="5,10,20,40")
     ap.add_argument("--guidance", default="0,1,2,3")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     args = ap.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.data:
         from araneus.dataset import WebDataset
 

@@ -31,8 +31,8 @@ SETTINGS: dict[str, dict] = {
         "train": {"steps": 5000, "batch_size": 32, "lr": 1e-3, "warmup": 200},
     },
     "discrete": {
-        "model": {"width": 96, "edge_width": 32, "depth": 3, "heads": 4},
-        "train": {"steps": 1800, "batch_size": 32, "lr": 1e-3, "warmup": 100},
+        "model": {"width": 64, "edge_width": 16, "depth": 3, "heads": 4},
+        "train": {"steps": 3000, "batch_size": 32, "lr": 1e-3, "warmup": 100},
     },
     "autoregressive": {
         "model": {"width": 128, "depth": 4, "heads": 4, "mixtures": 8},

@@ -38,8 +38,8 @@ from .nets import GraphTransformer
 class DiscreteConfig:
     """Settings of model 2; sizes fit a 2-core CPU budget."""
 
-    width: int = 96
-    edge_width: int = 32
+    width: int = 64
+    edge_width: int = 16
     depth: int = 3
     heads: int = 4
     sigma_data: float = 0.5
