@@ -50,6 +50,11 @@ STAGES: tuple[str, ...] = (
 #: (silk itself breaks at ~30-40 %); printed PLA yields at ~2-3 % and fails soon after.
 TEST_STRAIN: dict[str, float] = {"silk": 1.0, "pla": 0.03}
 
+#: Overlap of consecutive assembly pieces (fraction of the piece size). Small: pieces are
+#: joined by stitches rather than by interpenetration, which keeps the number of crossing
+#: struts (and so the boolean work of meshing) low.
+OVERLAP = 0.25
+
 #: The three models of the demo, in report order.
 DEMO_MODELS: tuple[str, ...] = ("sparse", "discrete", "autoregressive")
 
@@ -80,7 +85,7 @@ class DemoSizes:
 
 
 #: Sizes of the full run (<= 5 min on 2 cores) and of ``--quick`` (well under a minute).
-FULL = DemoSizes((), 1200, 6, 4, 24, 32, 30, 10)
+FULL = DemoSizes((), 1200, 6, 4, 16, 20, 30, 8)
 QUICK = DemoSizes(
     (
         ("sheet_radius", 50.0),
@@ -346,8 +351,8 @@ def assemble_structures(
     Curves are sized from the typical piece extent ``s`` (:func:`piece_size`): the helix has
     radius 0.6 s and pitch 0.8 s, so consecutive turns touch and are stitched into one
     tubular tower (every earlier piece is a join candidate); the Lorenz trajectory is
-    scaled so that its arc length holds its pieces at overlap 0.5. Returns the structures
-    and the schedule used.
+    scaled so that its arc length holds its pieces at :data:`OVERLAP`. Returns the
+    structures and the schedule used.
     """
     from .assembly import CurveSpec, assemble
 
@@ -357,7 +362,7 @@ def assemble_structures(
     out: dict[str, StructureRun] = {}
     helix = CurveSpec("helix", {"radius": 0.6 * s, "pitch": 0.8 * s})
     lorenz_len = CurveSpec("lorenz", {"duration": 4.0}).build().length
-    spacing = 0.5 * s
+    spacing = (1.0 - OVERLAP) * s
     lorenz = CurveSpec(
         "lorenz", {"duration": 4.0, "scale": sz.lorenz_pieces * spacing / lorenz_len}
     )
@@ -367,7 +372,7 @@ def assemble_structures(
     ):
         gen = PieceGenerator(model, cfg.guidance)
         web, rep = assemble(
-            curve, gen, steps=k, overlap=0.5, conditions=sched, seed=cfg.seed, window=window
+            curve, gen, steps=k, overlap=OVERLAP, conditions=sched, seed=cfg.seed, window=window
         )
         web = web.largest_component()
         info = {**rep.as_dict(), "model": model.name, "resampled_pieces": gen.resampled}
@@ -521,6 +526,7 @@ __all__ = [
     "DEMO_MODELS",
     "FULL",
     "QUICK",
+    "OVERLAP",
     "STAGES",
     "TEST_STRAIN",
     "DemoConfig",
