@@ -14,8 +14,13 @@ likelihood of a web factorises exactly over steps::
   pointer (query of ``h_t`` against keys of the earlier nodes' states) plus a learned bias
   per offset. In BFS order every node after the first has an earlier neighbour (its BFS
   parent: the earliest one), so sampling always keeps at least one edge;
-* **position**: a mixture of 3-D diagonal Gaussians over the offset ``x_t - x_parent``
+* **position**: a mixture of 3-D diagonal Gaussians over the offset ``u_t - u_parent``
   (node 0: its position), conditioned on ``h_t`` and the parent's state.
+
+Positions are modelled scale-free, ``u = x / rho`` with ``rho`` the web's mean edge length,
+and ``log rho`` itself comes first from a 1-D mixture given the condition (the training
+webs span two orders of magnitude in size; this way one network serves them all). The
+scale enters every token and, with the condition, every output head directly.
 
 Conditions (any subset of the named features) are embedded and added to every token;
 whole-condition dropout trains the unconditional branch for classifier-free guidance,
@@ -148,23 +153,39 @@ class ARNet(nn.Module):
         self.pos_head = nn.Sequential(
             nn.Linear(2 * width, 2 * width), nn.GELU(), nn.Linear(2 * width, mixtures * 7)
         )
+        self.scale_in = nn.Linear(1, width)
+        self.head_ctx = nn.Linear(width, width)
+        self.scale_head = nn.Sequential(
+            nn.Linear(width, width), nn.GELU(), nn.Linear(width, mixtures * 3)
+        )
 
-    def embed(self, tokens: torch.Tensor, offset: int, values, present) -> torch.Tensor:
+    def scale_raw(self, values, present) -> torch.Tensor:
+        """Raw 1-D mixture parameters of the web's log scale given the condition (B, 3M)."""
+        return self.scale_head(self.cond(values, present))
+
+    def context(self, values, present, log_rho: torch.Tensor) -> torch.Tensor:
+        """Per-sample context (B, W): condition embedding plus the web's log scale."""
+        return self.cond(values, present) + self.scale_in(log_rho[:, None])
+
+    def heads_in(self, h: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
+        """Hidden states plus a direct path from the context, fed to the output heads."""
+        c = self.head_ctx(ctx)
+        return h + (c[:, None] if h.dim() == 3 else c)
+
+    def embed(self, tokens: torch.Tensor, offset: int, ctx: torch.Tensor) -> torch.Tensor:
         """Token features (B, T, D) at sequence positions offset.. -> (B, T, W)."""
         t = tokens.shape[1]
-        return (
-            self.tok(tokens) + self.index[offset : offset + t] + self.cond(values, present)[:, None]
-        )
+        return self.tok(tokens) + self.index[offset : offset + t] + ctx[:, None]
 
     def trunk(self, h: torch.Tensor, caches: list | None = None, at: int = 0) -> torch.Tensor:
         for i, blk in enumerate(self.blocks):
             h = blk(h, None if caches is None else caches[i], at)
         return self.norm(h)
 
-    def forward_full(self, tokens, values, present) -> torch.Tensor:
+    def forward_full(self, tokens: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
         """Teacher forcing: node tokens (B, L, D) -> hidden states (B, L + 1, W)."""
-        start = (self.start + self.index[0] + self.cond(values, present))[:, None]
-        h = torch.cat([start, self.embed(tokens, 1, values, present)], dim=1)
+        start = (self.start + self.index[0] + ctx)[:, None]
+        h = torch.cat([start, self.embed(tokens, 1, ctx)], dim=1)
         return self.trunk(h)
 
     def new_cache(self, rows: int, length: int, device) -> list[dict]:
@@ -176,13 +197,13 @@ class ARNet(nn.Module):
             for _ in self.blocks
         ]
 
-    def step(self, token, pos_index: int, values, present, caches) -> torch.Tensor:
+    def step(self, token, pos_index: int, ctx: torch.Tensor, caches) -> torch.Tensor:
         """One cached step: token (B, D) of sequence position ``pos_index`` (None = start)
         -> hidden state (B, W)."""
         if token is None:
-            h = (self.start + self.index[0] + self.cond(values, present))[:, None]
+            h = (self.start + self.index[0] + ctx)[:, None]
         else:
-            h = self.embed(token[:, None], pos_index, values, present)
+            h = self.embed(token[:, None], pos_index, ctx)
         return self.trunk(h, caches, pos_index)[:, 0]
 
     def edge_logits(self, q_h: torch.Tensor, k_h: torch.Tensor, offsets: torch.Tensor):
@@ -236,6 +257,15 @@ def node_tokens(
     slots = torch.where(slots > 1.5, torch.zeros_like(slots), slots)
     out = torch.cat([xr, rel, onehot, slots], dim=-1)
     return out if row is None else out[:, 0]
+
+
+def web_scale(x: np.ndarray, nbrs: np.ndarray) -> np.ndarray:
+    """(S,) mean edge length of each padded sample (x (S, L, 3), nbrs (S, L, K), -1 empty)."""
+    s = np.arange(x.shape[0])[:, None, None]
+    valid = nbrs >= 0
+    d = np.linalg.norm(x[s, np.where(valid, nbrs, 0)] - x[:, :, None], axis=-1)
+    rho = (d * valid).sum((1, 2)) / np.maximum(valid.sum((1, 2)), 1)
+    return np.maximum(rho, 1e-6)
 
 
 def parents_of(back: torch.Tensor) -> torch.Tensor:
@@ -294,8 +324,10 @@ class AutoregressiveGraph(TorchGenerator):
         j = nbrs[si, ti, ki]
         lower = j < ti
         back[si[lower], ti[lower], j[lower]] = True
+        x = pos / self._scale * mask[..., None]
         return {
-            "x": torch.as_tensor(pos / self._scale * mask[..., None], dtype=torch.float32),
+            "x": torch.as_tensor(x, dtype=torch.float32),
+            "rho": torch.as_tensor(web_scale(x, nbrs), dtype=torch.float32),
             "back": torch.as_tensor(back),
             "n": torch.as_tensor(mask.sum(1), dtype=torch.long),
             "cond": torch.as_tensor(
@@ -307,18 +339,27 @@ class AutoregressiveGraph(TorchGenerator):
     def step_log_likelihood(self, net, batch: dict, values, present) -> torch.Tensor:
         """Teacher-forced per-step log-likelihood terms, (B, L + 1).
 
-        Column t holds log p(stop_t) + log p(edges of node t) + log p(x_t) (each only
-        where defined); summing a row gives log p(web | condition).
+        Column t holds log p(stop_t) + log p(edges of node t) + log p(u_t) (each only
+        where defined), where u = x / rho are positions in units of the web's scale rho (its
+        mean edge length); column 0 also holds log p(log rho | condition). Summing a row
+        gives the log-likelihood of the web (its scale and its scale-free shape).
         """
-        x, back, n = batch["x"], batch["back"], batch["n"]
+        back, n, rho = batch["back"], batch["n"], batch["rho"]
+        x = batch["x"] / rho[:, None, None]
         b, L, _ = x.shape
         dev = x.device
+        log_rho = rho.log()
+        ctx = net.context(values, present, log_rho)
         parent = parents_of(back)
         tokens = node_tokens(x, back, parent, self.max_degree, self.config.band)
-        h = net.forward_full(tokens, values, present)  # (B, L+1, W)
+        h = net.forward_full(tokens, ctx)  # (B, L+1, W)
+        hh = net.heads_in(h, ctx)
         steps = torch.arange(L + 1, device=dev)
+        # scale of the web
+        slg, smu, sls = split_mog(net.scale_raw(values, present), self.config.mixtures, dim=1)
+        scale_lp = mog_log_prob(slg, smu, sls, log_rho[:, None])
         # stop: defined for t <= n (target 1 exactly at t == n)
-        stop_lp = bernoulli_log_prob(net.stop(h).squeeze(-1), (steps[None] == n[:, None]).float())
+        stop_lp = bernoulli_log_prob(net.stop(hh).squeeze(-1), (steps[None] == n[:, None]).float())
         stop_lp = stop_lp * (steps[None] <= n[:, None])
         if self.config.min_nodes > 1:
             stop_lp = stop_lp * (steps[None] >= self.config.min_nodes)
@@ -326,7 +367,8 @@ class AutoregressiveGraph(TorchGenerator):
         idx = torch.arange(L, device=dev)
         offs = idx[:, None] - idx[None, :]
         allowed = (offs >= 1) & (offs <= self.config.band)
-        logits = net.edge_logits(h[:, :L], h[:, 1:], offs)  # query node t at h_t, key j at h_{j+1}
+        # query node t at h_t, key j at h_{j+1}
+        logits = net.pointer(net.query(hh[:, :L]), net.key(h[:, 1:]), offs)
         real = idx[None, :] < n[:, None]  # (B, L)
         e_mask = allowed[None] & real[:, :, None]
         edge_lp = (bernoulli_log_prob(logits, back.float()) * e_mask).sum(-1)  # (B, L)
@@ -336,10 +378,11 @@ class AutoregressiveGraph(TorchGenerator):
         parent_h = parent_h * (parent >= 0)[..., None]
         px = torch.gather(x, 1, par[..., None].expand(-1, -1, 3))
         target = torch.where((parent >= 0)[..., None], x - px, x)
-        lg, mu, ls = split_mog(net.position_raw(h[:, :L], parent_h), self.config.mixtures)
+        lg, mu, ls = split_mog(net.position_raw(hh[:, :L], parent_h), self.config.mixtures)
         pos_lp = mog_log_prob(lg, mu, ls, target) * real
         out = stop_lp.clone()
         out[:, :L] = out[:, :L] + edge_lp + pos_lp
+        out[:, 0] = out[:, 0] + scale_lp
         return out
 
     def training_loss(self, net, batch: dict, generator) -> torch.Tensor:
@@ -419,6 +462,14 @@ class AutoregressiveGraph(TorchGenerator):
         def guide(out):
             return cfg_combine(out[:b], out[b:], guidance) if guided else out
 
+        # the web's scale first: log rho from its conditional mixture
+        slg, smu, sls = split_mog(net.scale_raw(values, present), c.mixtures, dim=1)
+        if guided:
+            slg, smu, sls = guide(slg), guide(smu), sls[:b]
+        log_rho = sample_mog(
+            slg, smu, sls, temperature=temperature, top_p=top_p, generator=generator
+        )[:, 0]
+        ctx = net.context(values, present, log_rho.repeat(2) if guided else log_rho)
         h = None
         for t in range(L + 1):
             if use_cache:
@@ -426,17 +477,18 @@ class AutoregressiveGraph(TorchGenerator):
                 if t > 0:
                     tok = node_tokens(x, back, parent, k, c.band, row=t - 1)
                     tok = tok.repeat(2, 1) if guided else tok
-                h = net.step(tok, t, values, present, caches)
+                h = net.step(tok, t, ctx, caches)
             else:
                 toks = node_tokens(x, back, parent, k, c.band)[:, :t]
                 toks = toks.repeat(2, 1, 1) if guided else toks
-                h = net.forward_full(toks, values, present)[:, t]
+                h = net.forward_full(toks, ctx)[:, t]
             if t > 0:
                 hid[:, t - 1] = h
                 keys[:, t - 1] = net.key(h)
             if t == L:
                 break
-            stop_logit = guide(net.stop(h).squeeze(-1))
+            hh = net.heads_in(h, ctx)
+            stop_logit = guide(net.stop(hh).squeeze(-1))
             stop = sample_bernoulli(stop_logit, temperature=temperature, generator=generator)
             stop &= alive & (t >= c.min_nodes)
             n_nodes = torch.where(stop, torch.full_like(n_nodes, t), n_nodes)
@@ -446,7 +498,7 @@ class AutoregressiveGraph(TorchGenerator):
             par = torch.full((b,), -1, dtype=torch.long, device=dev)
             if t > 0:
                 offs = (t - idx[:t])[None]
-                logits = guide(net.pointer(net.query(h)[:, None], keys[:, :t], offs)[:, 0])
+                logits = guide(net.pointer(net.query(hh)[:, None], keys[:, :t], offs)[:, 0])
                 ok = (offs <= c.band) & (deg[:, :t] < k)
                 logits = logits.masked_fill(~ok, _NEG)
                 pick = sample_bernoulli(logits, temperature=temperature, generator=generator) & ok
@@ -470,13 +522,13 @@ class AutoregressiveGraph(TorchGenerator):
             reps = 2 if guided else 1
             has_par = (par >= 0).repeat(reps)[:, None]
             ph = hid[torch.arange(rows, device=dev), par.clamp(min=0).repeat(reps)] * has_par
-            lg, mu, ls = split_mog(net.position_raw(h, ph), c.mixtures)
+            lg, mu, ls = split_mog(net.position_raw(hh, ph), c.mixtures)
             if guided:
                 lg, mu, ls = guide(lg), guide(mu), ls[:b]
             off = sample_mog(lg, mu, ls, temperature=temperature, top_p=top_p, generator=generator)
             base = x[torch.arange(b, device=dev), par.clamp(min=0)] * (par >= 0)[:, None]
             x[:, t] = torch.where(alive[:, None], base + off, torch.zeros_like(off))
-        return x, back, n_nodes
+        return x * log_rho.exp()[:, None, None], back, n_nodes
 
     def _decode(self, x, back, n_nodes):
         x = x.float().cpu().numpy()
