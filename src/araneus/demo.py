@@ -55,6 +55,10 @@ TEST_STRAIN: dict[str, float] = {"silk": 1.0, "pla": 0.03}
 #: struts (and so the boolean work of meshing) low.
 OVERLAP = 0.25
 
+#: Time span of the Lorenz trajectory: about two lobe crossings, so that the structure's
+#: extent is ~1/4 of its arc length and the butterfly stays recognisable at piece scale.
+LORENZ_DURATION = 1.0
+
 #: The three models of the demo, in report order.
 DEMO_MODELS: tuple[str, ...] = ("sparse", "discrete", "autoregressive")
 
@@ -361,10 +365,10 @@ def assemble_structures(
     sz = cfg.sizes
     out: dict[str, StructureRun] = {}
     helix = CurveSpec("helix", {"radius": 0.6 * s, "pitch": 0.8 * s})
-    lorenz_len = CurveSpec("lorenz", {"duration": 4.0}).build().length
+    lorenz_len = CurveSpec("lorenz", {"duration": LORENZ_DURATION}).build().length
     spacing = (1.0 - OVERLAP) * s
     lorenz = CurveSpec(
-        "lorenz", {"duration": 4.0, "scale": sz.lorenz_pieces * spacing / lorenz_len}
+        "lorenz", {"duration": LORENZ_DURATION, "scale": sz.lorenz_pieces * spacing / lorenz_len}
     )
     for name, curve, k, window in (
         ("helix_tower", helix, sz.helix_pieces, max(1, sz.helix_pieces - 1)),
@@ -526,6 +530,7 @@ __all__ = [
     "DEMO_MODELS",
     "FULL",
     "QUICK",
+    "LORENZ_DURATION",
     "OVERLAP",
     "STAGES",
     "TEST_STRAIN",
