@@ -54,9 +54,13 @@ def test_report_renders_in_headless_chromium(tmp_path):
     rep = Report("browser check")
     rep.web(small_web(), title="web")
     rep.web(small_web(), title="values", values=np.arange(19.0))
+    import plotly.graph_objects as go
+
+    rep.figure(go.Figure(go.Bar(x=["a", "b"], y=[1, 2])), title="bars")
+    rep.figure(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])), title="xy")
     path = rep.write(tmp_path / "r.html")
     health = check_in_browser(path, screenshot=tmp_path / "shot.png")
-    assert health == {"js_errors": 0, "plots_rendered": 2, "plots_expected": 2}
+    assert health == {"js_errors": 0, "plots_rendered": 4, "plots_expected": 4}
     assert (tmp_path / "shot.png").stat().st_size > 10_000
 
 

@@ -344,7 +344,7 @@ function araneusHealth() {{
   document.body.dataset.jsErrors = String(window.__araneusErrors.length);
   var rendered = 0;
   document.querySelectorAll(".js-plotly-plot").forEach(function (d) {{
-    if (d.querySelector(".main-svg") && d.querySelector("canvas, .scatterlayer")) rendered++;
+    if (d.querySelector(".main-svg") && d.querySelector("canvas, .scatterlayer .trace, .barlayer .trace, .heatmaplayer .hm, .pielayer .trace")) rendered++;
   }});
   document.body.dataset.plotsRendered = String(rendered);
 }}
