@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError, InputError
-from .base import TorchGenerator, register_model
+from .base import TorchGenerator, check_common_config, max_canonical_offset, register_model
 from .conditioning import ConditionEmbedding, training_presence
 from .decode import DecodeStats, decode_candidates
 from .diffusion import cfg_combine
@@ -71,12 +71,9 @@ class AutoregressiveConfig:
     top_p: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.width < 8 or self.depth < 1 or self.heads < 1 or self.width % self.heads:
-            raise ConfigError("width must be >= 8 and divisible by heads; depth, heads >= 1")
+        check_common_config(self.width, self.depth, self.heads, self.p_hide, self.p_uncond)
         if self.mixtures < 1:
             raise ConfigError(f"mixtures must be >= 1, got {self.mixtures}")
-        if not (0 <= self.p_hide < 1 and 0 <= self.p_uncond < 1):
-            raise ConfigError("p_hide and p_uncond must be in [0, 1)")
         if self.band < 0 or self.min_nodes < 1:
             raise ConfigError("band must be >= 0 and min_nodes >= 1")
         _check_sampling(self.temperature, self.top_p)
@@ -286,10 +283,7 @@ class AutoregressiveGraph(TorchGenerator):
 
     def setup(self, data) -> None:
         if self.config.band == 0:
-            nb = np.asarray(data.subset("train").nbrs)
-            idx = np.arange(nb.shape[1])[None, :, None]
-            off = np.abs(np.where(nb >= 0, nb - idx, 0)).max(initial=1)
-            self.config = replace(self.config, band=int(max(off, 1)))
+            self.config = replace(self.config, band=max_canonical_offset(data))
         super().setup(data)
 
     def build_net(self) -> None:

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._util import apply_overrides, atomic_output, write_text_atomic
-from ..errors import FormatError, InputError, ModelError
+from ..errors import ConfigError, FormatError, InputError, ModelError
 from ..web import WebGraph
 from .conditioning import Conditions, FeatureScaler, NodeCountPrior, parse_conditions
 from .decode import DecodeStats
@@ -64,6 +64,25 @@ class WebGenerator(ABC):
     @abstractmethod
     def load(cls, path: str | Path) -> WebGenerator:
         """Read a checkpoint folder written by :meth:`save`."""
+
+
+def check_common_config(width: int, depth: int, heads: int, p_hide: float, p_uncond: float) -> None:
+    """Validate the settings every transformer model shares (raises :class:`ConfigError`)."""
+    if width < 8 or depth < 1 or heads < 1 or width % heads:
+        raise ConfigError("width must be >= 8 and divisible by heads; depth, heads >= 1")
+    if not (0 <= p_hide < 1 and 0 <= p_uncond < 1):
+        raise ConfigError("p_hide and p_uncond must be in [0, 1)")
+
+
+def max_canonical_offset(data: Any) -> int:
+    """Largest ``|i - j|`` over the edges of a dataset's training split (>= 1).
+
+    In the canonical (BFS) node order this bounds how far back a node's neighbours lie: the
+    band used by the sparse slot encoding and the autoregressive edge pointer.
+    """
+    nb = np.asarray(data.subset("train").nbrs)
+    idx = np.arange(nb.shape[1])[None, :, None]
+    return int(max(np.abs(np.where(nb >= 0, nb - idx, 0)).max(initial=1), 1))
 
 
 def register_model(name: str) -> Callable[[type[WebGenerator]], type[WebGenerator]]:

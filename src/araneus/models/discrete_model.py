@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError, InputError
-from .base import TorchGenerator, register_model
+from .base import TorchGenerator, check_common_config, register_model
 from .conditioning import training_presence
 from .decode import DecodeStats, decode_candidates
 from .diffusion import (
@@ -56,10 +56,9 @@ class DiscreteConfig:
     edge_density: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.width < 8 or self.edge_width < 2 or self.depth < 1 or self.width % self.heads:
-            raise ConfigError("width must be >= 8 and divisible by heads; edge_width >= 2")
-        if not (0 <= self.p_hide < 1 and 0 <= self.p_uncond < 1):
-            raise ConfigError("p_hide and p_uncond must be in [0, 1)")
+        check_common_config(self.width, self.depth, self.heads, self.p_hide, self.p_uncond)
+        if self.edge_width < 2:
+            raise ConfigError(f"edge_width must be >= 2, got {self.edge_width}")
         if self.diffusion_steps < 2 or not 1 <= self.sample_steps <= self.diffusion_steps:
             raise ConfigError("need diffusion_steps >= 2 and 1 <= sample_steps <= diffusion_steps")
         if not 0 <= self.edge_density < 1 or self.edge_weight <= 0:

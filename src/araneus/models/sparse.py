@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, InputError
-from .base import TorchGenerator, register_model
+from .base import TorchGenerator, check_common_config, max_canonical_offset, register_model
 from .conditioning import training_presence
 from .decode import DecodeStats, decode_candidates
 from .diffusion import (
@@ -55,12 +55,9 @@ class SparseConfig:
     offset_range: int = 0
 
     def __post_init__(self) -> None:
-        if self.width < 8 or self.depth < 1 or self.heads < 1 or self.width % self.heads:
-            raise ConfigError("width must be >= 8 and divisible by heads; depth, heads >= 1")
+        check_common_config(self.width, self.depth, self.heads, self.p_hide, self.p_uncond)
         if self.sampler not in ("heun", "ancestral"):
             raise ConfigError(f"sampler must be 'heun' or 'ancestral', got {self.sampler!r}")
-        if not (0 <= self.p_hide < 1 and 0 <= self.p_uncond < 1):
-            raise ConfigError("p_hide and p_uncond must be in [0, 1)")
         if self.sample_steps < 1 or self.offset_range < 0 or self.churn < 0:
             raise ConfigError("sample_steps >= 1, offset_range >= 0 and churn >= 0 required")
         _ = self.edm  # validates the noise settings
@@ -102,11 +99,7 @@ class SparseDiffusion(TorchGenerator):
 
     def setup(self, data) -> None:
         if self.config.offset_range == 0:
-            train = data.subset("train")
-            nb = np.asarray(train.nbrs)
-            idx = np.arange(nb.shape[1])[None, :, None]
-            off = np.abs(np.where(nb >= 0, nb - idx, 0)).max(initial=1)
-            self.config = replace(self.config, offset_range=int(max(off, 1)))
+            self.config = replace(self.config, offset_range=max_canonical_offset(data))
         super().setup(data)
 
     def build_net(self) -> None:
