@@ -122,7 +122,7 @@ class DemoConfig:
     models : models to run, a subset of :data:`DEMO_MODELS`.
     guidance : classifier-free guidance scale of all sampling.
     assembly_model : model generating the assembly pieces; ``None`` picks the model with
-        the highest validity in stage 4 (ties: first in ``models``).
+        the highest validity in stage 4, then the best pooled R^2 (ties: first in ``models``).
     threads : torch CPU threads during the run (restored afterwards); ``None`` keeps
         torch's default. On a machine shared with other jobs, 1 can be many times faster.
     """
@@ -287,8 +287,16 @@ def _split_webs(dataset, split: str) -> list[WebGraph]:
 
 
 def best_model(runs: dict[str, ModelRun]) -> str:
-    """Name of the run with the highest validity (first on ties)."""
-    return max(runs, key=lambda k: runs[k].metrics["vun"]["valid"] or 0.0)
+    """Name of the run with the highest validity, then the best conditioning fidelity
+    (pooled R^2 of requested vs achieved features); first on ties."""
+
+    def score(k: str) -> tuple[float, float]:
+        m = runs[k].metrics
+        r2 = (m.get("fidelity") or {}).get("pooled_r2")
+        r2 = float(r2) if r2 is not None and np.isfinite(r2) else -np.inf
+        return (m["vun"]["valid"] or 0.0, r2)
+
+    return max(runs, key=score)
 
 
 # ---------------------------------------------------------------------------- stage 5
