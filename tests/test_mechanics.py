@@ -383,3 +383,35 @@ def test_amg_cg_matches_direct():
     amg, _ = analyze_linear(web.pos, web.edges, method="amg-cg", **kw)
     assert amg.method == "amg-cg" and amg.iterations > 0
     assert np.abs(amg.u - direct.u).max() <= 1e-6 * np.abs(direct.u).max()
+
+
+def test_block_assembly_and_free_slicing_match_scalar_reference():
+    from araneus.mechanics.elements import frame_element_matrices
+    from araneus.mechanics.solve import _RowSplit, free_submatrix
+
+    web = lattice(3, h=5.0, seed=4)
+    e = np.vstack([web.edges, web.edges[:3]])  # a repeated member is summed
+    k = frame_stiffness(web.pos, e, 1000.0, 400.0, 0.5)
+    assert k.format == "bsr" and k.blocksize == (6, 6)
+    ke = frame_element_matrices(web.pos, e, np.asarray(1000.0), np.asarray(400.0), 0.5)
+    dof = (e[:, :, None] * 6 + np.arange(6)).reshape(len(e), 12)
+    rows = np.repeat(dof, 12, axis=1).ravel()
+    cols = np.tile(dof, (1, 12)).ravel()
+    import scipy.sparse as sp
+
+    ref = sp.coo_matrix((ke.ravel(), (rows, cols)), shape=k.shape).tocsr()
+    assert abs(k.tocsr() - ref).max() <= 1e-12 * abs(ref).max()
+    node_free = np.arange(web.n_nodes) % 3 != 0
+    free = np.repeat(node_free, 6)
+    sub = free_submatrix(k, free, 6)
+    assert sub.format == "bsr"
+    kc = k.tocsr()
+    assert abs(sub.tocsr() - kc[free][:, free]).max() == 0
+    partial = free.copy()
+    partial[7] = ~partial[7]  # not whole nodes: CSR path
+    assert abs(free_submatrix(k, partial, 6) - kc[partial][:, partial]).max() == 0
+    x = np.random.default_rng(0).normal(size=k.shape[0])
+    split = _RowSplit(k, 2)
+    assert len(split.parts) == 2
+    assert np.allclose(split(x), k @ x, rtol=1e-13, atol=0)
+    split.close()

@@ -37,7 +37,7 @@ from .elements import (
     frame_element_matrices,
 )
 from .materials import ElasticPlastic, Material, SilkLaw
-from .solve import check_supported, sparse_lu
+from .solve import check_supported, free_submatrix, sparse_lu
 
 
 @dataclass
@@ -103,7 +103,7 @@ class _Model:
         return self.law.update(eps, self.eps_p, self.alpha)
 
     def evaluate(self, u):
-        """Internal force (n*ndof,), tangent CSR, strains, stresses, trial plastic state."""
+        """Internal force (n*ndof,), tangent (BSR), strains, stresses, trial plastic state."""
         e, ndof, n = self.edges, self.ndof, len(self.pos)
         d = self.vec0 + u[e[:, 1], :3] - u[e[:, 0], :3]
         length = np.linalg.norm(d, axis=1)
@@ -161,7 +161,7 @@ def _newton(model: _Model, u0, free, tol, max_iter=40):
             return None
         if rn <= tol:
             return u, (fint, kt, *rest)
-        kff = kt[free][:, free].tocsc()
+        kff = free_submatrix(kt, free, model.ndof).tocsc()
         diag = kff.diagonal()
         shift = 1e-9 * max(diag.max(), 1e-300)
         try:
