@@ -150,3 +150,27 @@ def test_train_generate_evaluate(tmp_path, data):
     from araneus.metrics.vun import validity
 
     assert all(all(validity(w, K=back.max_degree).values()) for w in webs)
+
+
+def test_budgets_and_given_quantities(untrained, data):
+    m = untrained
+    names = m.feature_names
+    req = {"num_nodes": 9.0, "num_edges": 11.0, "mean_degree": 2.2}
+    vals = torch.zeros(1, len(names))
+    pres = torch.zeros_like(vals, dtype=torch.bool)
+    for k, v in req.items():
+        i = names.index(k)
+        vals[0, i] = float(m.scaler.normalise(np.where(np.arange(len(names)) == i, v, 0.0))[i])
+        pres[0, i] = True
+    steps = torch.arange(4)
+    made = torch.tensor([[0.0, 0.0, 1.0, 3.0]])
+    b = m.budgets(vals, pres, steps, made)[0] * m.max_nodes
+    assert torch.allclose(b[:, 0], 9.0 - steps.float(), atol=1e-4)  # nodes left
+    assert torch.allclose(b[:, 2], 11.0 - made[0], atol=1e-4)  # edges left
+    assert torch.allclose(b[:, 4], 2.2 * steps.float() / 2 - made[0], atol=1e-4)
+    assert torch.all(b[:, 1::2] == m.max_nodes)  # presence flags (scaled back by L)
+    none = m.budgets(vals, torch.zeros_like(pres), steps, made)
+    assert torch.all(none == 0)  # nothing requested: no budget
+    # a requested node count is honoured exactly, whatever the (untrained) stop head says
+    webs = m.sample({"num_nodes": 7}, 6, seed=0)
+    assert [w.n_nodes for w in webs] == [7] * 6
