@@ -198,3 +198,33 @@ def test_exact_resume(name, data, tmp_path):
     assert np.allclose(ra.losses, rb.losses, rtol=1e-6, atol=1e-7)
     sa, sb = full.net.state_dict(), resumed.net.state_dict()
     assert all(torch.allclose(sa[k], sb[k], atol=1e-6) for k in sa)
+
+
+def test_scale_free_positions_round_trip_and_scale_prior(data):
+    from araneus.models.base import mean_edge_lengths
+
+    train = data.subset("train")
+    pos, nbrs = np.asarray(train.pos), np.asarray(train.nbrs)
+    rho = mean_edge_lengths(pos, nbrs)
+    # sparse: encoding a sample and decoding it at its own scale gives it back
+    m = get_model("sparse")(width=32, depth=1, heads=2)
+    m.setup(data)
+    assert m.config.scale_free and m.config.position_unit > 0
+    enc = m.encode(train)["x"].numpy()[:4]
+    webs, stats = m.decode(enc, train.mask.sum(1)[:4], rho[:4] * m.config.position_unit)
+    for s, w in enumerate(webs):
+        n = int(train.mask[s].sum())
+        assert np.allclose(w.pos, pos[s, :n], atol=1e-4 * rho[s] * m.config.position_unit)
+    # the prior: a requested mean edge length is the scale; else a training sample's
+    prior = m.prior
+    names = m.feature_names
+    i = names.index("mean_edge_length")
+    vals = np.zeros((2, len(names)))
+    vals[0, i] = 7.5
+    present = np.zeros_like(vals, dtype=bool)
+    present[0, i] = True
+    counts, lengths = prior.draw(
+        m.scaler.normalise(vals), present, vals, m.max_nodes, np.random.default_rng(0)
+    )
+    assert lengths[0] == 7.5 and np.any(np.isclose(lengths[1], prior.lengths))
+    assert np.allclose(prior.lengths, rho)

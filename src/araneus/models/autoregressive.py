@@ -54,7 +54,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError, InputError
-from .base import TorchGenerator, check_common_config, max_canonical_offset, register_model
+from .base import (
+    TorchGenerator,
+    check_common_config,
+    max_canonical_offset,
+    mean_edge_lengths,
+    register_model,
+)
 from .conditioning import ConditionEmbedding, training_presence
 from .decode import DecodeStats, decode_candidates
 from .diffusion import cfg_combine
@@ -282,11 +288,7 @@ def node_tokens(
 
 def web_scale(x: np.ndarray, nbrs: np.ndarray) -> np.ndarray:
     """(S,) mean edge length of each padded sample (x (S, L, 3), nbrs (S, L, K), -1 empty)."""
-    s = np.arange(x.shape[0])[:, None, None]
-    valid = nbrs >= 0
-    d = np.linalg.norm(x[s, np.where(valid, nbrs, 0)] - x[:, :, None], axis=-1)
-    rho = (d * valid).sum((1, 2)) / np.maximum(valid.sum((1, 2)), 1)
-    return np.maximum(rho, 1e-6)
+    return mean_edge_lengths(x, nbrs)
 
 
 def parents_of(back: torch.Tensor) -> torch.Tensor:
@@ -471,7 +473,7 @@ class AutoregressiveGraph(TorchGenerator):
         self._sampling = (t, p)
         return super().sample(conditions, n, guidance=guidance, seed=seed, steps=None)
 
-    def generate(self, values, present, counts, guidance, steps, generator):
+    def generate(self, values, present, counts, guidance, steps, generator, lengths=None):
         temperature, top_p = getattr(
             self, "_sampling", (self.config.temperature, self.config.top_p)
         )

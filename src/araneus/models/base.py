@@ -195,8 +195,12 @@ class TorchGenerator(WebGenerator):
         """Scalar loss of a batch (dict of tensors on the training device)."""
 
     @abstractmethod
-    def generate(self, values, present, counts, guidance: float, steps: int | None, generator):
-        """Sample and decode: normalised condition tensors (n, F), node counts (n,)."""
+    def generate(
+        self, values, present, counts, guidance: float, steps: int | None, generator, lengths=None
+    ):
+        """Sample and decode: normalised condition tensors (n, F), node counts (n,) and web
+        scales (n,) (mean edge lengths in physical units, from the prior; models with
+        their own scale model may ignore them)."""
 
     # ----- data -----------------------------------------------------------------------
     def setup(self, data: Any) -> None:
@@ -213,9 +217,37 @@ class TorchGenerator(WebGenerator):
             self.scaler.hi = np.asarray(norm.feat_max, dtype=np.float64)
         self.max_nodes = int(pos.shape[1])
         self.max_degree = int(np.asarray(train.nbrs).shape[2])
-        self.prior = NodeCountPrior(self.scaler.normalise(feats), mask.sum(1), self.scaler.names)
+        self.prior = NodeCountPrior(
+            self.scaler.normalise(feats),
+            mask.sum(1),
+            self.scaler.names,
+            lengths=mean_edge_lengths(pos, np.asarray(train.nbrs)),
+        )
         self.dataset_normaliser = norm.to_dict() if hasattr(norm, "to_dict") else None
         self.build_net()
+
+    def fit_position_unit(self, data: Any) -> float:
+        """Model length unit of scale-free positions: twice the RMS of ``pos / rho`` over
+        the training split (``rho`` = each sample's mean edge length), so that positions
+        divided by ``rho * unit`` have about the diffusion's data spread (0.5)."""
+        train = data.subset("train")
+        pos, mask = np.asarray(train.pos, np.float64), np.asarray(train.mask, bool)
+        rho = mean_edge_lengths(pos, np.asarray(train.nbrs))
+        u = (pos / rho[:, None, None])[mask]
+        return float(2.0 * np.sqrt((u**2).mean())) if len(u) else 1.0
+
+    def position_scales(self, lengths, n: int, scale_free: bool, unit: float) -> np.ndarray:
+        """(n,) physical length of one model position unit per sample: ``rho * unit`` for
+        scale-free models (``lengths`` from the prior), else ``2 * pos_scale``."""
+        if not scale_free:
+            return np.full(n, 2.0 * self.scaler.pos_scale)
+        rho = np.full(n, np.nan) if lengths is None else np.asarray(lengths, np.float64)
+        if np.isnan(rho).any():
+            known = self.prior.lengths if self.prior.lengths is not None else rho[~np.isnan(rho)]
+            if not len(known):
+                raise ModelError(f"{self.name}: no web scale known (old checkpoint?)")
+            rho = np.where(np.isnan(rho), float(np.median(known)), rho)
+        return np.maximum(rho, 1e-9) * unit
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -260,7 +292,9 @@ class TorchGenerator(WebGenerator):
             raise InputError(f"steps must be an integer in [1, 1000], got {steps}")
         vals, present = parse_conditions(conditions, n, self.scaler.names)
         rng = np.random.default_rng(seed)
-        counts = self.prior.sample(self.scaler.normalise(vals), present, vals, self.max_nodes, rng)
+        counts, lengths = self.prior.draw(
+            self.scaler.normalise(vals), present, vals, self.max_nodes, rng
+        )
         dev = self.device()
         gen = torch.Generator(dev).manual_seed(int(rng.integers(2**62)))
         norm = torch.as_tensor(
@@ -269,7 +303,9 @@ class TorchGenerator(WebGenerator):
         pres = torch.as_tensor(present, device=dev)
         self.net.to(dev).eval()
         with torch.no_grad():
-            webs, stats = self.generate(norm, pres, counts, float(guidance), steps, gen)
+            webs, stats = self.generate(
+                norm, pres, counts, float(guidance), steps, gen, lengths=lengths
+            )
         self.last_decode_stats = stats
         names = self.scaler.names
         for r, w in enumerate(webs):
@@ -327,6 +363,8 @@ class TorchGenerator(WebGenerator):
         }
         w["prior.features"] = torch.as_tensor(self.prior.features)
         w["prior.counts"] = torch.as_tensor(self.prior.counts)
+        if self.prior.lengths is not None:
+            w["prior.lengths"] = torch.as_tensor(self.prior.lengths)
         return w
 
     def save(self, path: str | Path) -> None:
@@ -367,14 +405,31 @@ class TorchGenerator(WebGenerator):
         except (OSError, SafetensorError) as exc:
             raise FormatError(w_path, f"cannot read weights: {exc}") from None
         try:
+            lengths = w.pop("prior.lengths", None)
             model.prior = NodeCountPrior(
-                w.pop("prior.features").numpy(), w.pop("prior.counts").numpy(), model.scaler.names
+                w.pop("prior.features").numpy(),
+                w.pop("prior.counts").numpy(),
+                model.scaler.names,
+                lengths=None if lengths is None else lengths.numpy(),
             )
             model.build_net()
             model.net.load_state_dict({k[4:]: v for k, v in w.items() if k.startswith("net.")})
         except (KeyError, RuntimeError) as exc:
             raise FormatError(w_path, f"weights do not match the model config: {exc}") from None
         return model
+
+
+def mean_edge_lengths(pos: np.ndarray, nbrs: np.ndarray) -> np.ndarray:
+    """(S,) mean edge length of each padded sample: pos (S, L, 3), nbrs (S, L, K) with -1
+    for empty slots (each edge is listed by both ends, so this is the mean over edges).
+    Samples without edges get a tiny positive value."""
+    pos = np.asarray(pos, dtype=np.float64)
+    nbrs = np.asarray(nbrs)
+    s = np.arange(pos.shape[0])[:, None, None]
+    valid = nbrs >= 0
+    d = np.linalg.norm(pos[s, np.where(valid, nbrs, 0)] - pos[:, :, None], axis=-1)
+    rho = (d * valid).sum((1, 2)) / np.maximum(valid.sum((1, 2)), 1)
+    return np.maximum(rho, 1e-6)
 
 
 def _json_default(o: Any) -> Any:

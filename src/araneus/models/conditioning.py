@@ -162,20 +162,29 @@ class ConditionEmbedding(nn.Module):
 
 
 class NodeCountPrior:
-    """Conditional prior over node counts for models that fix the count before sampling.
+    """Conditional prior over node counts (and web scales) for models that fix them
+    before sampling.
 
     If ``num_nodes`` is given, it is used (rounded, clipped to [2, L]). Otherwise the count
     of a training sample is drawn at random among the ``k`` training samples nearest to the
-    given (normalised) features; with no features given, from all training samples.
+    given (normalised) features; with no features given, from all training samples. The
+    scale (mean edge length) is the requested ``mean_edge_length`` if given, else that of
+    the same drawn training sample (``lengths``; NaN when the prior has none).
     """
 
     def __init__(
-        self, features_norm: np.ndarray, counts: np.ndarray, names: Sequence[str], k: int = 8
+        self,
+        features_norm: np.ndarray,
+        counts: np.ndarray,
+        names: Sequence[str],
+        k: int = 8,
+        lengths: np.ndarray | None = None,
     ):
         self.features = np.asarray(features_norm, dtype=np.float32)
         self.counts = np.asarray(counts, dtype=np.int64)
         self.names = tuple(names)
         self.k = k
+        self.lengths = None if lengths is None else np.asarray(lengths, dtype=np.float64)
 
     def sample(
         self,
@@ -186,18 +195,34 @@ class NodeCountPrior:
         rng: np.random.Generator,
     ) -> np.ndarray:
         """Node counts (n,) for n requests; see the class docstring."""
+        return self.draw(values_norm, present, values_phys, max_nodes, rng)[0]
+
+    def draw(
+        self,
+        values_norm: np.ndarray,
+        present: np.ndarray,
+        values_phys: np.ndarray,
+        max_nodes: int,
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Node counts (n,) and mean edge lengths (n,) for n requests (class docstring)."""
         n = len(values_norm)
         out = np.empty(n, dtype=np.int64)
+        length = np.full(n, np.nan)
         nn_col = self.names.index("num_nodes") if "num_nodes" in self.names else None
+        len_col = self.names.index("mean_edge_length") if "mean_edge_length" in self.names else None
         for r in range(n):
-            if nn_col is not None and present[r, nn_col]:
-                out[r] = int(round(values_phys[r, nn_col]))
-                continue
             cols = present[r]
             if cols.any():
                 d = ((self.features[:, cols] - values_norm[r, cols]) ** 2).sum(1)
                 cand = np.argsort(d, kind="stable")[: self.k]
             else:
                 cand = np.arange(len(self.counts))
-            out[r] = self.counts[cand[rng.integers(len(cand))]]
-        return np.clip(out, 2, max_nodes)
+            pick = cand[rng.integers(len(cand))]
+            given_n = nn_col is not None and present[r, nn_col]
+            out[r] = int(round(values_phys[r, nn_col])) if given_n else self.counts[pick]
+            if len_col is not None and present[r, len_col]:
+                length[r] = float(values_phys[r, len_col])
+            elif self.lengths is not None:
+                length[r] = self.lengths[pick]
+        return np.clip(out, 2, max_nodes), length

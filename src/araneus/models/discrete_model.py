@@ -1,6 +1,8 @@
 """Model 2: joint diffusion of positions (Gaussian EDM) and adjacency (categorical D3PM).
 
-Positions follow the same EDM diffusion as model 1. The adjacency is a genuinely discrete
+Positions follow the same EDM diffusion as model 1, scale-free (divided by the web's
+mean edge length; see ``sparse.py``), so the pairwise distances the network sees are in
+units of the typical thread length at every web size. The adjacency is a genuinely discrete
 diffusion: each node pair is a two-class variable (no edge / edge) corrupted by the
 marginal-preserving transitions of DiGress (``discrete.py``), so a noised graph is a random
 graph with the training edge density and sampling starts from one. A graph transformer
@@ -19,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError, InputError
-from .base import TorchGenerator, check_common_config, register_model
+from .base import TorchGenerator, check_common_config, mean_edge_lengths, register_model
 from .conditioning import training_presence
 from .decode import DecodeStats, decode_candidates
 from .diffusion import (
@@ -53,6 +55,8 @@ class DiscreteConfig:
     edge_weight: float = 5.0
     p_hide: float = 0.3
     p_uncond: float = 0.1
+    scale_free: bool = True
+    position_unit: float = 0.0
     edge_density: float = 0.0
 
     def __post_init__(self) -> None:
@@ -98,6 +102,8 @@ class DiscreteDiffusion(TorchGenerator):
             e = (np.asarray(train.nbrs) >= 0).sum((1, 2)) / 2
             rho = float(e.sum() / max((n * (n - 1) / 2).sum(), 1))
             self.config = replace(self.config, edge_density=min(max(rho, 1e-4), 0.5))
+        if self.config.scale_free and self.config.position_unit == 0.0:
+            self.config = replace(self.config, position_unit=self.fit_position_unit(data))
         super().setup(data)
 
     def build_net(self) -> None:
@@ -122,7 +128,12 @@ class DiscreteDiffusion(TorchGenerator):
         mask = np.asarray(data.mask, dtype=bool)
         if pos.shape[1] != self.max_nodes or np.asarray(data.nbrs).shape[2] != self.max_degree:
             raise InputError("dataset shapes (L, K) differ from the model's")
-        x = np.clip(pos / (2 * self.scaler.pos_scale), -4, 4) * mask[..., None]
+        c = self.config
+        if c.scale_free:
+            unit = mean_edge_lengths(pos, np.asarray(data.nbrs)) * c.position_unit
+        else:
+            unit = np.full(len(pos), 2 * self.scaler.pos_scale)
+        x = np.clip(pos / unit[:, None, None], -4, 4) * mask[..., None]
         return {
             "x": torch.as_tensor(x, dtype=torch.float32),
             "adj": torch.as_tensor(data.adjacency()),
@@ -164,7 +175,7 @@ class DiscreteDiffusion(TorchGenerator):
         edge_loss = ((ce * pf).sum((1, 2)) / pf.sum((1, 2)).clamp_min(1)).mean()
         return pos_loss + c.edge_weight * edge_loss
 
-    def generate(self, values, present, counts, guidance, steps, generator):
+    def generate(self, values, present, counts, guidance, steps, generator, lengths=None):
         c = self.config
         dev = values.device
         n, L = len(counts), self.max_nodes
@@ -208,20 +219,35 @@ class DiscreteDiffusion(TorchGenerator):
                 x0b, _ = den(x_next, s_next, adj_next, t_next)
                 x_next = x + (s_next - s_cur) * 0.5 * (d + (x_next - x0b) / s_next)
             x, adj = x_next, adj_next
+        units = self.position_scales(lengths, n, c.scale_free, c.position_unit)
         return self.decode(
-            x.float().cpu().numpy(), adj.cpu().numpy(), p_edge.cpu().numpy(), np.asarray(counts)
+            x.float().cpu().numpy(),
+            adj.cpu().numpy(),
+            p_edge.cpu().numpy(),
+            np.asarray(counts),
+            units,
         )
 
-    def decode(self, x: np.ndarray, adj: np.ndarray, p_edge: np.ndarray, counts: np.ndarray):
+    def decode(
+        self,
+        x: np.ndarray,
+        adj: np.ndarray,
+        p_edge: np.ndarray,
+        counts: np.ndarray,
+        units: np.ndarray | None = None,
+    ):
         """Raw positions (n, L, 3), sampled adjacency (n, L, L) and edge probabilities ->
-        (webs, stats). Sampled edges are the candidates, scored by their probability."""
+        (webs, stats). Sampled edges are the candidates, scored by their probability.
+        ``units`` (n,): physical length of one model position unit per sample."""
+        if units is None:
+            units = np.full(x.shape[0], 2 * self.scaler.pos_scale)
         total = DecodeStats()
         webs = []
         for b in range(x.shape[0]):
             i, j = np.nonzero(np.triu(adj[b], 1))
             score = np.nan_to_num(p_edge[b][i, j], nan=0.0) + 1e-3
             web, st = decode_candidates(
-                x[b], i, j, score, int(counts[b]), self.max_degree, scale=2 * self.scaler.pos_scale
+                x[b], i, j, score, int(counts[b]), self.max_degree, scale=float(units[b])
             )
             webs.append(web)
             total.add(st)

@@ -1,7 +1,12 @@
 """Model 1: analog (Gaussian EDM) diffusion on the sparse neighbour representation.
 
-Each node is a token ``[x, y, z, s_1..s_K]``: its position (divided by twice the RMS
-training radius, so about 0.5 standard deviation) and K neighbour slots. A slot holds the
+Each node is a token ``[x, y, z, s_1..s_K]``: its position and K neighbour slots.
+Positions are scale-free: divided by the web's mean edge length ``rho`` and by a fixed unit
+(twice the training RMS of ``pos / rho``, so about 0.5 standard deviation). The training
+webs span two orders of magnitude in size; without this a small web is a speck below the
+sampler's noise floor. At sampling, ``rho`` is the requested ``mean_edge_length``, else
+that of a training sample drawn near the other requested features (the shared prior that
+also draws node counts). A slot holds the
 signed offset ``j - i`` of a neighbour in the dataset's canonical (BFS) order divided by the
 largest offset seen in training, ``B``; offset 0 would be a self-loop, so the value 0 is
 reserved for an empty slot. Slots are sorted in ascending order. A transformer over node
@@ -18,7 +23,13 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, InputError
-from .base import TorchGenerator, check_common_config, max_canonical_offset, register_model
+from .base import (
+    TorchGenerator,
+    check_common_config,
+    max_canonical_offset,
+    mean_edge_lengths,
+    register_model,
+)
 from .conditioning import training_presence
 from .decode import DecodeStats, decode_candidates
 from .diffusion import (
@@ -52,6 +63,8 @@ class SparseConfig:
     churn: float = 0.0
     p_hide: float = 0.3
     p_uncond: float = 0.1
+    scale_free: bool = True
+    position_unit: float = 0.0
     offset_range: int = 0
 
     def __post_init__(self) -> None:
@@ -100,6 +113,8 @@ class SparseDiffusion(TorchGenerator):
     def setup(self, data) -> None:
         if self.config.offset_range == 0:
             self.config = replace(self.config, offset_range=max_canonical_offset(data))
+        if self.config.scale_free and self.config.position_unit == 0.0:
+            self.config = replace(self.config, position_unit=self.fit_position_unit(data))
         super().setup(data)
 
     def build_net(self) -> None:
@@ -118,8 +133,9 @@ class SparseDiffusion(TorchGenerator):
                 f"dataset shapes (L={pos.shape[1]}, K={nbrs.shape[2]}) differ from the model's "
                 f"(L={self.max_nodes}, K={self.max_degree})"
             )
+        unit = self._units(pos, nbrs)
         x = np.concatenate(
-            [pos / (2 * self.scaler.pos_scale), encode_slots(nbrs, self.config.offset_range)], -1
+            [pos / unit[:, None, None], encode_slots(nbrs, self.config.offset_range)], -1
         )
         x = np.clip(x, -4, 4) * mask[..., None]
         cond = self.scaler.normalise(np.asarray(data.features))
@@ -142,7 +158,13 @@ class SparseDiffusion(TorchGenerator):
         )
         return masked_mse(denoise(xn, sigma), x0, mask, loss_weight(sigma, c.sigma_data))
 
-    def generate(self, values, present, counts, guidance, steps, generator):
+    def _units(self, pos: np.ndarray, nbrs: np.ndarray) -> np.ndarray:
+        c = self.config
+        if c.scale_free:
+            return mean_edge_lengths(pos, nbrs) * c.position_unit
+        return np.full(len(pos), 2 * self.scaler.pos_scale)
+
+    def generate(self, values, present, counts, guidance, steps, generator, lengths=None):
         c = self.config
         dev = values.device
         n, L = len(counts), self.max_nodes
@@ -162,10 +184,15 @@ class SparseDiffusion(TorchGenerator):
             x = heun_sample(denoise, x, sig, churn=c.churn, generator=generator)
         else:
             x = ancestral_sample(denoise, x, sig, generator=generator)
-        return self.decode(x.float().cpu().numpy(), np.asarray(counts))
+        c = self.config
+        units = self.position_scales(lengths, n, c.scale_free, c.position_unit)
+        return self.decode(x.float().cpu().numpy(), np.asarray(counts), units)
 
-    def decode(self, x: np.ndarray, counts: np.ndarray):
-        """Raw (n, L, 3 + K) model outputs -> (webs, stats)."""
+    def decode(self, x: np.ndarray, counts: np.ndarray, units: np.ndarray | None = None):
+        """Raw (n, L, 3 + K) model outputs -> (webs, stats); ``units`` (n,): physical
+        length of one model position unit per sample (default: the global scale)."""
+        if units is None:
+            units = np.full(x.shape[0], 2 * self.scaler.pos_scale)
         total = DecodeStats()
         webs = []
         for b in range(x.shape[0]):
@@ -177,7 +204,7 @@ class SparseDiffusion(TorchGenerator):
                 conf,
                 int(counts[b]),
                 self.max_degree,
-                scale=2 * self.scaler.pos_scale,
+                scale=float(units[b]),
                 symmetric_votes=True,
             )
             webs.append(web)
