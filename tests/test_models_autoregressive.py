@@ -174,3 +174,23 @@ def test_budgets_and_given_quantities(untrained, data):
     # a requested node count is honoured exactly, whatever the (untrained) stop head says
     webs = m.sample({"num_nodes": 7}, 6, seed=0)
     assert [w.n_nodes for w in webs] == [7] * 6
+
+
+def test_constrained_sampling_meets_given_totals(untrained):
+    m = untrained
+    req = {"num_nodes": 10, "num_edges": 12, "mean_edge_length": 3.5}
+    webs = m.sample(req, 6, seed=1)
+    for w in webs:
+        assert w.n_nodes == 10 and w.n_edges == 12
+        assert w.edge_lengths.mean() == pytest.approx(3.5, rel=1e-4)
+        assert w.n_components == 1 and w.degrees.max() <= m.max_degree
+    # mean_degree with num_nodes fixes the total too; without constraints the totals drift
+    webs = m.sample({"num_nodes": 10, "mean_degree": 2.4}, 4, seed=1)
+    assert all(w.n_edges == 12 for w in webs)
+    import dataclasses
+
+    free = AutoregressiveGraph(dataclasses.replace(m.config, exact=False))
+    free.__dict__.update({k: v for k, v in m.__dict__.items() if k != "config"})
+    loose = free.sample(req, 6, seed=1)
+    assert any(w.n_edges != 12 for w in loose)
+    assert any(abs(w.edge_lengths.mean() - 3.5) > 1e-3 for w in loose)
