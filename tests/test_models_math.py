@@ -189,3 +189,31 @@ def test_decode_candidates_always_valid(n, k, raw):
     web, st = decode_candidates(pos, src, dst, sc, n, k)
     _assert_valid(web, k)
     assert web.n_nodes <= n
+
+
+def test_constrained_decoding_edge_total_connectivity_and_scale():
+    from araneus.models.decode import constrained_edges, decode_candidates
+
+    rng = np.random.default_rng(0)
+    pos = rng.normal(size=(8, 3))
+    # proposals: two triangles (0-1-2, 3-4-5) and a pendant 6-7; no link between them
+    src = np.array([0, 1, 2, 3, 4, 5, 6])
+    dst = np.array([1, 2, 0, 4, 5, 3, 7])
+    score = np.ones(7)
+    loose, st = decode_candidates(pos, src, dst, score, 8, 3)
+    assert loose.n_nodes == 3 and st.component_nodes_dropped == 5  # unconstrained: repair
+    extra_src, extra_dst = np.array([2, 5, 0]), np.array([3, 6, 7])
+    web, st2 = decode_candidates(
+        pos, src, dst, score, 8, 3, n_edges=9, mean_length=2.5,
+        extra_src=extra_src, extra_dst=extra_dst, extra_score=np.array([0.9, 0.8, 0.1]),
+    )  # fmt: skip
+    assert web.n_nodes == 8 and web.n_edges == 9 and web.n_components == 1
+    assert web.edge_lengths.mean() == pytest.approx(2.5)
+    assert st2.component_nodes_dropped == 5  # stats still describe the raw proposals
+    # fewer edges than proposed: spanning tree first, then the strongest extras
+    i, j = np.array([0, 1, 0, 2]), np.array([1, 2, 2, 3])
+    keep = constrained_edges(i, j, np.array([3.0, 2.0, 5.0, 0.1]), 4, 3, 3)
+    assert keep.tolist() == [True, False, True, True]
+    # degree cap respected even when that leaves the total short
+    keep = constrained_edges(np.array([0, 0, 0]), np.array([1, 2, 3]), np.ones(3), 4, 2, 3)
+    assert keep.sum() == 2

@@ -393,16 +393,6 @@ class AutoregressiveGraph(TorchGenerator):
             cols += [left / self.max_nodes * p, p]
         return torch.stack(cols, dim=-1)
 
-    def _given(self, values, present, name: str):
-        """Physical value of a feature where it was requested (B,), else NaN."""
-        if name not in self.scaler.names:
-            return torch.full(values.shape[:1], float("nan"), device=values.device)
-        i = self.scaler.names.index(name)
-        lo, hi = float(self.scaler.lo[i]), float(self.scaler.hi[i])
-        span = hi - lo if hi > lo else 1.0
-        v = (values[:, i] + 1.0) / 2.0 * span + lo
-        return torch.where(present[:, i], v, torch.full_like(v, float("nan")))
-
     # ------------------------------------------------------------------ likelihood
     def step_log_likelihood(self, net, batch: dict, values, present) -> torch.Tensor:
         """Teacher-forced per-step log-likelihood terms, (B, L + 1).

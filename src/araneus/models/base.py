@@ -249,6 +249,27 @@ class TorchGenerator(WebGenerator):
             rho = np.where(np.isnan(rho), float(np.median(known)), rho)
         return np.maximum(rho, 1e-9) * unit
 
+    def _given(self, values, present, name: str):
+        """Physical value of a feature where it was requested (B,), else NaN."""
+        import torch
+
+        if name not in self.scaler.names:
+            return torch.full(values.shape[:1], float("nan"), device=values.device)
+        i = self.scaler.names.index(name)
+        lo, hi = float(self.scaler.lo[i]), float(self.scaler.hi[i])
+        span = hi - lo if hi > lo else 1.0
+        v = (values[:, i] + 1.0) / 2.0 * span + lo
+        return torch.where(present[:, i], v, torch.full_like(v, float("nan")))
+
+    def edge_targets(self, values, present, counts) -> np.ndarray:
+        """(n,) requested edge totals for constrained decoding: ``num_edges`` if given,
+        else ``mean_degree * count / 2`` if the degree is given; -1 where unknown."""
+        e = self._given(values, present, "num_edges").cpu().numpy().astype(np.float64)
+        deg = self._given(values, present, "mean_degree").cpu().numpy().astype(np.float64)
+        cnt = np.asarray(counts, dtype=np.float64)
+        e = np.where(np.isnan(e), deg * cnt / 2, e)
+        return np.where(np.isnan(e), -1, np.rint(e)).astype(np.int64)
+
     @property
     def feature_names(self) -> tuple[str, ...]:
         return self.scaler.names if self.scaler else ()

@@ -72,6 +72,79 @@ def _cap_degree(i: np.ndarray, j: np.ndarray, score: np.ndarray, n: int, k: int)
     return keep
 
 
+def _merge_votes(src, dst, score, n, reduce: str = "sum"):
+    """Undirected unique pairs (i < j) with summed (or max) scores and vote counts."""
+    a, b = np.minimum(src, dst), np.maximum(src, dst)
+    key = a * max(n, 1) + b
+    uniq, inv, votes = np.unique(key, return_inverse=True, return_counts=True)
+    if reduce == "sum":
+        tot = np.zeros(len(uniq))
+        np.add.at(tot, inv, score)
+    else:
+        tot = np.full(len(uniq), -np.inf)
+        np.maximum.at(tot, inv, score)
+    return uniq // max(n, 1), uniq % max(n, 1), tot, votes
+
+
+def _finish(pos, finite, i, j, st: DecodeStats) -> WebGraph:
+    """Web from kept edges: isolated nodes dropped, the largest component kept (counted)."""
+    web = WebGraph(pos, np.stack([i, j], axis=1).reshape(-1, 2))
+    alive = finite & (web.degrees > 0)
+    st.isolated_dropped = int((finite & (web.degrees == 0)).sum())
+    web = web.subgraph(np.flatnonzero(alive))
+    if web.n_nodes and web.n_components > 1:
+        before = web.n_nodes
+        web = web.largest_component()
+        st.component_nodes_dropped = before - web.n_nodes
+    if web.n_nodes == 0:
+        st.empty = 1
+    return web
+
+
+def constrained_edges(
+    i: np.ndarray, j: np.ndarray, score: np.ndarray, n: int, k: int, n_edges: int
+) -> np.ndarray:
+    """Keep mask choosing ``n_edges`` of the unique candidate edges by score.
+
+    A maximum-score spanning tree (Kruskal, degree cap ``k``) first, so the web is one
+    component whenever the candidates connect it, then the strongest remaining candidates
+    while degrees stay <= k. Fewer edges result only if the candidates run out.
+    """
+    order = np.argsort(-score, kind="stable")
+    parent = np.arange(n)
+
+    def root(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    deg = np.zeros(n, dtype=np.int64)
+    keep = np.zeros(len(i), dtype=bool)
+    count = 0
+    for e in order:  # spanning tree
+        if count >= n_edges:
+            break
+        a, b = int(i[e]), int(j[e])
+        ra, rb = root(a), root(b)
+        if ra != rb and deg[a] < k and deg[b] < k:
+            parent[ra] = rb
+            deg[a] += 1
+            deg[b] += 1
+            keep[e] = True
+            count += 1
+    for e in order:  # strongest extras
+        if count >= n_edges:
+            break
+        a, b = int(i[e]), int(j[e])
+        if not keep[e] and deg[a] < k and deg[b] < k:
+            deg[a] += 1
+            deg[b] += 1
+            keep[e] = True
+            count += 1
+    return keep
+
+
 def decode_candidates(
     pos: np.ndarray,
     src: np.ndarray,
@@ -82,6 +155,11 @@ def decode_candidates(
     *,
     scale: float = 1.0,
     symmetric_votes: bool = False,
+    n_edges: int | None = None,
+    mean_length: float | None = None,
+    extra_src: np.ndarray | None = None,
+    extra_dst: np.ndarray | None = None,
+    extra_score: np.ndarray | None = None,
 ) -> tuple[WebGraph, DecodeStats]:
     """Decode one sample's candidate edges into a valid web.
 
@@ -99,6 +177,15 @@ def decode_candidates(
     symmetric_votes
         If true, a pair proposed from only one end counts as an asymmetry repair (for
         representations where each edge is stated at both endpoints).
+    n_edges, mean_length, extra_src, extra_dst, extra_score
+        Constrained decoding (see :func:`constrained_edges`): with ``n_edges`` the web gets
+        that many edges, chosen by score (a maximum-score spanning tree first, then the
+        strongest remaining candidates, degree cap respected), drawing on the ``extra_*``
+        candidates (lower-ranked, e.g. pairs the sampler did not pick) only where the
+        proposals fall short; with ``mean_length`` the positions are scaled so that the
+        web's mean edge length equals it. The repair statistics always describe the
+        unconstrained decoding of the proposals, so they still show what the model got
+        wrong by itself.
 
     Returns
     -------
@@ -124,28 +211,28 @@ def decode_candidates(
     if n and not finite.all():
         good = finite[src] & finite[dst]
         src, dst, score = src[good], dst[good], score[good]
-    a, b = np.minimum(src, dst), np.maximum(src, dst)
-    key = a * max(n, 1) + b
-    uniq, inv, votes = np.unique(key, return_inverse=True, return_counts=True)
-    tot = np.zeros(len(uniq))
-    np.add.at(tot, inv, score)
-    i, j = uniq // max(n, 1), uniq % max(n, 1)
+    i, j, tot, votes = _merge_votes(src, dst, score, n)
     if symmetric_votes:
         st.asymmetric = int((votes == 1).sum())
     keep = _cap_degree(i, j, tot, n, max_degree)
     st.degree_cut = int((~keep).sum())
-    i, j = i[keep], j[keep]
     pos = np.where(finite[:, None], pos, 0.0)
-    web = WebGraph(pos, np.stack([i, j], axis=1).reshape(-1, 2))
-    alive = finite & (web.degrees > 0)
-    st.isolated_dropped = int((finite & (web.degrees == 0)).sum())
-    web = web.subgraph(np.flatnonzero(alive))
-    if web.n_nodes and web.n_components > 1:
-        before = web.n_nodes
-        web = web.largest_component()
-        st.component_nodes_dropped = before - web.n_nodes
-    if web.n_nodes == 0:
-        st.empty = 1
+    web = _finish(pos, finite, i[keep], j[keep], st)
+    if n_edges is not None and n:
+        if extra_src is not None and len(extra_src):
+            es, ed = np.asarray(extra_src, np.int64), np.asarray(extra_dst, np.int64)
+            ok = (es >= 0) & (es < n) & (ed >= 0) & (ed < n) & (es != ed)
+            ok &= finite[np.clip(es, 0, n - 1)] & finite[np.clip(ed, 0, n - 1)]
+            ei, ej, esc, _ = _merge_votes(es[ok], ed[ok], np.asarray(extra_score, float)[ok], n)
+            low = tot.min(initial=0.0) - 1.0  # every proposal outranks every extra
+            i = np.concatenate([i, ei])
+            j = np.concatenate([j, ej])
+            tot = np.concatenate([tot, low - (esc.max(initial=0.0) - esc)])
+            i, j, tot, _ = _merge_votes(i, j, tot, n, reduce="max")
+        sel = constrained_edges(i, j, tot, n, max_degree, int(n_edges))
+        web = _finish(pos, finite, i[sel], j[sel], DecodeStats())
+    if mean_length is not None and web.n_edges and np.isfinite(mean_length) and mean_length > 0:
+        web = WebGraph(web.pos * (mean_length / web.edge_lengths.mean()), web.edges)
     repaired = (
         st.nonfinite_nodes
         + st.self_loops

@@ -57,6 +57,7 @@ class DiscreteConfig:
     p_uncond: float = 0.1
     scale_free: bool = True
     position_unit: float = 0.0
+    exact: bool = True
     edge_density: float = 0.0
 
     def __post_init__(self) -> None:
@@ -220,12 +221,18 @@ class DiscreteDiffusion(TorchGenerator):
                 x_next = x + (s_next - s_cur) * 0.5 * (d + (x_next - x0b) / s_next)
             x, adj = x_next, adj_next
         units = self.position_scales(lengths, n, c.scale_free, c.position_unit)
+        targets = lens = None
+        if c.exact:
+            targets = self.edge_targets(values, present, counts)
+            lens = units / c.position_unit if c.scale_free else None
         return self.decode(
             x.float().cpu().numpy(),
             adj.cpu().numpy(),
             p_edge.cpu().numpy(),
             np.asarray(counts),
             units,
+            targets,
+            lens,
         )
 
     def decode(
@@ -235,10 +242,14 @@ class DiscreteDiffusion(TorchGenerator):
         p_edge: np.ndarray,
         counts: np.ndarray,
         units: np.ndarray | None = None,
+        n_edges: np.ndarray | None = None,
+        mean_lengths: np.ndarray | None = None,
     ):
         """Raw positions (n, L, 3), sampled adjacency (n, L, L) and edge probabilities ->
         (webs, stats). Sampled edges are the candidates, scored by their probability.
-        ``units`` (n,): physical length of one model position unit per sample."""
+        ``units`` (n,): physical length of one model position unit per sample.
+        ``n_edges`` / ``mean_lengths`` (n,): constrained decoding (-1 / NaN = none), with
+        the pairs not sampled as reserve candidates ranked by their probability."""
         if units is None:
             units = np.full(x.shape[0], 2 * self.scaler.pos_scale)
         total = DecodeStats()
@@ -246,8 +257,24 @@ class DiscreteDiffusion(TorchGenerator):
         for b in range(x.shape[0]):
             i, j = np.nonzero(np.triu(adj[b], 1))
             score = np.nan_to_num(p_edge[b][i, j], nan=0.0) + 1e-3
+            e = None if n_edges is None or n_edges[b] < 0 else int(n_edges[b])
+            kw = {}
+            if e is not None:
+                cnt = int(counts[b])
+                ei, ej = np.nonzero(np.triu(~adj[b, :cnt, :cnt].astype(bool), 1))
+                kw = dict(extra_src=ei, extra_dst=ej,
+                          extra_score=np.nan_to_num(p_edge[b][ei, ej], nan=0.0))  # fmt: skip
             web, st = decode_candidates(
-                x[b], i, j, score, int(counts[b]), self.max_degree, scale=float(units[b])
+                x[b],
+                i,
+                j,
+                score,
+                int(counts[b]),
+                self.max_degree,
+                scale=float(units[b]),
+                n_edges=e,
+                mean_length=None if mean_lengths is None else float(mean_lengths[b]),
+                **kw,
             )
             webs.append(web)
             total.add(st)

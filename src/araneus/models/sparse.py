@@ -65,6 +65,7 @@ class SparseConfig:
     p_uncond: float = 0.1
     scale_free: bool = True
     position_unit: float = 0.0
+    exact: bool = True
     offset_range: int = 0
 
     def __post_init__(self) -> None:
@@ -102,6 +103,19 @@ def decode_slots(slots: np.ndarray, offset_range: int) -> tuple[np.ndarray, np.n
     src = np.broadcast_to(np.arange(v.shape[0])[:, None], v.shape)
     sel = r != 0
     return src[sel], (src + r.astype(np.int64))[sel], conf[sel] + 1e-3
+
+
+def second_offsets(slots: np.ndarray, offset_range: int):
+    """Reserve candidates of (L, K) raw slots: the second-nearest integer offset of every
+    slot, scored ``1 - |v B - r2|`` in [0, 0.5] (0 offsets give none)."""
+    v = np.asarray(slots, dtype=np.float64) * offset_range
+    v = np.where(np.isfinite(v), v, 0.0)
+    r = np.rint(v)
+    r2 = np.where(v >= r, r + 1, r - 1)
+    score = 1.0 - np.abs(v - r2)
+    src = np.broadcast_to(np.arange(v.shape[0])[:, None], v.shape)
+    sel = r2 != 0
+    return src[sel], (src + r2.astype(np.int64))[sel], score[sel]
 
 
 @register_model("sparse")
@@ -186,17 +200,34 @@ class SparseDiffusion(TorchGenerator):
             x = ancestral_sample(denoise, x, sig, generator=generator)
         c = self.config
         units = self.position_scales(lengths, n, c.scale_free, c.position_unit)
-        return self.decode(x.float().cpu().numpy(), np.asarray(counts), units)
+        targets = lens = None
+        if c.exact:
+            targets = self.edge_targets(values, present, counts)
+            lens = units / c.position_unit if c.scale_free else None
+        return self.decode(x.float().cpu().numpy(), np.asarray(counts), units, targets, lens)
 
-    def decode(self, x: np.ndarray, counts: np.ndarray, units: np.ndarray | None = None):
+    def decode(
+        self,
+        x: np.ndarray,
+        counts: np.ndarray,
+        units: np.ndarray | None = None,
+        n_edges: np.ndarray | None = None,
+        mean_lengths: np.ndarray | None = None,
+    ):
         """Raw (n, L, 3 + K) model outputs -> (webs, stats); ``units`` (n,): physical
-        length of one model position unit per sample (default: the global scale)."""
+        length of one model position unit per sample (default: the global scale).
+        ``n_edges`` / ``mean_lengths`` (n,): constrained decoding (see
+        :func:`~araneus.models.decode.decode_candidates`; -1 / NaN = none); the second
+        nearest offset of every slot is the reserve candidate."""
         if units is None:
             units = np.full(x.shape[0], 2 * self.scaler.pos_scale)
         total = DecodeStats()
         webs = []
         for b in range(x.shape[0]):
             src, dst, conf = decode_slots(x[b, :, 3:], self.config.offset_range)
+            e = None if n_edges is None or n_edges[b] < 0 else int(n_edges[b])
+            ml = None if mean_lengths is None else float(mean_lengths[b])
+            es, ed, esc = second_offsets(x[b, :, 3:], self.config.offset_range)
             web, st = decode_candidates(
                 x[b, :, :3],
                 src,
@@ -206,6 +237,11 @@ class SparseDiffusion(TorchGenerator):
                 self.max_degree,
                 scale=float(units[b]),
                 symmetric_votes=True,
+                n_edges=e,
+                mean_length=ml,
+                extra_src=es,
+                extra_dst=ed,
+                extra_score=esc,
             )
             webs.append(web)
             total.add(st)
