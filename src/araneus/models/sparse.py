@@ -7,9 +7,11 @@ webs span two orders of magnitude in size; without this a small web is a speck b
 sampler's noise floor. At sampling, ``rho`` is the requested ``mean_edge_length``, else
 that of a training sample drawn near the other requested features (the shared prior that
 also draws node counts). A slot holds the
-signed offset ``j - i`` of a neighbour in the dataset's canonical (BFS) order divided by the
-largest offset seen in training, ``B``; offset 0 would be a self-loop, so the value 0 is
-reserved for an empty slot. Slots are sorted in ascending order. A transformer over node
+signed offset ``j - i`` of a neighbour in the dataset's canonical (BFS) order divided by
+the slot unit (``slot_unit``, default a quarter of the largest training offset ``B``, so
+neighbouring offsets are 0.25 apart in value: with a unit of ``B`` they were 1/B apart
+and the network only saw noise levels fine enough to separate them in ~3% of training
+draws); offset 0 would be a self-loop, so the value 0 is reserved for an empty slot. Slots are sorted in ascending order. A transformer over node
 tokens with adaLN conditioning denoises all channels jointly (EDM preconditioning,
 log-normal training noise, Heun sampling). Decoding rounds each slot to an offset; each edge
 is stated by both endpoints and scored by how close the slot values were to the grid.
@@ -67,6 +69,7 @@ class SparseConfig:
     position_unit: float = 0.0
     exact: bool = True
     offset_range: int = 0
+    slot_unit: float = 0.0
 
     def __post_init__(self) -> None:
         check_common_config(self.width, self.depth, self.heads, self.p_hide, self.p_uncond)
@@ -74,6 +77,8 @@ class SparseConfig:
             raise ConfigError(f"sampler must be 'heun' or 'ancestral', got {self.sampler!r}")
         if self.sample_steps < 1 or self.offset_range < 0 or self.churn < 0:
             raise ConfigError("sample_steps >= 1, offset_range >= 0 and churn >= 0 required")
+        if not (self.slot_unit >= 0 and np.isfinite(self.slot_unit)):
+            raise ConfigError(f"slot_unit must be >= 0 (0: offset_range / 4), got {self.slot_unit}")
         _ = self.edm  # validates the noise settings
 
     @property
@@ -83,8 +88,9 @@ class SparseConfig:
         )
 
 
-def encode_slots(nbrs: np.ndarray, offset_range: int) -> np.ndarray:
-    """(S, L, K) neighbour indices (-1 empty) -> (S, L, K) sorted slot values in [-1, 1]."""
+def encode_slots(nbrs: np.ndarray, offset_range: float) -> np.ndarray:
+    """(S, L, K) neighbour indices (-1 empty) -> (S, L, K) sorted slot values: offsets
+    divided by ``offset_range`` (the slot unit)."""
     nb = np.asarray(nbrs, dtype=np.int64)
     idx = np.arange(nb.shape[1])[None, :, None]
     off = np.where(nb >= 0, nb - idx, 0).astype(np.float64)
@@ -127,6 +133,8 @@ class SparseDiffusion(TorchGenerator):
     def setup(self, data) -> None:
         if self.config.offset_range == 0:
             self.config = replace(self.config, offset_range=max_canonical_offset(data))
+        if self.config.slot_unit == 0.0:
+            self.config = replace(self.config, slot_unit=max(self.config.offset_range / 4, 1.0))
         if self.config.scale_free and self.config.position_unit == 0.0:
             self.config = replace(self.config, position_unit=self.fit_position_unit(data))
         super().setup(data)
@@ -149,7 +157,7 @@ class SparseDiffusion(TorchGenerator):
             )
         unit = self._units(pos, nbrs)
         x = np.concatenate(
-            [pos / unit[:, None, None], encode_slots(nbrs, self.config.offset_range)], -1
+            [pos / unit[:, None, None], encode_slots(nbrs, self._slot_unit)], -1
         )
         x = np.clip(x, -4, 4) * mask[..., None]
         cond = self.scaler.normalise(np.asarray(data.features))
@@ -171,6 +179,11 @@ class SparseDiffusion(TorchGenerator):
             lambda xi, cn: net(xi, mask, cn, cond * present, present), c.sigma_data
         )
         return masked_mse(denoise(xn, sigma), x0, mask, loss_weight(sigma, c.sigma_data))
+
+    @property
+    def _slot_unit(self) -> float:
+        """Offset per unit of slot value (checkpoints before ``slot_unit``: the range B)."""
+        return self.config.slot_unit or float(self.config.offset_range)
 
     def _units(self, pos: np.ndarray, nbrs: np.ndarray) -> np.ndarray:
         c = self.config
@@ -224,10 +237,10 @@ class SparseDiffusion(TorchGenerator):
         total = DecodeStats()
         webs = []
         for b in range(x.shape[0]):
-            src, dst, conf = decode_slots(x[b, :, 3:], self.config.offset_range)
+            src, dst, conf = decode_slots(x[b, :, 3:], self._slot_unit)
             e = None if n_edges is None or n_edges[b] < 0 else int(n_edges[b])
             ml = None if mean_lengths is None else float(mean_lengths[b])
-            es, ed, esc = second_offsets(x[b, :, 3:], self.config.offset_range)
+            es, ed, esc = second_offsets(x[b, :, 3:], self._slot_unit)
             web, st = decode_candidates(
                 x[b, :, :3],
                 src,
