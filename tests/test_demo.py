@@ -221,13 +221,13 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys):
     assert issubclass(ConfigError, AraneusError)
 
 
-def test_best_model_prefers_validity_then_fidelity():
+def test_best_model_prefers_validity_then_fewer_repairs_then_fidelity():
     import numpy as np
 
     from araneus.demo import ModelRun, best_model
 
-    def run(name, valid, r2):
-        metrics = {"vun": {"valid": valid}, "fidelity": {"pooled_r2": r2}}
+    def run(name, valid, r2, repair=0.0):
+        metrics = {"vun": {"valid": valid}, "fidelity": {"pooled_r2": r2}, "repair_rate": repair}
         return ModelRun(
             name, [], np.zeros((0, 7)), np.zeros((0, 7)), np.zeros(0, int), metrics, 0.0
         )
@@ -235,4 +235,6 @@ def test_best_model_prefers_validity_then_fidelity():
     runs = {"a": run("a", 1.0, -5.0), "b": run("b", 1.0, 0.4), "c": run("c", 0.9, 0.9)}
     assert best_model(runs) == "b"
     runs["b"] = run("b", 1.0, float("nan"))
+    assert best_model(runs) == "a"
+    runs["d"] = run("d", 1.0, 0.99, repair=0.5)  # better fidelity, but leans on repairs
     assert best_model(runs) == "a"

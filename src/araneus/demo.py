@@ -277,6 +277,8 @@ def generate_samples(
     reference = _split_webs(dataset, "test")
     train = _split_webs(dataset, "train")
     metrics = evaluate(webs, reference, train=train, requested=requested)
+    stats = getattr(model, "last_decode_stats", None)
+    metrics["repair_rate"] = None if stats is None else float(stats.repair_rate)
     cond_idx = np.repeat(np.arange(len(conditions)), per_condition)
     return ModelRun(model.name, webs, requested, achieved, cond_idx, metrics, seconds)
 
@@ -287,14 +289,16 @@ def _split_webs(dataset, split: str) -> list[WebGraph]:
 
 
 def best_model(runs: dict[str, ModelRun]) -> str:
-    """Name of the run with the highest validity, then the best conditioning fidelity
-    (pooled R^2 of requested vs achieved features); first on ties."""
+    """Name of the run with the highest validity, then the lowest decoder repair rate
+    (how often the model's own output was not a valid web), then the best conditioning
+    fidelity (pooled R^2 of requested vs achieved features); first on ties."""
 
-    def score(k: str) -> tuple[float, float]:
+    def score(k: str) -> tuple[float, float, float]:
         m = runs[k].metrics
         r2 = (m.get("fidelity") or {}).get("pooled_r2")
         r2 = float(r2) if r2 is not None and np.isfinite(r2) else -np.inf
-        return (m["vun"]["valid"] or 0.0, r2)
+        repair = m.get("repair_rate")
+        return (m["vun"]["valid"] or 0.0, -(repair if repair is not None else 1.0), r2)
 
     return max(runs, key=score)
 

@@ -261,6 +261,7 @@ def model_rows(result) -> list[dict[str, Any]]:
             "unique": m["vun"]["unique"],
             "novel": m["vun"]["novel"],
             "V.U.N.": m["vun"]["vun"],
+            "decoder repair rate": m.get("repair_rate"),
             "pooled R^2": fid.get("pooled_r2"),
             **{f"MMD {k}": v for k, v in m["mmd"].items()},
             "ms per web": 1000 * r.seconds / max(len(r.webs), 1),
@@ -418,7 +419,11 @@ def build_report(result, summary: dict[str, Any]):
     rep.figure(histogram_figure(result.dataset, result.runs), "Feature histograms")
     rep.heading("3-4. Pretrained models: generation for requested conditions")
     rep.text("Conditions are the features of held-out test samples. MMD^2 is measured "
-             "against the test split, novelty against the training split.")  # fmt: skip
+             "against the test split, novelty against the training split. Sampling is "
+             "constrained (the models' default): requested node and edge totals and the mean "
+             "edge length are met exactly, edges chosen by each model's own scores; the "
+             "decoder repair rate says how often a model's unconstrained output was not a "
+             "valid web by itself.")  # fmt: skip
     rep.table(model_rows(result), title="Model figures")
     rep.table(achieved_rows(result), title="Requested vs achieved (mean of the samples)")
     rep.figure(scatter_figure(result.runs), "Requested vs achieved")

@@ -156,9 +156,7 @@ class SparseDiffusion(TorchGenerator):
                 f"(L={self.max_nodes}, K={self.max_degree})"
             )
         unit = self._units(pos, nbrs)
-        x = np.concatenate(
-            [pos / unit[:, None, None], encode_slots(nbrs, self._slot_unit)], -1
-        )
+        x = np.concatenate([pos / unit[:, None, None], encode_slots(nbrs, self._slot_unit)], -1)
         x = np.clip(x, -4, 4) * mask[..., None]
         cond = self.scaler.normalise(np.asarray(data.features))
         return {
