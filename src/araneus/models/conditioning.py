@@ -186,17 +186,6 @@ class NodeCountPrior:
         self.k = k
         self.lengths = None if lengths is None else np.asarray(lengths, dtype=np.float64)
 
-    def sample(
-        self,
-        values_norm: np.ndarray,
-        present: np.ndarray,
-        values_phys: np.ndarray,
-        max_nodes: int,
-        rng: np.random.Generator,
-    ) -> np.ndarray:
-        """Node counts (n,) for n requests; see the class docstring."""
-        return self.draw(values_norm, present, values_phys, max_nodes, rng)[0]
-
     def draw(
         self,
         values_norm: np.ndarray,
