@@ -415,4 +415,3 @@ def test_block_assembly_and_free_slicing_match_scalar_reference():
     assert len(split.parts) == 2
     assert np.allclose(split(x), k @ x, rtol=1e-13, atol=0)
     split.close()
-
