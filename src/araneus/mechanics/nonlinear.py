@@ -61,6 +61,10 @@ class NonlinearResult:
         (N, 3) final node displacements [mm].
     failed
         True if the structure lost all load-bearing capacity before the end.
+    stopped
+        Empty, or why the analysis ended before ``max_disp`` without failing (with
+        ``partial=True``: Newton did not converge, e.g. snap-through); the history holds
+        the converged steps.
     """
 
     displacement: np.ndarray
@@ -73,6 +77,7 @@ class NonlinearResult:
     stress_peak: np.ndarray
     u: np.ndarray
     failed: bool
+    stopped: str = ""
 
 
 class _Model:
@@ -193,6 +198,7 @@ def displacement_control(
     steps: int = 50,
     bending: bool = False,
     stop_ratio: float = 1e-3,
+    partial: bool = False,
 ) -> NonlinearResult:
     """Pull ``driven_nodes`` along ``direction`` up to ``max_disp`` [mm] or final failure.
 
@@ -220,6 +226,10 @@ def displacement_control(
     stop_ratio
         The analysis ends once, after the peak, the force drops below this fraction of it
         (a "peak" within 1000x the Newton tolerance is round-off of a slack structure).
+    partial
+        If Newton's method stops converging after at least one converged step, return the
+        history so far with ``stopped`` saying why, instead of raising (as FE programs end
+        an analysis at the last converged increment).
     """
     pos = np.asarray(pos, float)
     edges = np.asarray(edges, np.int64)
@@ -283,6 +293,7 @@ def displacement_control(
             peak, peak_state = f, (eps.copy(), s.copy())
         return f, stored, plastic
 
+    stopped = ""
     while t < max_disp * (1 - 1e-12) and not failed:
         step = min(dt, max_disp - t)
         guess = u + du_prev * (step / dt if dt else 0.0)
@@ -291,10 +302,14 @@ def displacement_control(
         sol = _newton(model, guess, free, tol)
         if sol is None:
             if dt / 2 < min_dt:
-                raise SolverError(
+                msg = (
                     f"Newton iterations did not converge at displacement {t + step:.4g} mm even "
                     "with 256x smaller steps (unstable structure or snap-through)"
                 )
+                if partial and len(hist["d"]) > 1:
+                    stopped = msg
+                    break
+                raise SolverError(msg)
             dt /= 2
             continue
         u_new, out = sol
@@ -339,6 +354,7 @@ def displacement_control(
         stress_peak=peak_state[1],
         u=u[:, :3].copy(),
         failed=failed,
+        stopped=stopped,
     )
 
 

@@ -91,6 +91,7 @@ class VirtualTestResult:
             "unloaded_members": self.n_unloaded_members,
             "final_failure": bool(self.curve.failed),
             "points": len(self.curve.force),
+            "stopped": self.curve.stopped,
         }
 
     def write_csv(self, path: str | os.PathLike) -> None:
@@ -258,6 +259,7 @@ def virtual_test(
         strain * span,
         steps=steps,
         bending=isinstance(law, ElasticPlastic),
+        partial=True,
     )
     stress = np.full(web.n_edges, np.nan)
     stress[keep_edges] = curve.stress_peak
