@@ -65,7 +65,11 @@ def test_cli_train_resume_generate(data, tmp_path, capsys):
     assert rows[0]["requested_mean_edge_length"] == ""
     assert float(rows[0]["achieved_num_nodes"]) <= 10
     assert all((out / r["file"]).is_file() for r in rows)
+    loose = tmp_path / "loose"
+    assert _cli(args + ["--steps", "3", "--set", "exact=false", "--out", str(loose)]) == 0
     capsys.readouterr()
+    assert _cli(args + ["--set", "width=8", "--out", str(loose)]) == 2
+    assert "cannot be set at sampling time" in capsys.readouterr().err
     assert _cli(["generate", str(run), "-c", "num_nodes", "--out", str(out)]) == 2
     assert "--condition expects name=value" in capsys.readouterr().err
     assert _cli(["train", "--model", "nope", "--data", str(path), "--out", str(run)]) == 2

@@ -113,12 +113,21 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option(
             "json", "--format", help="Web file suffix (json, ply, graphml, ...)."
         ),
+        settings: list[str] = typer.Option(
+            [],
+            "--set",
+            help="Sampling setting key=value (repeatable): exact, temperature, top_p, "
+            "sampler, churn, sample_steps, as the model has them.",
+        ),
     ) -> None:
         """Generate webs for the given conditions; writes one file per web + features.csv."""
         from ..models import load_model
+        from ..models.base import set_sampling
 
         cond = parse_condition_options(condition)
         model = load_model(run)
+        if settings:
+            set_sampling(model, settings)
         webs = model.sample(cond, n, guidance=guidance, seed=seed, steps=steps)
         write_generation(webs, [cond] * n, out, fmt)
         st = getattr(model, "last_decode_stats", None)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -438,6 +438,28 @@ class TorchGenerator(WebGenerator):
         except (KeyError, RuntimeError) as exc:
             raise FormatError(w_path, f"weights do not match the model config: {exc}") from None
         return model
+
+
+#: Config fields that only change sampling (safe to override on a trained model).
+SAMPLING_KEYS = ("exact", "temperature", "top_p", "sampler", "churn", "sample_steps")
+
+
+def set_sampling(model: Any, settings: Sequence[str] | dict[str, Any]) -> None:
+    """Override sampling-only settings (:data:`SAMPLING_KEYS`) of a loaded model, e.g.
+    ``["exact=false", "temperature=0.8"]``. Other keys would no longer match the trained
+    network and raise :class:`ConfigError` naming the keys this model accepts."""
+    if isinstance(settings, dict):
+        keys = list(settings)
+    else:
+        keys = [str(s).split("=", 1)[0].strip() for s in settings]
+    allowed = [k for k in SAMPLING_KEYS if hasattr(model.config, k)]
+    bad = [k for k in keys if k not in allowed]
+    if bad:
+        raise ConfigError(
+            f"{model.name}: {', '.join(map(repr, bad))} cannot be set at sampling time; "
+            f"sampling settings of this model: {', '.join(allowed)}"
+        )
+    model.config = apply_overrides(model.config, settings, f"{model.name} sampling settings")
 
 
 def mean_edge_lengths(pos: np.ndarray, nbrs: np.ndarray) -> np.ndarray:
