@@ -28,7 +28,7 @@ WEIGHTS = ROOT / "src" / "araneus" / "weights"
 SETTINGS: dict[str, dict] = {
     "sparse": {
         "model": {"width": 128, "depth": 4, "heads": 4},
-        "train": {"steps": 2600, "batch_size": 32, "lr": 1e-3, "warmup": 200},
+        "train": {"steps": 4000, "batch_size": 32, "lr": 1e-3, "warmup": 200},
     },
     "discrete": {
         "model": {"width": 64, "edge_width": 16, "depth": 3, "heads": 4},
