@@ -21,6 +21,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import statistics
 import time
 from pathlib import Path
@@ -48,6 +50,18 @@ def _model(name, data, minutes):
         m,
         f"quick training: {res.steps} steps in {res.seconds:.0f} s (quality not representative)",
     )
+
+
+@contextlib.contextmanager
+def _alone(model):
+    """Sample the model alone (``exact=False``) inside the block, then restore."""
+    before = model.config
+    if hasattr(before, "exact"):
+        model.config = dataclasses.replace(before, exact=False)
+    try:
+        yield
+    finally:
+        model.config = before
 
 
 def _cond_error(model, webs, conds) -> float:
@@ -105,11 +119,8 @@ def main() -> None:
             print(f"  R2 {f:18s} {r2:7.3f}  (target >= {TARGET_R2[f]})")
         print(f"  pooled R2 {rep['fidelity']['pooled_r2']:.3f}")
         if getattr(model.config, "exact", False):  # the model alone, without constraints
-            import dataclasses
-
-            model.config = dataclasses.replace(model.config, exact=False)
-            alone = evaluate(model.sample(conds, n, seed=0), test_webs, K=model.max_degree)
-            model.config = dataclasses.replace(model.config, exact=True)
+            with _alone(model):
+                alone = evaluate(model.sample(conds, n, seed=0), test_webs, K=model.max_degree)
             per = alone["fidelity"]["per_feature"]
             print("  without constrained sampling (exact=False): R2 "
                   + ", ".join(f"{f} {per[f]['r2']:.3f}" for f in FEATURE_NAMES)
@@ -128,17 +139,11 @@ def main() -> None:
             print(f"  MMD {k:12s} {rep['mmd'][k]:.4g} = {ratio:.2f}x train-vs-test (target <= 2)")
         sweep = [float(g) for g in args.guidance.split(",")]
         m = min(n, 32)
-        exact = getattr(model.config, "exact", None)
-        if exact is not None:  # guidance acts on the model: sweep it without constraints
-            import dataclasses
-
-            model.config = dataclasses.replace(model.config, exact=False)
-        errs = [
-            _cond_error(model, model.sample(conds[:m], m, seed=1, guidance=g), conds[:m])
-            for g in sweep
-        ]
-        if exact is not None:
-            model.config = dataclasses.replace(model.config, exact=exact)
+        with _alone(model):  # guidance acts on the model: sweep it without constraints
+            errs = [
+                _cond_error(model, model.sample(conds[:m], m, seed=1, guidance=g), conds[:m])
+                for g in sweep
+            ]
         print("  guidance sweep, model alone (mean normalised |achieved - requested|): "
               + ", ".join(f"g={g:g}: {e:.4f}" for g, e in zip(sweep, errs)))  # fmt: skip
         med_nodes = float(np.median(train.mask.sum(1)))

@@ -299,11 +299,6 @@ def node_tokens(
     return out if row is None else out[:, 0]
 
 
-def web_scale(x: np.ndarray, nbrs: np.ndarray) -> np.ndarray:
-    """(S,) mean edge length of each padded sample (x (S, L, 3), nbrs (S, L, K), -1 empty)."""
-    return mean_edge_lengths(x, nbrs)
-
-
 def parents_of(back: torch.Tensor) -> torch.Tensor:
     """(B, L) earliest earlier neighbour of each node, -1 where there is none."""
     L = back.shape[-1]
@@ -360,7 +355,7 @@ class AutoregressiveGraph(TorchGenerator):
         x = pos / self._scale * mask[..., None]
         return {
             "x": torch.as_tensor(x, dtype=torch.float32),
-            "rho": torch.as_tensor(web_scale(x, nbrs), dtype=torch.float32),
+            "rho": torch.as_tensor(mean_edge_lengths(x, nbrs), dtype=torch.float32),
             "back": torch.as_tensor(back),
             "n": torch.as_tensor(mask.sum(1), dtype=torch.long),
             "cond": torch.as_tensor(
@@ -523,7 +518,11 @@ class AutoregressiveGraph(TorchGenerator):
             n_given.isnan(), torch.full_like(n_given, -1.0), n_given.round().clamp(c.min_nodes, L)
         ).long()
         len_given = self._given(values[:b], present[:b], "mean_edge_length") / self._scale
-        e_target = self._edge_target(values[:b], present[:b], n_force) if c.exact else None
+        e_target = None
+        if c.exact:  # requested edge totals (-1: unknown; the node count may be unknown too)
+            known_n = torch.where(n_force >= 0, n_force.double(), float("nan")).cpu().numpy()
+            e = self.edge_targets(values[:b], present[:b], known_n)
+            e_target = torch.as_tensor(e, device=dev) if (e >= 0).any() else None
         cand = torch.full((b, L, L), _NEG, device=dev) if e_target is not None else None
         caches = net.new_cache(rows, L + 1, dev) if use_cache else None
         idx = torch.arange(L, device=dev)
@@ -614,15 +613,6 @@ class AutoregressiveGraph(TorchGenerator):
         if c.exact:  # the shape's mean edge length is 1 in units of rho, by definition
             x = x / self._mean_length(x, back, n_nodes)[:, None, None]
         return x * log_rho.exp()[:, None, None], back, n_nodes
-
-    def _edge_target(self, values, present, n_force) -> torch.Tensor | None:
-        """(B,) requested edge total (-1 where unknown), or None if unknown everywhere."""
-        e = self._given(values, present, "num_edges")
-        deg = self._given(values, present, "mean_degree")
-        from_deg = deg * n_force.to(deg.dtype) / 2
-        e = torch.where(e.isnan() & (n_force >= 0), from_deg, e)
-        e = torch.where(e.isnan(), torch.full_like(e, -1.0), e.round()).long()
-        return e if (e >= 0).any() else None
 
     def _fill_edges(self, back, cand, e_target, n_nodes):
         """Add the most probable unpicked candidates where a web has fewer edges than its

@@ -263,7 +263,8 @@ class TorchGenerator(WebGenerator):
 
     def edge_targets(self, values, present, counts) -> np.ndarray:
         """(n,) requested edge totals for constrained decoding: ``num_edges`` if given,
-        else ``mean_degree * count / 2`` if the degree is given; -1 where unknown."""
+        else ``mean_degree * count / 2`` if the degree is given (``counts`` may hold NaN
+        for a count not known in advance); -1 where unknown."""
         e = self._given(values, present, "num_edges").cpu().numpy().astype(np.float64)
         deg = self._given(values, present, "mean_degree").cpu().numpy().astype(np.float64)
         cnt = np.asarray(counts, dtype=np.float64)
