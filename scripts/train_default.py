@@ -28,11 +28,11 @@ WEIGHTS = ROOT / "src" / "araneus" / "weights"
 SETTINGS: dict[str, dict] = {
     "sparse": {
         "model": {"width": 128, "depth": 4, "heads": 4},
-        "train": {"steps": 4000, "batch_size": 32, "lr": 1e-3, "warmup": 200},
+        "train": {"steps": 3300, "batch_size": 32, "lr": 1e-3, "warmup": 200},
     },
     "discrete": {
         "model": {"width": 64, "edge_width": 16, "depth": 3, "heads": 4},
-        "train": {"steps": 2300, "batch_size": 32, "lr": 1e-3, "warmup": 100},
+        "train": {"steps": 2400, "batch_size": 32, "lr": 1e-3, "warmup": 100},
     },
     "autoregressive": {
         "model": {"width": 128, "depth": 4, "heads": 4, "mixtures": 8},

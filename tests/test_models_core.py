@@ -3,6 +3,7 @@ exact resume."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -19,6 +20,7 @@ from araneus.models.conditioning import (
     training_presence,
 )
 from araneus.models.nets import GraphTransformer, NodeTransformer
+from araneus.models.sparse import encode_slots, pair_features
 from araneus.train import TrainConfig, lr_factor
 
 NAMES = ("a", "b", "c")
@@ -107,6 +109,53 @@ def test_node_transformer_padding_never_affects_real_nodes():
     assert out.shape == (2, 10, 7)
     assert torch.allclose(out[mask], out2[mask], atol=1e-5)
     assert not torch.allclose(out[~mask], out2[~mask])
+    # with pair features: padded rows/columns of them change nothing either
+    net = NodeTransformer(7, 7, 10, 32, 2, 4, 3, pair_features=2)
+    for p in net.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    pair = torch.rand(2, 10, 10, 2)
+    pair2 = pair.clone()
+    pad = ~(mask[:, :, None] & mask[:, None, :])
+    pair2[pad] = 40.0
+    out, out2 = net(x, mask, *args, pair), net(x2, mask, *args, pair2)
+    assert torch.allclose(out[mask], out2[mask], atol=1e-5)
+    assert not torch.allclose(out[mask], net(x, mask, *args)[mask])  # the bias acts
+
+
+def test_pair_features_point_at_slot_neighbours_and_near_nodes():
+
+    # path 0-1-2-3 plus 1-3, at unit spacing along x; node 3's slots: [2, 1] (nodes 1, 2)
+    nbrs = np.array([[[1, -1], [0, 2], [1, 3], [2, 1]]])
+    slots = encode_slots(nbrs, 2.0)
+    pos = np.array([[[0, 0, 0], [1, 0, 0], [2, 0, 0], [3, 0, 0]]], float)
+    x = torch.as_tensor(np.concatenate([pos, slots], -1), dtype=torch.float32)
+    f = pair_features(x, 2.0, 1.0)[0]
+    assert f.shape == (4, 4, 2) and torch.allclose(f, f.transpose(0, 1))
+    agree = f[..., 0] > 0.99
+    off_diag = agree & ~torch.eye(4, dtype=torch.bool)
+    assert off_diag.nonzero().tolist() == [[0, 1], [1, 0], [1, 2], [1, 3], [2, 1], [2, 3],
+                                           [3, 1], [3, 2]]  # fmt: skip
+    assert torch.allclose(f[0, 1, 1], torch.tensor(np.exp(-0.5), dtype=torch.float32), atol=1e-4)
+
+
+def test_sparse_inputs_recover_noisy_tokens_and_flag_self_conditioning(data):
+    m = get_model("sparse")(**TINY["sparse"])
+    m.setup(data)
+    c = m.config
+    assert c.self_condition and c.pair_bias
+    x = m.encode(data.subset("train"))["x"][:3]
+    sigma = torch.full((3,), 1e-3)
+    c_in = 1 / (sigma**2 + c.sigma_data**2).sqrt()
+    tokens, pairs = m._inputs(x * c_in[:, None, None], sigma.log() / 4, None)
+    ch = x.shape[-1]
+    assert tokens.shape == (3, m.max_nodes, 2 * ch) and pairs.shape == (3, m.max_nodes, m.max_nodes, 4)
+    assert torch.all(tokens[..., ch:] == 0) and torch.all(pairs[..., 2:] == 0)  # no estimate yet
+    # the noisy-token features are those of x itself (sigma ~ 0), as are the estimate's
+    length = 1 / c.position_unit
+    assert torch.allclose(pairs[..., :2], pair_features(x, m._slot_unit, length), atol=1e-3)
+    tokens, pairs = m._inputs(x * c_in[:, None, None], sigma.log() / 4, x)
+    assert torch.equal(tokens[..., ch:], x)
+    assert torch.allclose(pairs[..., 2:], pairs[..., :2], atol=1e-3)
 
 
 def test_graph_transformer_padding_never_affects_real_nodes():
@@ -186,6 +235,89 @@ def test_checkpoint_errors(tmp_path, data):
         m.fit(data, _cfg(out=str(tmp_path / "empty"), resume=True))
 
 
+def test_sparse_checkpoint_without_slots_setting_reads_as_signed(data, tmp_path):
+    assert get_model("sparse")().config.slots == "backward"
+    m = get_model("sparse")(**TINY["sparse"], slots="signed", pair_bias=False)
+    m.fit(data, _cfg(steps=2, out=str(tmp_path / "r")))
+    meta = json.loads((tmp_path / "r" / "model.json").read_text())
+    del meta["config"]["slots"], meta["config"]["pair_bias"]  # written before the settings
+    (tmp_path / "r" / "model.json").write_text(json.dumps(meta))
+    old = load_model(tmp_path / "r")
+    assert old.config.slots == "signed" and not old.config.pair_bias
+    assert len(old.sample({"num_nodes": 12}, 2, seed=0, steps=2)) == 2
+    m.save(tmp_path / "again")
+    assert load_model(tmp_path / "again").config.slots == "signed"
+    with pytest.raises(ConfigError, match="pair_bias needs"):
+        get_model("sparse")(slots="signed")
+
+
+def test_discrete_band_keeps_edges_within_the_canonical_bandwidth(data, tmp_path):
+    from araneus.models.base import max_canonical_offset
+    from araneus.models.discrete_model import _pair_mask
+
+    pm = _pair_mask(torch.tensor([[True] * 5 + [False]]), band=2)[0]
+    assert pm.nonzero().tolist() == [[0, 1], [0, 2], [1, 2], [1, 3], [2, 3], [2, 4], [3, 4]]
+    m = get_model("discrete")(**TINY["discrete"], exact=False)
+    m.fit(data, _cfg(steps=2, out=str(tmp_path / "r")))
+    band = max_canonical_offset(data)
+    assert m.config.band == band < data.L - 1 and 0 < m.config.edge_density < 0.5
+    m.config = dataclasses.replace(m.config, band=2)
+    raw = {}
+    orig = m.decode
+
+    def spy(x, adj, p_edge, *a, **k):
+        raw["adj"], raw["p"] = adj, p_edge
+        return orig(x, adj, p_edge, *a, **k)
+
+    m.decode = spy
+    m.sample({"num_nodes": 20}, 4, seed=0, steps=3)
+    i, j = np.nonzero(np.triu(raw["adj"].any(0), 1))
+    assert len(i) and (j - i).max() <= 2
+    assert np.all(np.triu(raw["p"], 3) == 0)
+    old = json.loads((tmp_path / "r" / "model.json").read_text())
+    del old["config"]["band"]
+    (tmp_path / "r" / "model.json").write_text(json.dumps(old))
+    assert load_model(tmp_path / "r").config.band == 0  # older checkpoints: every pair
+
+
+def test_component_labels_match_scipy():
+    from scipy.sparse.csgraph import connected_components
+
+    from araneus.models.discrete_model import component_labels
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(6, 30, 30, generator=g) < 0.04
+    a = (a | a.transpose(1, 2)) & ~torch.eye(30, dtype=torch.bool)
+    lab = component_labels(a)
+    for b in range(6):
+        _, ref = connected_components(a[b].numpy().astype(int), directed=False)
+        same = lab[b][:, None] == lab[b][None, :]
+        assert torch.equal(same, torch.as_tensor(ref[:, None] == ref[None, :]))
+        assert torch.all(lab[b] <= torch.arange(30))  # the smallest index in the component
+
+
+def test_discrete_structure_features(data):
+    m = get_model("discrete")(**TINY["discrete"])
+    m.setup(data)
+    adj = torch.zeros(1, 5, 5, dtype=torch.bool)
+    for a, b in [(0, 1), (1, 2), (0, 2), (2, 3)]:  # a triangle and a tail; node 4 alone
+        adj[0, a, b] = adj[0, b, a] = True
+    node, edge = m._inputs(torch.zeros(1, 5, 3), adj)
+    assert node.shape == (1, 5, 5) and edge.shape == (1, 5, 5, 6)
+    assert torch.allclose(node[0, :, 3] * m.max_degree, torch.tensor([2.0, 2, 3, 1, 0]))
+    common = edge[0, :, :, 3] * 2
+    assert common[0, 1] == 1 and common[0, 3] == 1 and common[3, 4] == 0
+    gap = edge[0, :, :, 4]
+    assert gap[0, 1] == pytest.approx(1 / m.config.band) and torch.allclose(gap, gap.T)
+    same = edge[0, :, :, 5]
+    assert same[0, 3] == 1 and same[3, 4] == 0 and same[4, 4] == 1
+    assert node[0, :, 4].tolist() == [1, 1, 1, 1, 0]  # connected to the root
+    legacy = get_model("discrete")(**TINY["discrete"], structure=False, components=False)
+    legacy.setup(data)
+    node, edge = legacy._inputs(torch.zeros(1, 5, 3), adj)
+    assert node.shape == (1, 5, 3) and edge.shape == (1, 5, 5, 3)
+
+
 @pytest.mark.parametrize("name", ["sparse", "discrete"])
 def test_exact_resume(name, data, tmp_path):
     full = get_model(name)(**TINY[name])
@@ -215,6 +347,8 @@ def test_scale_free_positions_round_trip_and_scale_prior(data):
     for s, w in enumerate(webs):
         n = int(train.mask[s].sum())
         assert np.allclose(w.pos, pos[s, :n], atol=1e-4 * rho[s] * m.config.position_unit)
+        assert w.n_edges == int((train.nbrs[s] >= 0).sum()) // 2
+    assert stats.repair_rate == 0.0  # clean slots need no repair
     # the prior: a requested mean edge length is the scale; else a training sample's
     prior = m.prior
     names = m.feature_names

@@ -14,6 +14,8 @@ from araneus.models.diffusion import (
     EDMConfig,
     ancestral_sample,
     cfg_combine,
+    dpmpp_2m_step,
+    dpmpp_sample,
     heun_sample,
     karras_sigmas,
     masked_mse,
@@ -27,7 +29,7 @@ from araneus.models.discrete import (
     sample_categorical,
     transition_matrix,
 )
-from araneus.models.sparse import decode_slots, encode_slots
+from araneus.models.sparse import decode_slots, encode_slots, second_offsets
 
 
 def test_precondition_identities():
@@ -76,6 +78,26 @@ def test_heun_samples_gaussian_data_and_is_seeded(churn):
     calls = []
     heun_sample(lambda x, s: calls.append(1) or x * 0, x[:2], sig)
     assert len(calls) == 39  # 2 n - 1 network evaluations for n = 20 steps
+
+
+def test_dpmpp_samples_gaussian_data_with_one_evaluation_per_step():
+    sd, den = 0.7, _gauss_denoiser(0.7)
+    x = torch.randn(4000, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    exact = (x * sd).std().item()  # the ODE maps x * sigma_max to x * sd (up to 1e-4)
+    calls = []
+    sig = karras_sigmas(32, 0.002, 80.0).double()
+    out = dpmpp_sample(lambda xx, s: calls.append(1) or den(xx, s), x * sig[0], sig)
+    assert len(calls) == 32
+    assert out.std().item() == pytest.approx(exact, rel=0.02)
+    assert torch.equal(out, dpmpp_sample(den, x * sig[0], sig))
+    # second order: closer than the first-order step (no history) at the same evaluations
+    few = karras_sigmas(16, 0.002, 80.0).double()
+    err2 = abs(dpmpp_sample(den, x * few[0], few).std().item() - exact)
+    one = x * few[0]
+    for i in range(16):
+        s0, s1 = float(few[i]), float(few[i + 1])
+        one = dpmpp_2m_step(one, den(one, one.new_full((4000,), s0)), None, None, s0, s1)
+    assert err2 < 0.5 * abs(one.std().item() - exact)
 
 
 def test_ancestral_sampler_matches_target_variance():
@@ -133,12 +155,32 @@ def test_d3pm_marginals_and_posterior():
 
 
 def test_slot_encoding_round_trip():
-    nbrs = np.array([[[1, 2, -1], [0, -1, -1], [0, -1, -1]]])
+    # a star 0-{1,2} plus 2-3: backward slots state each edge once, parent first
+    nbrs = np.array([[[1, 2, -1], [0, 3, -1], [0, 3, -1], [2, 1, -1]]])
     v = encode_slots(nbrs, 4)
-    assert v.min() >= -1 and v.max() <= 1
+    assert v.min() >= 0 and v.max() <= 1
+    assert np.allclose(v[0] * 4, [[0, 0, 0], [1, 0, 0], [2, 0, 0], [2, 1, 0]])
     src, dst, conf = decode_slots(v[0], 4)
-    assert sorted(zip(src.tolist(), dst.tolist())) == [(0, 1), (0, 2), (1, 0), (2, 0)]
+    assert sorted(zip(src.tolist(), dst.tolist())) == [(1, 0), (2, 0), (3, 1), (3, 2)]
     assert np.all(conf > 0.99)
+    # negative (below empty) values are empty slots, not edges
+    assert len(decode_slots(-v[0], 4)[0]) == 0
+    # the signed encoding of older checkpoints states every edge at both ends
+    sv = encode_slots(nbrs, 4, "signed")
+    assert sv.min() >= -1 and sv.max() <= 1
+    src, dst, conf = decode_slots(sv[0], 4, "signed")
+    pairs = sorted(zip(src.tolist(), dst.tolist()))
+    assert pairs == [(0, 1), (0, 2), (1, 0), (1, 3), (2, 0), (2, 3), (3, 1), (3, 2)]
+
+
+def test_second_offsets_name_only_backward_edges():
+    # slot values between offsets: the reserve is the other neighbouring offset
+    v = np.zeros((8, 1))
+    v[5], v[6], v[7] = 1.2, 2.6, 0.3
+    src, dst, score = second_offsets(v, 1.0)
+    assert sorted(zip(src.tolist(), dst.tolist(), score.round(6).tolist())) == [
+        (5, 3, 0.2), (6, 4, 0.4), (7, 6, 0.3)
+    ]
 
 
 def _assert_valid(web, k):

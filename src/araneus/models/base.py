@@ -236,6 +236,14 @@ class TorchGenerator(WebGenerator):
         u = (pos / rho[:, None, None])[mask]
         return float(2.0 * np.sqrt((u**2).mean())) if len(u) else 1.0
 
+    def batch_length(self, counts) -> int:
+        """Padded length of a sampling batch: its largest node count, not ``max_nodes``.
+
+        Padding is masked out of every attention and loss, so trimming it changes nothing
+        but the work done (quadratic in the length for attention and dense edges).
+        """
+        return int(min(max(int(np.max(counts, initial=1)), 1), self.max_nodes))
+
     def position_scales(self, lengths, n: int, scale_free: bool, unit: float) -> np.ndarray:
         """(n,) physical length of one model position unit per sample: ``rho * unit`` for
         scale-free models (``lengths`` from the prior), else ``2 * pos_scale``."""

@@ -2,7 +2,8 @@
 
 Everything here works on plain tensors: preconditioning coefficients, the log-normal
 training noise distribution, the Karras sigma schedule, a deterministic Heun sampler
-(with an optional stochastic "churn" for diversity), an ancestral Euler sampler,
+(with an optional stochastic "churn" for diversity), a DPM-Solver++(2M) multistep sampler
+(one network evaluation per step), an ancestral Euler sampler,
 classifier-free-guidance combination and masked losses.
 
 A *denoiser* is any callable ``denoise(x, sigma) -> x0_hat`` where ``x`` has shape
@@ -11,6 +12,7 @@ A *denoiser* is any callable ``denoise(x, sigma) -> x0_hat`` where ``x`` has sha
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +21,10 @@ import torch
 from ..errors import ConfigError
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+#: Sampler names: "heun" (EDM 2nd order, 2 n - 1 evaluations, optional churn), "dpmpp"
+#: (DPM-Solver++(2M), n evaluations), "ancestral" (Euler ancestral, stochastic).
+SAMPLERS = ("heun", "dpmpp", "ancestral")
 
 
 @dataclass(frozen=True)
@@ -146,6 +152,55 @@ def heun_sample(
         if callback is not None:
             callback(i, x0, x_next)
         x = x_next
+    return x
+
+
+def dpmpp_2m_step(
+    x: torch.Tensor,
+    x0: torch.Tensor,
+    prev_x0: torch.Tensor | None,
+    s_prev: float | None,
+    s_cur: float,
+    s_next: float,
+) -> torch.Tensor:
+    """One DPM-Solver++(2M) step (Lu et al. 2022) in the EDM parameterisation.
+
+    ``x`` at ``s_cur`` with denoised estimate ``x0``; ``prev_x0`` / ``s_prev`` are those of
+    the previous step (None on the first step, which is then first order). Works in
+    ``lambda = -log sigma``; the step to ``s_next == 0`` returns ``x0``.
+    """
+    if s_next == 0:
+        return x0
+    h = math.log(s_cur / s_next)
+    d = x0
+    if prev_x0 is not None and s_prev is not None:
+        r = math.log(s_prev / s_cur) / h
+        d = (1 + 1 / (2 * r)) * x0 - (1 / (2 * r)) * prev_x0
+    return (s_next / s_cur) * x - math.expm1(-h) * d
+
+
+def dpmpp_sample(
+    denoise: Denoiser,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    *,
+    callback: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
+) -> torch.Tensor:
+    """Deterministic DPM-Solver++(2M) multistep sampler: second order from the second
+    step on, with ONE network evaluation per step (``n`` for ``n`` steps, against
+    ``2 n - 1`` for :func:`heun_sample`).
+
+    ``x`` (B, ...) is already scaled by ``sigmas[0]``; ``sigmas`` (n + 1,) end in 0.
+    """
+    b = x.shape[0]
+    prev = s_prev = None
+    for i in range(len(sigmas) - 1):
+        s_cur, s_next = float(sigmas[i]), float(sigmas[i + 1])
+        x0 = denoise(x, x.new_full((b,), s_cur))
+        x = dpmpp_2m_step(x, x0, prev, s_prev, s_cur, s_next)
+        if callback is not None:
+            callback(i, x0, x)
+        prev, s_prev = x0, s_cur
     return x
 
 

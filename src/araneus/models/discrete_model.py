@@ -8,8 +8,24 @@ marginal-preserving transitions of DiGress (``discrete.py``), so a noised graph 
 graph with the training edge density and sampling starts from one. A graph transformer
 with a dense edge stream (``nets.GraphTransformer``) sees noisy positions, the noisy
 adjacency and pairwise distances, and predicts the clean positions (EDM-preconditioned) and
-the clean edge probabilities. Sampling runs both chains jointly: a Heun step for positions
-and a posterior step ``q(A_s | A_t, A0_hat)`` for the adjacency per sampling step.
+the clean edge probabilities. Sampling runs both chains jointly: a DPM-Solver++(2M) step
+(one network evaluation; or a Heun step, two) for positions and a posterior step
+``q(A_s | A_t, A0_hat)`` for the adjacency per sampling step.
+
+Band: in the dataset's canonical breadth-first order every edge joins nodes at most ``B``
+apart (the bandwidth, recorded in the dataset). Pairs farther apart are structural zeros,
+like padding: they are never noised, never scored and never sampled (``band``, default
+``B`` from the training data; 0 diffuses every pair, as checkpoints before the setting
+did). The marginal edge density is taken over the band, so the prior graph has the
+right number of edges where edges can be.
+
+Structure (``structure``, default on): the network also sees, for every pair, how many
+common neighbours it has in the current noisy graph and its gap in canonical order, and
+for every node its noisy degree; with ``components`` (default on) also whether the two
+nodes of a pair lie in the same connected component of the noisy graph, and whether a
+node is connected to the root (node 0). Without them the denoiser predicted about the right
+number of edges but as triangles (6.8 per 64-node sample, against none in the data) and
+in about six components per web.
 """
 
 from __future__ import annotations
@@ -21,11 +37,18 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError, InputError
-from .base import TorchGenerator, check_common_config, mean_edge_lengths, register_model
+from .base import (
+    TorchGenerator,
+    check_common_config,
+    max_canonical_offset,
+    mean_edge_lengths,
+    register_model,
+)
 from .conditioning import training_presence
 from .decode import DecodeStats, decode_candidates
 from .diffusion import (
     EDMConfig,
+    dpmpp_2m_step,
     karras_sigmas,
     loss_weight,
     masked_mse,
@@ -52,6 +75,7 @@ class DiscreteConfig:
     p_std: float = 1.2
     diffusion_steps: int = 500
     sample_steps: int = 16
+    sampler: str = "dpmpp"
     edge_weight: float = 5.0
     p_hide: float = 0.3
     p_uncond: float = 0.1
@@ -59,6 +83,9 @@ class DiscreteConfig:
     position_unit: float = 0.0
     exact: bool = True
     edge_density: float = 0.0
+    band: int = -1
+    structure: bool = True
+    components: bool = True
 
     def __post_init__(self) -> None:
         check_common_config(self.width, self.depth, self.heads, self.p_hide, self.p_uncond)
@@ -66,8 +93,12 @@ class DiscreteConfig:
             raise ConfigError(f"edge_width must be >= 2, got {self.edge_width}")
         if self.diffusion_steps < 2 or not 1 <= self.sample_steps <= self.diffusion_steps:
             raise ConfigError("need diffusion_steps >= 2 and 1 <= sample_steps <= diffusion_steps")
+        if self.sampler not in ("heun", "dpmpp"):
+            raise ConfigError(f"sampler must be 'heun' or 'dpmpp', got {self.sampler!r}")
         if not 0 <= self.edge_density < 1 or self.edge_weight <= 0:
             raise ConfigError("edge_density must be in [0, 1) and edge_weight > 0")
+        if self.band < -1:
+            raise ConfigError(f"band must be -1 (from the data), 0 (none) or > 0, got {self.band}")
         _ = self.edm
 
     @property
@@ -77,11 +108,31 @@ class DiscreteConfig:
         )
 
 
-def _pair_mask(mask: torch.Tensor) -> torch.Tensor:
-    """(B, L) node mask -> (B, L, L) mask of real pairs i < j."""
+def _pair_mask(mask: torch.Tensor, band: int = 0) -> torch.Tensor:
+    """(B, L) node mask -> (B, L, L) mask of real pairs i < j (and ``j - i <= band``
+    when ``band > 0``)."""
     L = mask.shape[1]
     upper = torch.ones(L, L, dtype=torch.bool, device=mask.device).triu(1)
+    if band > 0:
+        upper = upper & ~upper.triu(band + 1)
     return mask[:, :, None] & mask[:, None, :] & upper
+
+
+def component_labels(adj: torch.Tensor) -> torch.Tensor:
+    """(B, L, L) symmetric 0/1 adjacency -> (B, L) connected-component labels: the
+    smallest node index in each node's component (min-label propagation, at most L rounds,
+    vectorised over the batch)."""
+    adj = adj.bool()
+    b, L = adj.shape[:2]
+    lab = torch.arange(L, device=adj.device).expand(b, L).clone()
+    big = torch.full_like(adj, L, dtype=lab.dtype)
+    for _ in range(L):
+        nb = torch.where(adj, lab[:, None, :].expand(b, L, L), big).amin(-1)
+        new = torch.minimum(lab, nb)
+        if torch.equal(new, lab):
+            break
+        lab = new
+    return lab
 
 
 def _symmetric_sample(probs: torch.Tensor, pairs: torch.Tensor, gen) -> torch.Tensor:
@@ -97,22 +148,34 @@ class DiscreteDiffusion(TorchGenerator):
     Config = DiscreteConfig
 
     def setup(self, data) -> None:
+        if self.config.band == -1:
+            self.config = replace(self.config, band=max_canonical_offset(data))
         if self.config.edge_density == 0.0:
             train = data.subset("train")
-            n = np.asarray(train.mask).sum(1).astype(np.float64)
+            n = np.asarray(train.mask).sum(1)
             e = (np.asarray(train.nbrs) >= 0).sum((1, 2)) / 2
-            rho = float(e.sum() / max((n * (n - 1) / 2).sum(), 1))
+            pairs = _pair_mask(torch.as_tensor(np.asarray(train.mask)), self.config.band)
+            rho = float(e.sum() / max(float(pairs.sum()), 1.0)) if n.size else 0.0
             self.config = replace(self.config, edge_density=min(max(rho, 1e-4), 0.5))
         if self.config.scale_free and self.config.position_unit == 0.0:
             self.config = replace(self.config, position_unit=self.fit_position_unit(data))
         super().setup(data)
 
+    @classmethod
+    def _load_from(cls, path, meta: dict):
+        # Checkpoints written before the ``band`` / ``structure`` settings diffused every
+        # pair and saw no structural features.
+        old = {"band": 0, "structure": False, "components": False}
+        meta = {**meta, "config": {**old, **meta.get("config", {})}}
+        return super()._load_from(path, meta)
+
     def build_net(self) -> None:
         c = self.config
+        extra = (1 if c.structure else 0) + (1 if c.components else 0)
         self.net = GraphTransformer(
+            3 + extra,
             3,
-            3,
-            3,
+            3 + (2 if c.structure else 0) + (1 if c.components else 0),
             2,
             self.max_nodes,
             c.width,
@@ -144,15 +207,37 @@ class DiscreteDiffusion(TorchGenerator):
             ),
         }
 
-    def _edge_input(self, xin: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+    def _inputs(self, xin: torch.Tensor, adj: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Network inputs from scaled noisy positions (B, L, 3) and the noisy adjacency.
+
+        Edges: one-hot class and distance; with ``structure`` also the number of common
+        neighbours in the noisy graph (an edge there would close that many triangles) and
+        the gap ``|i - j|`` in canonical order relative to the band. Nodes: positions; with
+        ``structure`` also the noisy degree / K. Such structural features are what let
+        DiGress-style denoisers see cycles they would otherwise have to infer.
+        """
+        c = self.config
         d = torch.cdist(xin, xin)
-        return torch.cat([F.one_hot(adj.long(), 2).to(xin.dtype), d[..., None]], -1)
+        e = [F.one_hot(adj.long(), 2).to(xin.dtype), d[..., None]]
+        nodes = [xin]
+        b, L = xin.shape[:2]
+        if c.structure:
+            a = adj.to(xin.dtype)
+            idx = torch.arange(L, device=xin.device, dtype=xin.dtype)
+            gap = (idx[:, None] - idx[None, :]).abs() / max(c.band, 1)
+            e += [(a @ a)[..., None] / 2, gap.clamp_max(2.0).expand(b, L, L)[..., None]]
+            nodes.append(a.sum(-1, keepdim=True) / self.max_degree)
+        if c.components:
+            lab = component_labels(adj)
+            e.append((lab[:, :, None] == lab[:, None, :]).to(xin.dtype)[..., None])
+            nodes.append((lab == lab[:, :1]).to(xin.dtype)[..., None])
+        return torch.cat(nodes, -1), torch.cat(e, -1)
 
     def _run(self, net, xn, sigma, adj, t, mask, values, present):
         """One denoiser call -> (x0_hat (B, L, 3), edge logits (B, L, L, 2))."""
         c_skip, c_out, c_in, c_noise = precondition(sigma, self.config.sigma_data)
-        xin = c_in[:, None, None] * xn
-        raw, logits = net(xin, self._edge_input(xin, adj), mask, c_noise, t, values, present)
+        node, edge = self._inputs(c_in[:, None, None] * xn, adj)
+        raw, logits = net(node, edge, mask, c_noise, t, values, present)
         return c_skip[:, None, None] * xn + c_out[:, None, None] * raw, logits
 
     def training_loss(self, net, batch: dict, generator) -> torch.Tensor:
@@ -164,7 +249,7 @@ class DiscreteDiffusion(TorchGenerator):
         xn = xn * mask[..., None]
         t = torch.randint(1, c.diffusion_steps + 1, (b,), generator=generator, device=dev)
         abar = self._abar.to(dev)[t]
-        pairs = _pair_mask(mask)
+        pairs = _pair_mask(mask, c.band)
         probs = q_probs(F.one_hot(adj0.long(), 2).double(), abar[:, None, None], self._m.to(dev))
         adj_t = _symmetric_sample(probs, pairs, generator)
         present = training_presence(b, cond.shape[1], c.p_hide, c.p_uncond, generator, dev)
@@ -179,11 +264,11 @@ class DiscreteDiffusion(TorchGenerator):
     def generate(self, values, present, counts, guidance, steps, generator, lengths=None):
         c = self.config
         dev = values.device
-        n, L = len(counts), self.max_nodes
+        n, L = len(counts), self.batch_length(counts)
         nsteps = steps or c.sample_steps
         nsteps = min(nsteps, c.diffusion_steps)
         mask = torch.arange(L, device=dev)[None, :] < torch.as_tensor(counts, device=dev)[:, None]
-        pairs = _pair_mask(mask)
+        pairs = _pair_mask(mask, c.band)
         sig = karras_sigmas(nsteps, c.sigma_min, c.sigma_max, c.rho, device=dev)
         tgrid = torch.linspace(c.diffusion_steps, 0, nsteps + 1).round().long()
         abar, m = self._abar.to(dev), self._m.to(dev)
@@ -204,21 +289,26 @@ class DiscreteDiffusion(TorchGenerator):
         x = torch.randn((n, L, 3), generator=generator, device=dev) * sig[0] * mask[..., None]
         adj = _symmetric_sample(m.expand(n, L, L, 2), pairs, generator)
         p_edge = torch.zeros(n, L, L, device=dev)
+        prev = s_prev = None
         for k in range(nsteps):
             s_cur, s_next = float(sig[k]), float(sig[k + 1])
             t_cur, t_next = int(tgrid[k]), int(tgrid[k + 1])
             x0, logits = den(x, s_cur, adj, t_cur)
             p0 = logits.double().softmax(-1)
-            p_edge = p0[..., 1].float()
+            p_edge = p0[..., 1].float() * pairs
             post = posterior_probs(
                 F.one_hot(adj.long(), 2).double(), p0, abar[t_cur], abar[t_next], m
             )
             adj_next = _symmetric_sample(post, pairs, generator)
-            d = (x - x0) / s_cur
-            x_next = x + (s_next - s_cur) * d
-            if s_next > 0:
-                x0b, _ = den(x_next, s_next, adj_next, t_next)
-                x_next = x + (s_next - s_cur) * 0.5 * (d + (x_next - x0b) / s_next)
+            if c.sampler == "dpmpp":
+                x_next = dpmpp_2m_step(x, x0, prev, s_prev, s_cur, s_next)
+                prev, s_prev = x0, s_cur
+            else:
+                d = (x - x0) / s_cur
+                x_next = x + (s_next - s_cur) * d
+                if s_next > 0:
+                    x0b, _ = den(x_next, s_next, adj_next, t_next)
+                    x_next = x + (s_next - s_cur) * 0.5 * (d + (x_next - x0b) / s_next)
             x, adj = x_next, adj_next
         units = self.position_scales(lengths, n, c.scale_free, c.position_unit)
         targets = lens = None
@@ -261,7 +351,10 @@ class DiscreteDiffusion(TorchGenerator):
             kw = {}
             if e is not None:
                 cnt = int(counts[b])
-                ei, ej = np.nonzero(np.triu(~adj[b, :cnt, :cnt].astype(bool), 1))
+                free = np.triu(~adj[b, :cnt, :cnt].astype(bool), 1)
+                if self.config.band > 0:
+                    free &= ~np.triu(free, self.config.band + 1)
+                ei, ej = np.nonzero(free)
                 kw = dict(extra_src=ei, extra_dst=ej,
                           extra_score=np.nan_to_num(p_edge[b][ei, ej], nan=0.0))  # fmt: skip
             web, st = decode_candidates(

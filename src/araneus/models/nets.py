@@ -130,14 +130,23 @@ class NodeTransformer(nn.Module):
         depth: int,
         heads: int,
         n_features: int,
+        pair_features: int = 0,
     ):
         super().__init__()
+        self.heads = heads
         self.inp = nn.Linear(in_dim, width)
         self.index = nn.Parameter(torch.randn(max_len, width) * 0.02)
         self.noise = FourierEmbedding(width)
         self.cond = ConditionEmbedding(n_features, width)
         self.blocks = nn.ModuleList(AdaBlock(width, heads, width) for _ in range(depth))
         self.head = _Head(width, width, out_dim)
+        self.pair_ada = nn.ModuleList()
+        if pair_features:
+            for _ in range(depth):  # per-sample head weights of each pair feature
+                lin = nn.Linear(width, heads * pair_features)
+                nn.init.zeros_(lin.weight)
+                nn.init.zeros_(lin.bias)
+                self.pair_ada.append(lin)
 
     def forward(
         self,
@@ -146,12 +155,20 @@ class NodeTransformer(nn.Module):
         c_noise: torch.Tensor,
         cond_values: torch.Tensor,
         cond_present: torch.Tensor,
+        pair: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        L = x.shape[1]
+        """``pair`` (B, L, L, F): optional pair features; each layer turns them into an
+        attention bias per head with weights set by the noise level and condition
+        (zero at initialisation)."""
+        b, L = x.shape[:2]
         c = F.silu(self.noise(c_noise) + self.cond(cond_values, cond_present))
         h = self.inp(x) + self.index[:L]
-        for blk in self.blocks:
-            h, _ = blk(h, mask, c)
+        for k, blk in enumerate(self.blocks):
+            bias = None
+            if pair is not None and len(self.pair_ada):
+                w = self.pair_ada[k](c).view(b, self.heads, pair.shape[-1])
+                bias = torch.einsum("bijf,bhf->bhij", pair, w)
+            h, _ = blk(h, mask, c, bias)
         return self.head(h, c)
 
 
@@ -217,12 +234,12 @@ class GraphTransformer(nn.Module):
         pair = (mask[:, :, None] & mask[:, None, :]).unsqueeze(-1).to(h.dtype)
         z = self.edge_inp(e)
         for k, blk in enumerate(self.blocks):
-            bias = self.edge_bias[k](self.edge_norm[k](z)).permute(0, 3, 1, 2)
-            h, logits = blk(h, mask, c, bias)
+            zn = self.edge_norm[k](z)
+            h, logits = blk(h, mask, c, self.edge_bias[k](zn).permute(0, 3, 1, 2))
             upd = (
                 self.edge_from_att[k](logits.permute(0, 2, 3, 1))
                 + self.edge_cond[k](c)[:, None, None]
             )
-            z = z + self.edge_mlp[k](self.edge_norm[k](z) + upd) * pair
+            z = z + self.edge_mlp[k](zn + upd) * pair
         out_e = self.edge_head(0.5 * (z + z.transpose(1, 2)))
         return self.head(h, c), out_e
