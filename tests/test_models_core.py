@@ -148,7 +148,12 @@ def test_sparse_inputs_recover_noisy_tokens_and_flag_self_conditioning(data):
     c_in = 1 / (sigma**2 + c.sigma_data**2).sqrt()
     tokens, pairs = m._inputs(x * c_in[:, None, None], sigma.log() / 4, None)
     ch = x.shape[-1]
-    assert tokens.shape == (3, m.max_nodes, 2 * ch) and pairs.shape == (3, m.max_nodes, m.max_nodes, 4)
+    assert tokens.shape == (3, m.max_nodes, 2 * ch) and pairs.shape == (
+        3,
+        m.max_nodes,
+        m.max_nodes,
+        4,
+    )
     assert torch.all(tokens[..., ch:] == 0) and torch.all(pairs[..., 2:] == 0)  # no estimate yet
     # the noisy-token features are those of x itself (sigma ~ 0), as are the estimate's
     length = 1 / c.position_unit

@@ -179,7 +179,9 @@ def test_second_offsets_name_only_backward_edges():
     v[5], v[6], v[7] = 1.2, 2.6, 0.3
     src, dst, score = second_offsets(v, 1.0)
     assert sorted(zip(src.tolist(), dst.tolist(), score.round(6).tolist())) == [
-        (5, 3, 0.2), (6, 4, 0.4), (7, 6, 0.3)
+        (5, 3, 0.2),
+        (6, 4, 0.4),
+        (7, 6, 0.3),
     ]
 
 

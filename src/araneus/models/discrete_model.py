@@ -25,7 +25,7 @@ for every node its noisy degree; with ``components`` (default on) also whether t
 nodes of a pair lie in the same connected component of the noisy graph, and whether a
 node is connected to the root (node 0). Without them the denoiser predicted about the right
 number of edges but as triangles (6.8 per 64-node sample, against none in the data) and
-in about six components per web.
+in about six components per web; with them, 2.0 triangles and 2.9 components.
 """
 
 from __future__ import annotations

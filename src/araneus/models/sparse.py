@@ -22,7 +22,9 @@ log-normal training noise); its attention is biased by two pair features of the 
 input (``pair_bias``, see :func:`pair_features`): whether a slot of one node names the
 other, and how close the two are in space. Without them the network made plausible point
 clouds and plausible graphs that did not fit each other (generated edges 5.9 times the
-nearest-node distance, against 1.6 in the data). Sampling uses
+nearest-node distance, against 1.6 in the data; 4.2 with them and self-conditioning). With ``self_condition`` the network also
+gets its previous clean estimate (and that estimate's pair features), which names each
+node's parent long before the noisy slots do. Sampling uses
 DPM-Solver++(2M) (or Heun, or ancestral). Decoding rounds each slot to
 an offset, scored by how close the slot value was to the grid.
 """
@@ -45,8 +47,8 @@ from .base import (
 from .conditioning import training_presence
 from .decode import DecodeStats, decode_candidates
 from .diffusion import (
-    EDMConfig,
     SAMPLERS,
+    EDMConfig,
     ancestral_sample,
     dpmpp_sample,
     edm_denoiser,
@@ -246,7 +248,9 @@ class SparseDiffusion(TorchGenerator):
                 f"(L={self.max_nodes}, K={self.max_degree})"
             )
         unit = self._units(pos, nbrs)
-        x = np.concatenate([pos / unit[:, None, None], encode_slots(nbrs, self._slot_unit, self.config.slots)], -1)
+        x = np.concatenate(
+            [pos / unit[:, None, None], encode_slots(nbrs, self._slot_unit, self.config.slots)], -1
+        )
         x = np.clip(x, -4, 4) * mask[..., None]
         cond = self.scaler.normalise(np.asarray(data.features))
         return {
