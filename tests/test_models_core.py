@@ -220,6 +220,11 @@ def test_sampling_seeded_guided_and_round_trip(name, data, tmp_path):
         model.sample(cond, 2, guidance=float("nan"))
     with pytest.raises(InputError, match="steps"):
         model.sample(cond, 2, steps=0)
+    for sampler in ("ancestral", "dpmpp", "heun"):  # every sampler: seeded, valid webs
+        model.config = dataclasses.replace(model.config, sampler=sampler)
+        w1 = model.sample(cond, 2, seed=1, steps=3)
+        assert all(x.equals(y) for x, y in zip(w1, model.sample(cond, 2, seed=1, steps=3)))
+        assert all(w.n_nodes and w.n_components == 1 for w in w1)
 
 
 def test_checkpoint_errors(tmp_path, data):
@@ -354,6 +359,11 @@ def test_scale_free_positions_round_trip_and_scale_prior(data):
         assert np.allclose(w.pos, pos[s, :n], atol=1e-4 * rho[s] * m.config.position_unit)
         assert w.n_edges == int((train.nbrs[s] >= 0).sum()) // 2
     assert stats.repair_rate == 0.0  # clean slots need no repair
+    noisy = enc.copy()
+    for s in range(4):  # noise in padding rows (a stochastic sampler leaves some) is ignored
+        noisy[s, int(train.mask[s].sum()) :] = np.random.default_rng(s).normal(0, 3, (1, 1))
+    again, stats = m.decode(noisy, train.mask.sum(1)[:4], rho[:4] * m.config.position_unit)
+    assert stats.repair_rate == 0.0 and all(a.n_edges == w.n_edges for a, w in zip(again, webs))
     # the prior: a requested mean edge length is the scale; else a training sample's
     prior = m.prior
     names = m.feature_names

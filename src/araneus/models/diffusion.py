@@ -204,6 +204,27 @@ def dpmpp_sample(
     return x
 
 
+def ancestral_step(
+    x: torch.Tensor,
+    x0: torch.Tensor,
+    s_cur: float,
+    s_next: float,
+    *,
+    eta: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """One Euler-ancestral step from ``s_cur`` to ``s_next`` given the denoised ``x0``:
+    a deterministic move down to ``s_down`` then fresh noise ``s_up`` (``s_down^2 +
+    s_up^2 = s_next^2``); the step to ``s_next == 0`` returns ``x0``."""
+    if s_next == 0:
+        return x0
+    s_up = min(s_next, eta * (s_next**2 * (s_cur**2 - s_next**2) / s_cur**2) ** 0.5)
+    s_down = (s_next**2 - s_up**2) ** 0.5
+    x = x + (s_down - s_cur) * (x - x0) / s_cur
+    eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    return x + s_up * eps
+
+
 def ancestral_sample(
     denoise: Denoiser,
     x: torch.Tensor,
@@ -217,15 +238,7 @@ def ancestral_sample(
     for i in range(len(sigmas) - 1):
         s_cur, s_next = float(sigmas[i]), float(sigmas[i + 1])
         x0 = denoise(x, x.new_full((b,), s_cur))
-        if s_next == 0:
-            x = x0
-            break
-        s_up = min(s_next, eta * (s_next**2 * (s_cur**2 - s_next**2) / s_cur**2) ** 0.5)
-        s_down = (s_next**2 - s_up**2) ** 0.5
-        d = (x - x0) / s_cur
-        x = x + (s_down - s_cur) * d
-        eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        x = x + s_up * eps
+        x = ancestral_step(x, x0, s_cur, s_next, eta=eta, generator=generator)
     return x
 
 

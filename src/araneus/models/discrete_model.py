@@ -8,9 +8,10 @@ marginal-preserving transitions of DiGress (``discrete.py``), so a noised graph 
 graph with the training edge density and sampling starts from one. A graph transformer
 with a dense edge stream (``nets.GraphTransformer``) sees noisy positions, the noisy
 adjacency and pairwise distances, and predicts the clean positions (EDM-preconditioned) and
-the clean edge probabilities. Sampling runs both chains jointly: a DPM-Solver++(2M) step
-(one network evaluation; or a Heun step, two) for positions and a posterior step
-``q(A_s | A_t, A0_hat)`` for the adjacency per sampling step.
+the clean edge probabilities. Sampling runs both chains jointly: an Euler-ancestral step
+by default (or a DPM-Solver++(2M) step; both one network evaluation; or a Heun step, two)
+for positions and a posterior step ``q(A_s | A_t, A0_hat)`` for the adjacency per
+sampling step.
 
 Band: in the dataset's canonical breadth-first order every edge joins nodes at most ``B``
 apart (the bandwidth, recorded in the dataset). Pairs farther apart are structural zeros,
@@ -47,7 +48,9 @@ from .base import (
 from .conditioning import training_presence
 from .decode import DecodeStats, decode_candidates
 from .diffusion import (
+    SAMPLERS,
     EDMConfig,
+    ancestral_step,
     dpmpp_2m_step,
     karras_sigmas,
     loss_weight,
@@ -75,7 +78,7 @@ class DiscreteConfig:
     p_std: float = 1.2
     diffusion_steps: int = 500
     sample_steps: int = 16
-    sampler: str = "dpmpp"
+    sampler: str = "ancestral"
     edge_weight: float = 5.0
     p_hide: float = 0.3
     p_uncond: float = 0.1
@@ -93,8 +96,8 @@ class DiscreteConfig:
             raise ConfigError(f"edge_width must be >= 2, got {self.edge_width}")
         if self.diffusion_steps < 2 or not 1 <= self.sample_steps <= self.diffusion_steps:
             raise ConfigError("need diffusion_steps >= 2 and 1 <= sample_steps <= diffusion_steps")
-        if self.sampler not in ("heun", "dpmpp"):
-            raise ConfigError(f"sampler must be 'heun' or 'dpmpp', got {self.sampler!r}")
+        if self.sampler not in SAMPLERS:
+            raise ConfigError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
         if not 0 <= self.edge_density < 1 or self.edge_weight <= 0:
             raise ConfigError("edge_density must be in [0, 1) and edge_weight > 0")
         if self.band < -1:
@@ -303,6 +306,9 @@ class DiscreteDiffusion(TorchGenerator):
             if c.sampler == "dpmpp":
                 x_next = dpmpp_2m_step(x, x0, prev, s_prev, s_cur, s_next)
                 prev, s_prev = x0, s_cur
+            elif c.sampler == "ancestral":
+                x_next = ancestral_step(x, x0, s_cur, s_next, generator=generator)
+                x_next = x_next * mask[..., None]
             else:
                 d = (x - x0) / s_cur
                 x_next = x + (s_next - s_cur) * d

@@ -25,7 +25,8 @@ clouds and plausible graphs that did not fit each other (generated edges 5.9 tim
 nearest-node distance, against 1.6 in the data; 4.2 with them and self-conditioning). With ``self_condition`` the network also
 gets its previous clean estimate (and that estimate's pair features), which names each
 node's parent long before the noisy slots do. Sampling uses
-DPM-Solver++(2M) (or Heun, or ancestral). Decoding rounds each slot to
+Euler-ancestral steps by default (or DPM-Solver++(2M), or Heun; one network call per step
+for the first two). Decoding rounds each slot to
 an offset, scored by how close the slot value was to the grid.
 """
 
@@ -75,7 +76,7 @@ class SparseConfig:
     p_mean: float = -1.2
     p_std: float = 1.2
     sample_steps: int = 16
-    sampler: str = "dpmpp"
+    sampler: str = "ancestral"
     churn: float = 0.0
     p_hide: float = 0.3
     p_uncond: float = 0.1
@@ -344,17 +345,19 @@ class SparseDiffusion(TorchGenerator):
         length of one model position unit per sample (default: the global scale).
         ``n_edges`` / ``mean_lengths`` (n,): constrained decoding (see
         :func:`~araneus.models.decode.decode_candidates`; -1 / NaN = none); the second
-        nearest offset of every slot is the reserve candidate."""
+        nearest offset of every slot is the reserve candidate. Rows at or beyond a sample's
+        node count are padding and are not read (a stochastic sampler leaves noise there)."""
         if units is None:
             units = np.full(x.shape[0], 2 * self.scaler.pos_scale)
         total = DecodeStats()
         webs = []
         for b in range(x.shape[0]):
             mode = self.config.slots
-            src, dst, conf = decode_slots(x[b, :, 3:], self._slot_unit, mode)
+            slots = x[b, : max(int(counts[b]), 0), 3:]  # padding rows state no edges
+            src, dst, conf = decode_slots(slots, self._slot_unit, mode)
             e = None if n_edges is None or n_edges[b] < 0 else int(n_edges[b])
             ml = None if mean_lengths is None else float(mean_lengths[b])
-            es, ed, esc = second_offsets(x[b, :, 3:], self._slot_unit, mode)
+            es, ed, esc = second_offsets(slots, self._slot_unit, mode)
             web, st = decode_candidates(
                 x[b, :, :3],
                 src,
