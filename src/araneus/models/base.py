@@ -163,9 +163,12 @@ class TorchGenerator(WebGenerator):
 
     Subclasses define ``Config`` (a dataclass with ``__post_init__`` validation) and
     implement :meth:`build_net`, :meth:`encode`, :meth:`training_loss` and :meth:`generate`.
+    ``legacy_config`` holds the values of settings added after checkpoints were first
+    written, as those older checkpoints had them: a checkpoint without a key reads as that.
     """
 
     Config: ClassVar[type]
+    legacy_config: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, config: Any = None, **overrides: Any):
         cfg = config if config is not None else self.Config()
@@ -421,7 +424,9 @@ class TorchGenerator(WebGenerator):
 
         cfg_path, w_path = _checkpoint_paths(path)
         try:
-            config = apply_overrides(cls.Config(), meta["config"], f"{cls.name} checkpoint")
+            config = apply_overrides(
+                cls.Config(), {**cls.legacy_config, **meta["config"]}, f"{cls.name} checkpoint"
+            )
             model = cls(config)
             model.scaler = FeatureScaler.from_dict(meta["scaler"])
             model.max_nodes = int(meta["max_nodes"])

@@ -183,8 +183,6 @@ def dpmpp_sample(
     denoise: Denoiser,
     x: torch.Tensor,
     sigmas: torch.Tensor,
-    *,
-    callback: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
 ) -> torch.Tensor:
     """Deterministic DPM-Solver++(2M) multistep sampler: second order from the second
     step on, with ONE network evaluation per step (``n`` for ``n`` steps, against
@@ -198,8 +196,6 @@ def dpmpp_sample(
         s_cur, s_next = float(sigmas[i]), float(sigmas[i + 1])
         x0 = denoise(x, x.new_full((b,), s_cur))
         x = dpmpp_2m_step(x, x0, prev, s_prev, s_cur, s_next)
-        if callback is not None:
-            callback(i, x0, x)
         prev, s_prev = x0, s_cur
     return x
 

@@ -149,6 +149,7 @@ class DiscreteDiffusion(TorchGenerator):
     """Model 2: EDM positions + D3PM (marginal transitions) adjacency, graph transformer."""
 
     Config = DiscreteConfig
+    legacy_config = {"band": 0, "structure": False, "components": False}
 
     def setup(self, data) -> None:
         if self.config.band == -1:
@@ -164,21 +165,14 @@ class DiscreteDiffusion(TorchGenerator):
             self.config = replace(self.config, position_unit=self.fit_position_unit(data))
         super().setup(data)
 
-    @classmethod
-    def _load_from(cls, path, meta: dict):
-        # Checkpoints written before the ``band`` / ``structure`` settings diffused every
-        # pair and saw no structural features.
-        old = {"band": 0, "structure": False, "components": False}
-        meta = {**meta, "config": {**old, **meta.get("config", {})}}
-        return super()._load_from(path, meta)
-
     def build_net(self) -> None:
         c = self.config
-        extra = (1 if c.structure else 0) + (1 if c.components else 0)
+        node_in = 3 + int(c.structure) + int(c.components)  # see _inputs
+        edge_in = 3 + 2 * int(c.structure) + int(c.components)
         self.net = GraphTransformer(
-            3 + extra,
+            node_in,
             3,
-            3 + (2 if c.structure else 0) + (1 if c.components else 0),
+            edge_in,
             2,
             self.max_nodes,
             c.width,
@@ -216,8 +210,10 @@ class DiscreteDiffusion(TorchGenerator):
         Edges: one-hot class and distance; with ``structure`` also the number of common
         neighbours in the noisy graph (an edge there would close that many triangles) and
         the gap ``|i - j|`` in canonical order relative to the band. Nodes: positions; with
-        ``structure`` also the noisy degree / K. Such structural features are what let
-        DiGress-style denoisers see cycles they would otherwise have to infer.
+        ``structure`` also the noisy degree / K. With ``components``: whether a pair lies in
+        one component of the noisy graph (edge) and whether a node reaches node 0 (node).
+        Such structural features let DiGress-style denoisers see cycles and cuts they would
+        otherwise have to infer.
         """
         c = self.config
         d = torch.cdist(xin, xin)

@@ -20,14 +20,14 @@ with the node's neighbour count. Most samples needed a symmetry repair.) A trans
 node tokens with adaLN conditioning denoises all channels jointly (EDM preconditioning,
 log-normal training noise); its attention is biased by two pair features of the noisy
 input (``pair_bias``, see :func:`pair_features`): whether a slot of one node names the
-other, and how close the two are in space. Without them the network made plausible point
+other, and how close the two are in space. With ``self_condition`` the network also gets
+its previous clean estimate (and that estimate's pair features), which names each node's
+parent long before the noisy slots do. Without these the network made plausible point
 clouds and plausible graphs that did not fit each other (generated edges 5.9 times the
-nearest-node distance, against 1.6 in the data; 4.2 with them and self-conditioning). With ``self_condition`` the network also
-gets its previous clean estimate (and that estimate's pair features), which names each
-node's parent long before the noisy slots do. Sampling uses
+nearest-node distance, against 1.6 in the data; 4.2 with them). Sampling uses
 Euler-ancestral steps by default (or DPM-Solver++(2M), or Heun; one network call per step
-for the first two). Decoding rounds each slot to
-an offset, scored by how close the slot value was to the grid.
+for the first two). Decoding rounds each slot to an offset, scored by how close the slot
+value was to the grid.
 """
 
 from __future__ import annotations
@@ -127,10 +127,10 @@ def encode_slots(nbrs: np.ndarray, offset_range: float, slots: str = "backward")
     return np.sort(off / offset_range, axis=-1)
 
 
-def _slot_targets(v: np.ndarray, r: np.ndarray, slots: str) -> tuple[np.ndarray, np.ndarray]:
-    """Rounded slot values ``r`` of an (L, K) array -> (src, dst, selected) for slots that
-    name an edge: any non-zero offset (signed) or a positive one (backward)."""
-    src = np.broadcast_to(np.arange(v.shape[0])[:, None], v.shape)
+def _slot_targets(r: np.ndarray, slots: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rounded (L, K) slot values -> (src, dst, selected) for the slots that name an
+    edge: any non-zero offset (signed) or a positive one (backward)."""
+    src = np.broadcast_to(np.arange(r.shape[0])[:, None], r.shape)
     if slots == "backward":
         return src, src - r.astype(np.int64), r >= 1
     return src, src + r.astype(np.int64), r != 0
@@ -148,7 +148,7 @@ def decode_slots(
     v = np.where(np.isfinite(v), v, 0.0)
     r = np.rint(v)
     conf = 1.0 - 2.0 * np.abs(v - r)
-    src, dst, sel = _slot_targets(v, r, mode)
+    src, dst, sel = _slot_targets(r, mode)
     return src[sel], dst[sel], conf[sel] + 1e-3
 
 
@@ -160,7 +160,7 @@ def second_offsets(slots: np.ndarray, offset_range: float, mode: str = "backward
     v = np.where(np.isfinite(v), v, 0.0)
     r = np.rint(v)
     r2 = np.where(v >= r, r + 1, r - 1)
-    src, dst, sel = _slot_targets(v, r2, mode)
+    src, dst, sel = _slot_targets(r2, mode)
     score = 1.0 - np.abs(v - r2)
     sel = sel & (score > 0)
     return src[sel], dst[sel], score[sel]
@@ -192,6 +192,7 @@ class SparseDiffusion(TorchGenerator):
     """Model 1: EDM diffusion over ``[x, y, z, K neighbour slots]`` node tokens."""
 
     Config = SparseConfig
+    legacy_config = {"slots": "signed", "pair_bias": False, "self_condition": False}
 
     def setup(self, data) -> None:
         if self.config.offset_range == 0:
@@ -201,14 +202,6 @@ class SparseDiffusion(TorchGenerator):
         if self.config.scale_free and self.config.position_unit == 0.0:
             self.config = replace(self.config, position_unit=self.fit_position_unit(data))
         super().setup(data)
-
-    @classmethod
-    def _load_from(cls, path, meta: dict):
-        # Checkpoints written before these settings used the signed encoding, no pair
-        # features and no self-conditioning.
-        old = {"slots": "signed", "pair_bias": False, "self_condition": False}
-        meta = {**meta, "config": {**old, **meta.get("config", {})}}
-        return super()._load_from(path, meta)
 
     def build_net(self) -> None:
         c = self.config
