@@ -32,7 +32,7 @@ SETTINGS: dict[str, dict] = {
     },
     "discrete": {
         "model": {"width": 64, "edge_width": 16, "depth": 3, "heads": 4},
-        "train": {"steps": 2400, "batch_size": 32, "lr": 1e-3, "warmup": 100},
+        "train": {"steps": 5000, "batch_size": 32, "lr": 1e-3, "warmup": 100},
     },
     "autoregressive": {
         "model": {"width": 128, "depth": 4, "heads": 4, "mixtures": 8},

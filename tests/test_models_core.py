@@ -307,7 +307,7 @@ def test_component_labels_match_scipy():
 
 
 def test_discrete_structure_features(data):
-    m = get_model("discrete")(**TINY["discrete"])
+    m = get_model("discrete")(**TINY["discrete"], banded_edges=False, self_condition=False)
     m.setup(data)
     adj = torch.zeros(1, 5, 5, dtype=torch.bool)
     for a, b in [(0, 1), (1, 2), (0, 2), (2, 3)]:  # a triangle and a tail; node 4 alone
@@ -322,10 +322,42 @@ def test_discrete_structure_features(data):
     same = edge[0, :, :, 5]
     assert same[0, 3] == 1 and same[3, 4] == 0 and same[4, 4] == 1
     assert node[0, :, 4].tolist() == [1, 1, 1, 1, 0]  # connected to the root
-    legacy = get_model("discrete")(**TINY["discrete"], structure=False, components=False)
+    legacy = get_model("discrete")(
+        **TINY["discrete"], structure=False, components=False, banded_edges=False,
+        self_condition=False,
+    )  # fmt: skip
     legacy.setup(data)
     node, edge = legacy._inputs(torch.zeros(1, 5, 3), adj)
     assert node.shape == (1, 5, 3) and edge.shape == (1, 5, 5, 3)
+
+
+def test_discrete_self_condition_inputs_in_band_layout(data):
+    from araneus.models.nets import from_band
+
+    m = get_model("discrete")(**TINY["discrete"])  # banded edges, self-conditioning
+    m.setup(data)
+    B = m.config.band
+    assert m.net.band == B > 0
+    adj = torch.zeros(1, 5, 5, dtype=torch.bool)
+    adj[0, 0, 1] = adj[0, 1, 0] = True
+    node, edge = m._inputs(torch.zeros(1, 5, 3), adj)
+    assert node.shape == (1, 5, 9) and edge.shape == (1, 5, 2 * B + 1, 8)
+    assert node[0, :, 8].eq(0).all() and edge[0, :, :, 6:].eq(0).all()  # no estimate yet
+    x0 = torch.randn(1, 5, 3)
+    pe = torch.rand(1, 5, 5)
+    pe = pe + pe.transpose(1, 2)
+    node, edge = m._inputs(torch.zeros(1, 5, 3), adj, (x0, pe))
+    assert torch.equal(node[0, :, 5:8], x0[0]) and node[0, :, 8].eq(1).all()
+    dense = from_band(edge, B)[0]  # back to (5, 5, 8): pair (i, j) in every channel
+    assert torch.allclose(dense[..., 6], pe[0]) and torch.allclose(
+        dense[..., 7], torch.cdist(x0, x0)[0]
+    )
+    assert dense[0, 1, 0] == 0 and dense[0, 1, 1] == 1  # one-hot class of the noisy edge
+    x, logits = m._run(m.net, torch.zeros(2, 5, 3), torch.ones(2), adj.repeat(2, 1, 1),
+                       torch.ones(2), torch.ones(2, 5, dtype=torch.bool),
+                       torch.zeros(2, 7), torch.zeros(2, 7, dtype=torch.bool))  # fmt: skip
+    assert x.shape == (2, 5, 3) and logits.shape == (2, 5, 5, 2)  # dense again
+    assert torch.allclose(logits, logits.transpose(1, 2), atol=1e-6)  # symmetric pairs
 
 
 @pytest.mark.parametrize("name", ["sparse", "discrete"])
@@ -377,3 +409,30 @@ def test_scale_free_positions_round_trip_and_scale_prior(data):
     )
     assert lengths[0] == 7.5 and np.any(np.isclose(lengths[1], prior.lengths))
     assert np.allclose(prior.lengths, rho)
+
+
+def test_leaf_fraction_fitted_checked_and_legacy(data, tmp_path):
+    from araneus.models.base import leaf_fraction
+
+    train = data.subset("train")
+    deg = (np.asarray(train.nbrs) >= 0).sum(-1)[np.asarray(train.mask, bool)]
+    assert leaf_fraction(data) == pytest.approx((deg == 1).mean())
+    m = get_model("discrete")(**TINY["discrete"])
+    m.fit(data, _cfg(steps=2, out=str(tmp_path / "r")))
+    assert m.config.leaf_fraction == pytest.approx(leaf_fraction(data))
+    with pytest.raises(ConfigError, match="leaf_fraction"):
+        get_model("sparse")(leaf_fraction=1.5)
+    old = json.loads((tmp_path / "r" / "model.json").read_text())
+    del old["config"]["leaf_fraction"]
+    (tmp_path / "r" / "model.json").write_text(json.dumps(old))
+    assert load_model(tmp_path / "r").config.leaf_fraction == 1.0  # no preference
+
+
+@pytest.mark.parametrize("name", ["sparse", "discrete"])
+def test_shipped_leaf_fraction_is_the_default_datasets(name):
+    from araneus.dataset import default_dataset
+    from araneus.models.base import leaf_fraction
+    from araneus.models.pretrained import load_pretrained
+
+    ds = default_dataset(4000, seed=0)  # what scripts/train_default.py trains on
+    assert load_pretrained(name).config.leaf_fraction == pytest.approx(leaf_fraction(ds))

@@ -261,3 +261,23 @@ def test_constrained_decoding_edge_total_connectivity_and_scale():
     # degree cap respected even when that leaves the total short
     keep = constrained_edges(np.array([0, 0, 0]), np.array([1, 2, 3]), np.ones(3), 4, 2, 3)
     assert keep.sum() == 2
+
+
+def test_constrained_decoding_closes_open_ends_down_to_the_limit():
+    from araneus.models.decode import constrained_edges
+
+    # path 0-1-2-3-4 (the tree), then extras: a strong chord 1-3 (between inner nodes),
+    # and a weaker 0-4 that closes both ends into a ring
+    i = np.array([0, 1, 2, 3, 1, 0])
+    j = np.array([1, 2, 3, 4, 3, 4])
+    score = np.array([9.0, 9.0, 9.0, 9.0, 5.0, 1.0])
+    plain = constrained_edges(i, j, score, 5, 4, 5)
+    assert plain.tolist() == [True, True, True, True, True, False]  # strongest extra
+    closed = constrained_edges(i, j, score, 5, 4, 5, max_leaves=0)
+    assert closed.tolist() == [True, True, True, True, False, True]  # ring: no open end
+    # the limit allows the two ends of the path: nothing to close, strongest extra again
+    assert constrained_edges(i, j, score, 5, 4, 5, max_leaves=2).tolist() == plain.tolist()
+    # edges touching one open end come before ends-free ones: 0-2 beats the stronger 1-3
+    i2, j2 = np.array([0, 1, 2, 3, 1, 0]), np.array([1, 2, 3, 4, 3, 2])
+    keep = constrained_edges(i2, j2, score, 5, 4, 5, max_leaves=1)
+    assert keep.tolist() == [True, True, True, True, False, True]

@@ -74,6 +74,23 @@ def check_common_config(width: int, depth: int, heads: int, p_hide: float, p_unc
         raise ConfigError("p_hide and p_uncond must be in [0, 1)")
 
 
+def check_leaf_fraction(value: float) -> None:
+    """``leaf_fraction`` must be -1 (fit from the training data) or in [0, 1]."""
+    if not (value == -1 or 0 <= value <= 1):
+        raise ConfigError(f"leaf_fraction must be -1 (from the data) or in [0, 1], got {value}")
+
+
+def leaf_fraction(data: Any) -> float:
+    """Fraction of the training split's nodes that are loose ends (degree 1).
+
+    Constrained decoding closes open ends down to this fraction of a web's nodes (see
+    :func:`araneus.models.decode.constrained_edges`).
+    """
+    train = data.subset("train")
+    deg = (np.asarray(train.nbrs) >= 0).sum(-1)[np.asarray(train.mask, bool)]
+    return float((deg == 1).mean()) if deg.size else 1.0
+
+
 def max_canonical_offset(data: Any) -> int:
     """Largest ``|i - j|`` over the edges of a dataset's training split (>= 1).
 

@@ -102,13 +102,26 @@ def _finish(pos, finite, i, j, st: DecodeStats) -> WebGraph:
 
 
 def constrained_edges(
-    i: np.ndarray, j: np.ndarray, score: np.ndarray, n: int, k: int, n_edges: int
+    i: np.ndarray,
+    j: np.ndarray,
+    score: np.ndarray,
+    n: int,
+    k: int,
+    n_edges: int,
+    max_leaves: int | None = None,
 ) -> np.ndarray:
     """Keep mask choosing ``n_edges`` of the unique candidate edges by score.
 
     A maximum-score spanning tree (Kruskal, degree cap ``k``) first, so the web is one
     component whenever the candidates connect it, then the strongest remaining candidates
     while degrees stay <= k. Fewer edges result only if the candidates run out.
+
+    ``max_leaves``: while the web has more open ends (nodes of degree <= 1) than this, the
+    extra edges go first to the strongest candidates joining two open ends, then to those
+    touching one. A spanning tree has many leaves, and the strongest extras tend to
+    gather at the same hubs; real webs have few loose thread ends, so this closes the ends
+    the tree left open with the model's own best candidates (the models pass the training
+    set's leaf fraction times the node count).
     """
     order = np.argsort(-score, kind="stable")
     parent = np.arange(n)
@@ -133,11 +146,18 @@ def constrained_edges(
             deg[b] += 1
             keep[e] = True
             count += 1
-    for e in order:  # strongest extras
-        if count >= n_edges:
-            break
-        a, b = int(i[e]), int(j[e])
-        if not keep[e] and deg[a] < k and deg[b] < k:
+    passes = [0] if max_leaves is None else [2, 1, 0]  # open ends an edge must touch
+    ends = int((deg <= 1).sum())
+    for need in passes:  # strongest extras
+        for e in order:
+            if count >= n_edges or (need and ends <= max_leaves):
+                break
+            a, b = int(i[e]), int(j[e])
+            if keep[e] or deg[a] >= k or deg[b] >= k:
+                continue
+            if int(deg[a] <= 1) + int(deg[b] <= 1) < need:
+                continue
+            ends -= int(deg[a] == 1) + int(deg[b] == 1)
             deg[a] += 1
             deg[b] += 1
             keep[e] = True
@@ -160,6 +180,7 @@ def decode_candidates(
     extra_src: np.ndarray | None = None,
     extra_dst: np.ndarray | None = None,
     extra_score: np.ndarray | None = None,
+    leaf_fraction: float | None = None,
 ) -> tuple[WebGraph, DecodeStats]:
     """Decode one sample's candidate edges into a valid web.
 
@@ -183,7 +204,9 @@ def decode_candidates(
         strongest remaining candidates, degree cap respected), drawing on the ``extra_*``
         candidates (lower-ranked, e.g. pairs the sampler did not pick) only where the
         proposals fall short; with ``mean_length`` the positions are scaled so that the
-        web's mean edge length equals it. The repair statistics always describe the
+        web's mean edge length equals it; with ``leaf_fraction`` (of the node count) the
+        extra edges close open ends first while there are more than that many (see
+        :func:`constrained_edges`). The repair statistics always describe the
         unconstrained decoding of the proposals, so they still show what the model got
         wrong by itself.
 
@@ -229,7 +252,8 @@ def decode_candidates(
             j = np.concatenate([j, ej])
             tot = np.concatenate([tot, low - (esc.max(initial=0.0) - esc)])
             i, j, tot, _ = _merge_votes(i, j, tot, n, reduce="max")
-        sel = constrained_edges(i, j, tot, n, max_degree, int(n_edges))
+        ends = None if leaf_fraction is None else int(round(leaf_fraction * n))
+        sel = constrained_edges(i, j, tot, n, max_degree, int(n_edges), ends)
         web = _finish(pos, finite, i[sel], j[sel], DecodeStats())
     if mean_length is not None and web.n_edges and np.isfinite(mean_length) and mean_length > 0:
         web = WebGraph(web.pos * (mean_length / web.edge_lengths.mean()), web.edges)

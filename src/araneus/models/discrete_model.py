@@ -27,6 +27,13 @@ nodes of a pair lie in the same connected component of the noisy graph, and whet
 node is connected to the root (node 0). Without them the denoiser predicted about the right
 number of edges but as triangles (6.8 per 64-node sample, against none in the data) and
 in about six components per web; with them, 2.0 triangles and 2.9 components.
+
+Banded edge stream (``banded_edges``, default on, with a band): the network's edge stream
+holds only the pairs within the band, in the (L, 2B + 1) layout of ``nets.to_band``, so
+its cost grows as ``L * B``, not ``L^2``. Self-conditioning (``self_condition``, default
+on): the network also gets its previous clean estimate (positions; edge probabilities and
+the distances between the estimated positions), made by a gradient-free pass in half of
+the training steps, as in model 1.
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ from ..errors import ConfigError, InputError
 from .base import (
     TorchGenerator,
     check_common_config,
+    check_leaf_fraction,
+    leaf_fraction,
     max_canonical_offset,
     mean_edge_lengths,
     register_model,
@@ -59,7 +68,7 @@ from .diffusion import (
     training_sigma,
 )
 from .discrete import cosine_alpha_bar, posterior_probs, q_probs, sample_categorical
-from .nets import GraphTransformer
+from .nets import GraphTransformer, from_band, to_band
 
 
 @dataclass
@@ -85,13 +94,17 @@ class DiscreteConfig:
     scale_free: bool = True
     position_unit: float = 0.0
     exact: bool = True
+    leaf_fraction: float = -1.0
     edge_density: float = 0.0
     band: int = -1
     structure: bool = True
     components: bool = True
+    banded_edges: bool = True
+    self_condition: bool = True
 
     def __post_init__(self) -> None:
         check_common_config(self.width, self.depth, self.heads, self.p_hide, self.p_uncond)
+        check_leaf_fraction(self.leaf_fraction)
         if self.edge_width < 2:
             raise ConfigError(f"edge_width must be >= 2, got {self.edge_width}")
         if self.diffusion_steps < 2 or not 1 <= self.sample_steps <= self.diffusion_steps:
@@ -149,9 +162,13 @@ class DiscreteDiffusion(TorchGenerator):
     """Model 2: EDM positions + D3PM (marginal transitions) adjacency, graph transformer."""
 
     Config = DiscreteConfig
-    legacy_config = {"band": 0, "structure": False, "components": False}
+    legacy_config = {"band": 0, "structure": False, "components": False,
+        "leaf_fraction": 1.0, "banded_edges": False, "self_condition": False,
+    }  # fmt: skip
 
     def setup(self, data) -> None:
+        if self.config.leaf_fraction == -1:
+            self.config = replace(self.config, leaf_fraction=leaf_fraction(data))
         if self.config.band == -1:
             self.config = replace(self.config, band=max_canonical_offset(data))
         if self.config.edge_density == 0.0:
@@ -167,8 +184,9 @@ class DiscreteDiffusion(TorchGenerator):
 
     def build_net(self) -> None:
         c = self.config
-        node_in = 3 + int(c.structure) + int(c.components)  # see _inputs
-        edge_in = 3 + 2 * int(c.structure) + int(c.components)
+        sc = int(c.self_condition)
+        node_in = 3 + int(c.structure) + int(c.components) + 4 * sc  # see _inputs
+        edge_in = 3 + 2 * int(c.structure) + int(c.components) + 2 * sc
         self.net = GraphTransformer(
             node_in,
             3,
@@ -180,6 +198,7 @@ class DiscreteDiffusion(TorchGenerator):
             c.depth,
             c.heads,
             len(self.scaler.names),
+            band=self._edge_band,
         )
         self._abar = cosine_alpha_bar(c.diffusion_steps)
         self._m = torch.tensor([1 - c.edge_density, c.edge_density], dtype=torch.float64)
@@ -204,7 +223,17 @@ class DiscreteDiffusion(TorchGenerator):
             ),
         }
 
-    def _inputs(self, xin: torch.Tensor, adj: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    @property
+    def _edge_band(self) -> int:
+        """Band of the network's edge stream (0: dense), fixed when the network is built."""
+        if self.net is not None:
+            return self.net.band
+        c = self.config
+        return c.band if c.banded_edges and c.band > 0 else 0
+
+    def _inputs(
+        self, xin: torch.Tensor, adj: torch.Tensor, est=None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Network inputs from scaled noisy positions (B, L, 3) and the noisy adjacency.
 
         Edges: one-hot class and distance; with ``structure`` also the number of common
@@ -213,7 +242,11 @@ class DiscreteDiffusion(TorchGenerator):
         ``structure`` also the noisy degree / K. With ``components``: whether a pair lies in
         one component of the noisy graph (edge) and whether a node reaches node 0 (node).
         Such structural features let DiGress-style denoisers see cycles and cuts they would
-        otherwise have to infer.
+        otherwise have to infer. With ``self_condition``: the previous clean estimate
+        ``est = (x0, p_edge)`` (None: not yet made, given as zeros with a flag off), as the
+        estimated positions and a flag (node), and the estimated edge probability and the
+        distance between the estimated positions (edge). Edge inputs come in the
+        network's edge layout (band or dense).
         """
         c = self.config
         d = torch.cdist(xin, xin)
@@ -230,14 +263,32 @@ class DiscreteDiffusion(TorchGenerator):
             lab = component_labels(adj)
             e.append((lab[:, :, None] == lab[:, None, :]).to(xin.dtype)[..., None])
             nodes.append((lab == lab[:, :1]).to(xin.dtype)[..., None])
-        return torch.cat(nodes, -1), torch.cat(e, -1)
+        if c.self_condition:
+            if est is None:
+                x0, pe, flag = torch.zeros_like(xin), torch.zeros_like(d), 0.0
+            else:
+                x0, pe, flag = est[0].to(xin.dtype), est[1].to(xin.dtype), 1.0
+            nodes += [x0, torch.full_like(xin[..., :1], flag)]
+            e += [pe[..., None], torch.cdist(x0, x0)[..., None]]
+        e = torch.cat(e, -1)
+        return torch.cat(nodes, -1), (to_band(e, self._edge_band) if self._edge_band else e)
 
-    def _run(self, net, xn, sigma, adj, t, mask, values, present):
-        """One denoiser call -> (x0_hat (B, L, 3), edge logits (B, L, L, 2))."""
+    def _run(self, net, xn, sigma, adj, t, mask, values, present, est=None):
+        """One denoiser call -> (x0_hat (B, L, 3), edge logits (B, L, L, 2)); ``est``: the
+        previous clean estimate (self-conditioning)."""
         c_skip, c_out, c_in, c_noise = precondition(sigma, self.config.sigma_data)
-        node, edge = self._inputs(c_in[:, None, None] * xn, adj)
+        node, edge = self._inputs(c_in[:, None, None] * xn, adj, est)
         raw, logits = net(node, edge, mask, c_noise, t, values, present)
+        if self._edge_band:
+            logits = from_band(logits, self._edge_band)
         return c_skip[:, None, None] * xn + c_out[:, None, None] * raw, logits
+
+    @staticmethod
+    def _estimate(x0, logits, pairs) -> tuple[torch.Tensor, torch.Tensor]:
+        """Self-conditioning estimate from a denoiser output: positions and the symmetric
+        edge probability on real pairs (0 elsewhere)."""
+        sym = (pairs | pairs.transpose(1, 2)).to(x0.dtype)
+        return x0.detach(), logits.detach().float().softmax(-1)[..., 1].to(x0.dtype) * sym
 
     def training_loss(self, net, batch: dict, generator) -> torch.Tensor:
         c = self.config
@@ -253,7 +304,12 @@ class DiscreteDiffusion(TorchGenerator):
         adj_t = _symmetric_sample(probs, pairs, generator)
         present = training_presence(b, cond.shape[1], c.p_hide, c.p_uncond, generator, dev)
         tt = t.float() / c.diffusion_steps
-        x0_hat, logits = self._run(net, xn, sigma, adj_t, tt, mask, cond * present, present)
+        args = (net, xn, sigma, adj_t, tt, mask, cond * present, present)
+        est = None
+        if c.self_condition and torch.rand(1, generator=generator, device=dev).item() < 0.5:
+            with torch.no_grad():  # half of the steps: condition on the model's own estimate
+                est = self._estimate(*self._run(*args), pairs)
+        x0_hat, logits = self._run(*args, est)
         pos_loss = masked_mse(x0_hat, x0, mask, loss_weight(sigma, c.sigma_data))
         ce = F.cross_entropy(logits.float().permute(0, 3, 1, 2), adj0.long(), reduction="none")
         pf = pairs.float()
@@ -272,18 +328,25 @@ class DiscreteDiffusion(TorchGenerator):
         tgrid = torch.linspace(c.diffusion_steps, 0, nsteps + 1).round().long()
         abar, m = self._abar.to(dev), self._m.to(dev)
 
+        state: dict = {"est": None}  # the previous clean estimate (self-conditioning)
+
         def den(x, s, adj, t):
             sigma = x.new_full((n,), s)
             tt = x.new_full((n,), float(t) / c.diffusion_steps)
+            est = state["est"]
 
             def call(v, p, reps):
+                e = None if est is None else tuple(a.repeat(reps, 1, 1) for a in est)
                 return self._run(
                     self.net, x.repeat(reps, 1, 1), sigma.repeat(reps), adj.repeat(reps, 1, 1),
-                    tt.repeat(reps), mask.repeat(reps, 1), v, p,
+                    tt.repeat(reps), mask.repeat(reps, 1), v, p, e,
                 )  # fmt: skip
 
             x0, logits = self.cfg_net(call, values, present, guidance)
-            return x0 * mask[..., None], logits
+            x0 = x0 * mask[..., None]
+            if c.self_condition:
+                state["est"] = self._estimate(x0, logits, pairs)
+            return x0, logits
 
         x = torch.randn((n, L, 3), generator=generator, device=dev) * sig[0] * mask[..., None]
         adj = _symmetric_sample(m.expand(n, L, L, 2), pairs, generator)
@@ -369,6 +432,7 @@ class DiscreteDiffusion(TorchGenerator):
                 scale=float(units[b]),
                 n_edges=e,
                 mean_length=None if mean_lengths is None else float(mean_lengths[b]),
+                leaf_fraction=self.config.leaf_fraction,
                 **kw,
             )
             webs.append(web)

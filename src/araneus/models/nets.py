@@ -1,8 +1,10 @@
 """Small transformer denoisers with padding masks and adaptive-norm conditioning.
 
 * :class:`NodeTransformer` - a set/sequence transformer over node tokens (model 1).
-* :class:`GraphTransformer` - node tokens plus a dense (L, L) edge-feature stream that biases
-  attention and is updated from it (model 2, after DiGress's graph transformer).
+* :class:`GraphTransformer` - node tokens plus an edge-feature stream that biases
+  attention and is updated from it (model 2, after DiGress's graph transformer); the edge
+  stream is dense (L, L) or banded (L, 2B + 1: only pairs at most ``B`` apart in node order,
+  see :func:`to_band`).
 
 Both take a conditioning vector per sample (noise-level embedding + condition embedding)
 that modulates every layer norm (adaLN-Zero: shift, scale and a zero-initialised gate), and a
@@ -172,6 +174,35 @@ class NodeTransformer(nn.Module):
         return self.head(h, c)
 
 
+def to_band(dense: torch.Tensor, band: int) -> torch.Tensor:
+    """(B, L, L, C) pair tensor -> (B, L, 2 band + 1, C) band layout.
+
+    Entry ``[:, i, o]`` is pair ``(i, i + o - band)``; pairs beyond the matrix read 0.
+    """
+    b, L = dense.shape[:2]
+    padded = F.pad(dense, (0, 0, band, band))  # (B, L, L + 2 band, C), column j at j + band
+    rows = torch.arange(L, device=dense.device)[:, None]
+    cols = rows + torch.arange(2 * band + 1, device=dense.device)[None, :]
+    return padded[:, rows, cols]
+
+
+def from_band(banded: torch.Tensor, band: int) -> torch.Tensor:
+    """(B, L, 2 band + 1, C) band layout -> (B, L, L, C) with zeros beyond the band
+    (the inverse of :func:`to_band` on pairs within the band)."""
+    b, L, w, c = banded.shape
+    out = banded.new_zeros(b, L, L + 2 * band, c)
+    rows = torch.arange(L, device=banded.device)[:, None]
+    cols = rows + torch.arange(w, device=banded.device)[None, :]
+    out[:, rows, cols] = banded
+    return out[:, :, band : band + L]
+
+
+def band_transpose(banded: torch.Tensor, band: int) -> torch.Tensor:
+    """The band layout of the transposed pair tensor: entry ``[:, i, o]`` becomes that of
+    pair ``(i + o - band, i)``."""
+    return to_band(from_band(banded, band).transpose(1, 2), band)
+
+
 class GraphTransformer(nn.Module):
     """Graph transformer with a dense edge stream (model 2).
 
@@ -179,6 +210,11 @@ class GraphTransformer(nn.Module):
     noise scalars per sample (continuous c_noise for positions, discrete time t in [0, 1]
     for the adjacency) and the condition. Outputs node (B, L, node_out) and symmetric edge
     (B, L, L, edge_out) predictions.
+
+    With ``band > 0`` edge tokens and edge outputs are in the band layout (B, L, 2 band + 1,
+    C) of :func:`to_band`: the edge stream holds only pairs at most ``band`` apart (the
+    only ones a banded adjacency can join), so its cost grows as ``L * band``, not ``L^2``.
+    Attention still spans every node pair; pairs beyond the band get no edge bias.
     """
 
     def __init__(
@@ -193,9 +229,11 @@ class GraphTransformer(nn.Module):
         depth: int,
         heads: int,
         n_features: int,
+        band: int = 0,
     ):
         super().__init__()
         self.heads = heads
+        self.band = band
         self.inp = nn.Linear(node_in, width)
         self.edge_inp = nn.Linear(edge_in, edge_width)
         self.index = nn.Parameter(torch.randn(max_len, width) * 0.02)
@@ -232,14 +270,21 @@ class GraphTransformer(nn.Module):
         c = F.silu(self.noise(c_noise) + self.time(t) + self.cond(cond_values, cond_present))
         h = self.inp(x) + self.index[:L]
         pair = (mask[:, :, None] & mask[:, None, :]).unsqueeze(-1).to(h.dtype)
+        bw = self.band
+        if bw:
+            pair = to_band(pair, bw)
         z = self.edge_inp(e)
         for k, blk in enumerate(self.blocks):
             zn = self.edge_norm[k](z)
-            h, logits = blk(h, mask, c, self.edge_bias[k](zn).permute(0, 3, 1, 2))
-            upd = (
-                self.edge_from_att[k](logits.permute(0, 2, 3, 1))
-                + self.edge_cond[k](c)[:, None, None]
-            )
+            bias = self.edge_bias[k](zn)
+            if bw:
+                bias = from_band(bias * pair, bw)
+            h, logits = blk(h, mask, c, bias.permute(0, 3, 1, 2))
+            att = logits.permute(0, 2, 3, 1)
+            if bw:
+                att = to_band(att, bw)
+            upd = self.edge_from_att[k](att) + self.edge_cond[k](c)[:, None, None]
             z = z + self.edge_mlp[k](zn + upd) * pair
-        out_e = self.edge_head(0.5 * (z + z.transpose(1, 2)))
+        zt = band_transpose(z, bw) if bw else z.transpose(1, 2)
+        out_e = self.edge_head(0.5 * (z + zt))
         return self.head(h, c), out_e

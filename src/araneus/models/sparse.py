@@ -41,6 +41,8 @@ from ..errors import ConfigError, InputError
 from .base import (
     TorchGenerator,
     check_common_config,
+    check_leaf_fraction,
+    leaf_fraction,
     max_canonical_offset,
     mean_edge_lengths,
     register_model,
@@ -83,6 +85,7 @@ class SparseConfig:
     scale_free: bool = True
     position_unit: float = 0.0
     exact: bool = True
+    leaf_fraction: float = -1.0
     offset_range: int = 0
     slot_unit: float = 0.0
     slots: str = "backward"
@@ -91,6 +94,7 @@ class SparseConfig:
 
     def __post_init__(self) -> None:
         check_common_config(self.width, self.depth, self.heads, self.p_hide, self.p_uncond)
+        check_leaf_fraction(self.leaf_fraction)
         if self.sampler not in SAMPLERS:
             raise ConfigError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
         if self.sample_steps < 1 or self.offset_range < 0 or self.churn < 0:
@@ -192,9 +196,16 @@ class SparseDiffusion(TorchGenerator):
     """Model 1: EDM diffusion over ``[x, y, z, K neighbour slots]`` node tokens."""
 
     Config = SparseConfig
-    legacy_config = {"slots": "signed", "pair_bias": False, "self_condition": False}
+    legacy_config = {
+        "slots": "signed",
+        "pair_bias": False,
+        "self_condition": False,
+        "leaf_fraction": 1.0,
+    }
 
     def setup(self, data) -> None:
+        if self.config.leaf_fraction == -1:
+            self.config = replace(self.config, leaf_fraction=leaf_fraction(data))
         if self.config.offset_range == 0:
             self.config = replace(self.config, offset_range=max_canonical_offset(data))
         if self.config.slot_unit == 0.0:
@@ -365,6 +376,7 @@ class SparseDiffusion(TorchGenerator):
                 extra_src=es,
                 extra_dst=ed,
                 extra_score=esc,
+                leaf_fraction=self.config.leaf_fraction,
             )
             webs.append(web)
             total.add(st)
