@@ -70,6 +70,11 @@ def test_cli_train_resume_generate(data, tmp_path, capsys):
     capsys.readouterr()
     assert _cli(args + ["--set", "width=8", "--out", str(loose)]) == 2
     assert "cannot be set at sampling time" in capsys.readouterr().err
+    ends = tmp_path / "ends"
+    assert _cli(args + ["--steps", "3", "--set", "leaf_fraction=1", "--out", str(ends)]) == 0
+    assert _cli(args + ["--set", "leaf_fraction=-1", "--out", str(tmp_path / "x")]) == 2
+    assert "applies only when training" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
     assert _cli(["generate", str(run), "-c", "num_nodes", "--out", str(out)]) == 2
     assert "--condition expects name=value" in capsys.readouterr().err
     assert _cli(["train", "--model", "nope", "--data", str(path), "--out", str(run)]) == 2

@@ -472,7 +472,9 @@ class TorchGenerator(WebGenerator):
 
 
 #: Config fields that only change sampling (safe to override on a trained model).
-SAMPLING_KEYS = ("exact", "temperature", "top_p", "sampler", "churn", "sample_steps")
+SAMPLING_KEYS = (
+    "exact", "temperature", "top_p", "sampler", "churn", "sample_steps", "leaf_fraction",
+)  # fmt: skip
 
 
 def set_sampling(model: Any, settings: Sequence[str] | dict[str, Any]) -> None:
@@ -490,7 +492,13 @@ def set_sampling(model: Any, settings: Sequence[str] | dict[str, Any]) -> None:
             f"{model.name}: {', '.join(map(repr, bad))} cannot be set at sampling time; "
             f"sampling settings of this model: {', '.join(allowed)}"
         )
-    model.config = apply_overrides(model.config, settings, f"{model.name} sampling settings")
+    cfg = apply_overrides(model.config, settings, f"{model.name} sampling settings")
+    if getattr(cfg, "leaf_fraction", 0.0) == -1:
+        raise ConfigError(
+            f"{model.name}: leaf_fraction=-1 (fit from the data) applies only when training; "
+            "at sampling give a fraction in [0, 1] (1: no preference for closing ends)"
+        )
+    model.config = cfg
 
 
 def mean_edge_lengths(pos: np.ndarray, nbrs: np.ndarray) -> np.ndarray:
