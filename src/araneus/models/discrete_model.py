@@ -162,8 +162,9 @@ class DiscreteDiffusion(TorchGenerator):
     """Model 2: EDM positions + D3PM (marginal transitions) adjacency, graph transformer."""
 
     Config = DiscreteConfig
-    legacy_config = {"band": 0, "structure": False, "components": False,
-        "leaf_fraction": 1.0, "banded_edges": False, "self_condition": False,
+    legacy_config = {
+        "band": 0, "structure": False, "components": False, "leaf_fraction": 1.0,
+        "banded_edges": False, "self_condition": False,
     }  # fmt: skip
 
     def setup(self, data) -> None:
