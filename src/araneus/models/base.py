@@ -224,7 +224,10 @@ class TorchGenerator(WebGenerator):
 
     # ----- data -----------------------------------------------------------------------
     def setup(self, data: Any) -> None:
-        """Fit the scaler and count prior on the training split and build the network."""
+        """Fit the scaler and count prior on the training split and build the network
+        (and a ``leaf_fraction`` of -1, where the model has one, from the data)."""
+        if getattr(self.config, "leaf_fraction", None) == -1:
+            self.config = dataclasses.replace(self.config, leaf_fraction=leaf_fraction(data))
         train = data.subset("train")
         pos, mask, feats = np.asarray(train.pos), np.asarray(train.mask), np.asarray(train.features)
         if pos.ndim != 3 or len(pos) < 1:

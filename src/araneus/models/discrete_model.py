@@ -49,7 +49,6 @@ from .base import (
     TorchGenerator,
     check_common_config,
     check_leaf_fraction,
-    leaf_fraction,
     max_canonical_offset,
     mean_edge_lengths,
     register_model,
@@ -168,8 +167,6 @@ class DiscreteDiffusion(TorchGenerator):
     }  # fmt: skip
 
     def setup(self, data) -> None:
-        if self.config.leaf_fraction == -1:
-            self.config = replace(self.config, leaf_fraction=leaf_fraction(data))
         if self.config.band == -1:
             self.config = replace(self.config, band=max_canonical_offset(data))
         if self.config.edge_density == 0.0:
@@ -285,11 +282,11 @@ class DiscreteDiffusion(TorchGenerator):
         return c_skip[:, None, None] * xn + c_out[:, None, None] * raw, logits
 
     @staticmethod
-    def _estimate(x0, logits, pairs) -> tuple[torch.Tensor, torch.Tensor]:
-        """Self-conditioning estimate from a denoiser output: positions and the symmetric
-        edge probability on real pairs (0 elsewhere)."""
-        sym = (pairs | pairs.transpose(1, 2)).to(x0.dtype)
-        return x0.detach(), logits.detach().float().softmax(-1)[..., 1].to(x0.dtype) * sym
+    def _estimate(x0, p_edge, pairs) -> tuple[torch.Tensor, torch.Tensor]:
+        """Self-conditioning estimate: positions and the edge probability, mirrored onto
+        both triangles of the real pairs (0 elsewhere)."""
+        p = (p_edge.detach() * pairs).to(x0.dtype)
+        return x0.detach(), p + p.transpose(1, 2)
 
     def training_loss(self, net, batch: dict, generator) -> torch.Tensor:
         c = self.config
@@ -309,7 +306,8 @@ class DiscreteDiffusion(TorchGenerator):
         est = None
         if c.self_condition and torch.rand(1, generator=generator, device=dev).item() < 0.5:
             with torch.no_grad():  # half of the steps: condition on the model's own estimate
-                est = self._estimate(*self._run(*args), pairs)
+                x0_est, logits = self._run(*args)
+                est = self._estimate(x0_est, logits.float().softmax(-1)[..., 1], pairs)
         x0_hat, logits = self._run(*args, est)
         pos_loss = masked_mse(x0_hat, x0, mask, loss_weight(sigma, c.sigma_data))
         ce = F.cross_entropy(logits.float().permute(0, 3, 1, 2), adj0.long(), reduction="none")
@@ -344,10 +342,7 @@ class DiscreteDiffusion(TorchGenerator):
                 )  # fmt: skip
 
             x0, logits = self.cfg_net(call, values, present, guidance)
-            x0 = x0 * mask[..., None]
-            if c.self_condition:
-                state["est"] = self._estimate(x0, logits, pairs)
-            return x0, logits
+            return x0 * mask[..., None], logits
 
         x = torch.randn((n, L, 3), generator=generator, device=dev) * sig[0] * mask[..., None]
         adj = _symmetric_sample(m.expand(n, L, L, 2), pairs, generator)
@@ -359,6 +354,8 @@ class DiscreteDiffusion(TorchGenerator):
             x0, logits = den(x, s_cur, adj, t_cur)
             p0 = logits.double().softmax(-1)
             p_edge = p0[..., 1].float() * pairs
+            if c.self_condition:
+                state["est"] = self._estimate(x0, p_edge, pairs)
             post = posterior_probs(
                 F.one_hot(adj.long(), 2).double(), p0, abar[t_cur], abar[t_next], m
             )

@@ -278,7 +278,7 @@ class GraphTransformer(nn.Module):
             zn = self.edge_norm[k](z)
             bias = self.edge_bias[k](zn)
             if bw:
-                bias = from_band(bias * pair, bw)
+                bias = from_band(bias, bw)  # pairs beyond the band: no bias
             h, logits = blk(h, mask, c, bias.permute(0, 3, 1, 2))
             att = logits.permute(0, 2, 3, 1)
             if bw:

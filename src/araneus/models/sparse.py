@@ -42,7 +42,6 @@ from .base import (
     TorchGenerator,
     check_common_config,
     check_leaf_fraction,
-    leaf_fraction,
     max_canonical_offset,
     mean_edge_lengths,
     register_model,
@@ -204,8 +203,6 @@ class SparseDiffusion(TorchGenerator):
     }
 
     def setup(self, data) -> None:
-        if self.config.leaf_fraction == -1:
-            self.config = replace(self.config, leaf_fraction=leaf_fraction(data))
         if self.config.offset_range == 0:
             self.config = replace(self.config, offset_range=max_canonical_offset(data))
         if self.config.slot_unit == 0.0:
