@@ -12,7 +12,9 @@ import torch
 
 from _models_synth import synth_dataset
 from araneus.errors import ConfigError, FormatError, InputError, ModelError
+from araneus.features import features_table
 from araneus.models import available_models, get_model, load_model
+from araneus.models.base import set_sampling
 from araneus.models.conditioning import (
     ConditionEmbedding,
     FeatureScaler,
@@ -65,6 +67,25 @@ def test_scaler_round_trip():
     assert FeatureScaler.from_dict(sc.to_dict()).to_dict() == sc.to_dict()
     with pytest.raises(InputError):
         FeatureScaler.fit(NAMES, f * np.nan, pos, np.ones((2, 3), bool))
+
+
+def test_scaler_log_map_resolves_orientation_shares():
+    names = ["mean_edge_length", "mean_abs_dz", "num_nodes"]
+    f = np.array([[1.0, 0.1, 16.0], [100.0, 90.0, 64.0], [1.0, 0.9, 40.0]])
+    sc = FeatureScaler.fit(names, f, np.ones((3, 3, 3)), np.ones((3, 3), bool))
+    assert sc.log.tolist() == [True, True, False]
+    z = sc.normalise(f)
+    assert np.allclose(z[:2], [[-1, -1, -1], [1, 1, 1]])
+    # a small web's dz share (0.1 vs 0.9 of its length) spans most of the range, not 1%
+    assert z[2, 1] - z[0, 1] > 0.5
+    assert np.allclose(sc.denormalise(z), f)
+    t = sc.denormalise_torch(torch.as_tensor(z, dtype=torch.float64))
+    assert np.allclose(t.numpy(), f)
+    assert np.isfinite(sc.normalise([[0.0, -1.0, 3.0]])).all()  # below the floor: clamped
+    back = FeatureScaler.from_dict(sc.to_dict())
+    assert back.log.tolist() == sc.log.tolist()
+    old = {k: v for k, v in sc.to_dict().items() if k != "log"}  # checkpoints before the log map
+    assert not FeatureScaler.from_dict(old).log.any()
 
 
 def test_training_presence_hides_and_drops():
@@ -220,6 +241,15 @@ def test_sampling_seeded_guided_and_round_trip(name, data, tmp_path):
         model.sample(cond, 2, guidance=float("nan"))
     with pytest.raises(InputError, match="steps"):
         model.sample(cond, 2, steps=0)
+    # constrained sampling rotates each web toward a requested orientation, never away
+    flat = {"mean_edge_length": 1.5, "mean_abs_dz": 0.1}
+    fitted = model.sample(flat, 3, seed=5, steps=4)
+    set_sampling(model, ["fit_orientation=false"])
+    plain = model.sample(flat, 3, seed=5, steps=4)
+    assert all("orientation_fit_deg" in w.meta for w in fitted)
+    assert not any("orientation_fit_deg" in w.meta for w in plain)
+    dz = [abs(features_table([w])[0, 3] - 0.1) for w in fitted + plain]
+    assert all(f <= p + 1e-9 for f, p in zip(dz[:3], dz[3:]))
     for sampler in ("ancestral", "dpmpp", "heun"):  # every sampler: seeded, valid webs
         model.config = dataclasses.replace(model.config, sampler=sampler)
         w1 = model.sample(cond, 2, seed=1, steps=3)

@@ -281,3 +281,32 @@ def test_constrained_decoding_closes_open_ends_down_to_the_limit():
     i2, j2 = np.array([0, 1, 2, 3, 1, 0]), np.array([1, 2, 3, 4, 3, 2])
     keep = constrained_edges(i2, j2, score, 5, 4, 5, max_leaves=1)
     assert keep.tolist() == [True, True, True, True, False, True]
+
+
+def test_orientation_fit_rotates_a_web_onto_a_reachable_orientation():
+    from scipy.spatial.transform import Rotation
+
+    from araneus.features import feature_vector
+    from araneus.models.decode import fit_orientation, orientation_rotation
+    from araneus.web import WebGraph
+
+    rng = np.random.default_rng(3)
+    pos = rng.normal(size=(40, 3)) * [4.0, 1.0, 0.2]  # a flat, elongated web
+    web = WebGraph(pos, np.c_[np.arange(39), np.arange(1, 40)])
+    turned = web.transform(rotation=Rotation.random(random_state=7).as_matrix())
+    target = feature_vector(turned)[1:4]  # an orientation this shape can reach
+    fitted, angle = fit_orientation(web, target)
+    got = feature_vector(fitted)
+    assert angle > 0
+    assert np.allclose(got[1:4], target, rtol=0.03)
+    # rotation keeps lengths, connections and the centroid
+    assert np.allclose(fitted.edge_lengths, web.edge_lengths)
+    assert np.array_equal(fitted.edges, web.edges)
+    assert np.allclose(fitted.pos.mean(0), web.pos.mean(0))
+    # only the requested components count; none requested (or no edges): the identity
+    r = orientation_rotation(web.edge_vectors, [np.nan, np.nan, target[2]])
+    assert np.abs(np.abs(web.edge_vectors @ r.T).mean(0)[2] - target[2]) < 0.02 * target[2]
+    assert np.array_equal(orientation_rotation(web.edge_vectors, [np.nan] * 3), np.eye(3))
+    assert np.array_equal(orientation_rotation(np.zeros((0, 3)), target), np.eye(3))
+    # already as requested: kept as generated
+    assert fit_orientation(web, feature_vector(web)[1:4]) == (web, 0.0)

@@ -100,6 +100,7 @@ class AutoregressiveConfig:
     band: int = 0
     min_nodes: int = 2
     exact: bool = True
+    fit_orientation: bool = True
     temperature: float = 1.0
     top_p: float = 1.0
 
@@ -369,10 +370,7 @@ class AutoregressiveGraph(TorchGenerator):
         so far: requested nodes - t, requested edges - e, mean_degree * t / 2 - e (each
         divided by L) and their presence flags. ``values`` are normalised conditions."""
         names = self.scaler.names
-        span = np.where(self.scaler.hi > self.scaler.lo, self.scaler.hi - self.scaler.lo, 1.0)
-        lo = torch.as_tensor(self.scaler.lo, dtype=values.dtype, device=values.device)
-        span_t = torch.as_tensor(span, dtype=values.dtype, device=values.device)
-        phys = (values + 1.0) / 2.0 * span_t + lo
+        phys = self.scaler.denormalise_torch(values)
         t = steps.to(values.dtype)[None]
         e = edges.to(values.dtype)
         zero = torch.zeros_like(e)

@@ -24,7 +24,9 @@ from .._util import apply_overrides, atomic_output, write_text_atomic
 from ..errors import ConfigError, FormatError, InputError, ModelError
 from ..web import WebGraph
 from .conditioning import Conditions, FeatureScaler, NodeCountPrior, parse_conditions
-from .decode import DecodeStats
+from .decode import DecodeStats, fit_orientation
+
+ORIENTATION_FEATURES = ("mean_abs_dx", "mean_abs_dy", "mean_abs_dz")
 
 CHECKPOINT_FORMAT = "araneus-model"
 CHECKPOINT_VERSION = 1
@@ -287,9 +289,7 @@ class TorchGenerator(WebGenerator):
         if name not in self.scaler.names:
             return torch.full(values.shape[:1], float("nan"), device=values.device)
         i = self.scaler.names.index(name)
-        lo, hi = float(self.scaler.lo[i]), float(self.scaler.hi[i])
-        span = hi - lo if hi > lo else 1.0
-        v = (values[:, i] + 1.0) / 2.0 * span + lo
+        v = self.scaler.denormalise_torch(values)[:, i]
         return torch.where(present[:, i], v, torch.full_like(v, float("nan")))
 
     def edge_targets(self, values, present, counts) -> np.ndarray:
@@ -361,10 +361,23 @@ class TorchGenerator(WebGenerator):
             )
         self.last_decode_stats = stats
         names = self.scaler.names
+        fit = getattr(self.config, "exact", False) and getattr(
+            self.config, "fit_orientation", False
+        )
+        out = []
         for r, w in enumerate(webs):
             req = {names[f]: float(vals[r, f]) for f in np.flatnonzero(present[r])}
-            w.meta = {**w.meta, "model": self.name, "requested": req, "guidance": float(guidance)}
-        return webs
+            extra = {}
+            if fit:
+                target = np.array([req.get(k, np.nan) for k in ORIENTATION_FEATURES])
+                w, angle = fit_orientation(w, target)
+                extra = {"orientation_fit_deg": round(angle, 3)}
+            w.meta = {
+                **w.meta, "model": self.name, "requested": req, "guidance": float(guidance),
+                **extra,
+            }  # fmt: skip
+            out.append(w)
+        return out
 
     def cfg_net(self, call, values, present, guidance: float):
         """Run ``call(values, present, reps)`` with classifier-free guidance.
@@ -476,7 +489,8 @@ class TorchGenerator(WebGenerator):
 
 #: Config fields that only change sampling (safe to override on a trained model).
 SAMPLING_KEYS = (
-    "exact", "temperature", "top_p", "sampler", "churn", "sample_steps", "leaf_fraction",
+    "exact", "fit_orientation", "temperature", "top_p", "sampler", "churn", "sample_steps",
+    "leaf_fraction",
 )  # fmt: skip
 
 

@@ -1,8 +1,9 @@
 """Conditioning on named web features, shared by every generative model.
 
 Users give conditions as ``{feature_name: value}`` in physical units, any subset of the
-model's feature names. Inside the model, values are mapped to [-1, 1] with the affine map
-fitted on the training split (:class:`FeatureScaler`), and a per-feature *presence* mask
+model's feature names. Inside the model, values are mapped to [-1, 1] with the map fitted on
+the training split (:class:`FeatureScaler`: affine, on the logarithm for the length-like
+features, whose range spans orders of magnitude), and a per-feature *presence* mask
 says which were given. During training, features are hidden at random (so any subset works
 at sampling time) and, with probability ``p_uncond``, all of them (the unconditional branch
 that classifier-free guidance needs). :class:`ConditionEmbedding` turns
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Union
 
 import numpy as np
@@ -25,27 +26,58 @@ from ..errors import InputError, ModelError
 Conditions = Union[Mapping[str, float], Sequence[Mapping[str, float]], None]  # noqa: UP007 (runtime alias, py3.10)
 
 
+#: Features normalised on a log scale (positive lengths spanning orders of magnitude).
+LOG_FEATURES: tuple[str, ...] = (
+    "mean_edge_length",
+    "mean_abs_dx",
+    "mean_abs_dy",
+    "mean_abs_dz",
+)
+
+
 @dataclass
 class FeatureScaler:
-    """Affine map of features to [-1, 1] and the position scale of a model.
+    """Map of features to [-1, 1] and the position scale of a model.
+
+    Each feature is mapped affinely from [lo, hi] to [-1, 1]; a feature flagged in ``log``
+    is mapped the same way on a log scale (``log v`` from ``[log lo, log hi]``). Length-like
+    features get the log map, so that orientation *shares* (``mean_abs_dz /
+    mean_edge_length``) are differences of well-resolved numbers for small and large webs
+    alike; on a linear map over a 300x range of web scales they vanish into the last few
+    percent of the range for all but the largest webs.
 
     Attributes
     ----------
     names : feature names, in column order.
     lo, hi : (F,) training-split minimum and maximum of each feature (physical units).
     pos_scale : length (physical units) that positions are divided by inside the model.
+    log : (F,) bool, features normalised on a log scale (all False in checkpoints written
+        before the log map existed).
     """
 
     names: tuple[str, ...]
     lo: np.ndarray
     hi: np.ndarray
     pos_scale: float
+    log: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self):
+        f = len(self.names)
+        self.log = np.zeros(f, bool) if self.log is None else np.asarray(self.log, bool)
+        if self.log.shape != (f,):
+            raise ModelError(f"normaliser log flags must have {f} entries, got {self.log.shape}")
 
     @classmethod
     def fit(
-        cls, names: Sequence[str], features: np.ndarray, pos: np.ndarray, mask: np.ndarray
+        cls,
+        names: Sequence[str],
+        features: np.ndarray,
+        pos: np.ndarray,
+        mask: np.ndarray,
+        log_features: Sequence[str] = LOG_FEATURES,
     ) -> FeatureScaler:
-        """Fit on training data: features (S, F), pos (S, L, 3), mask (S, L)."""
+        """Fit on training data: features (S, F), pos (S, L, 3), mask (S, L). Features
+        named in ``log_features`` whose training minimum is positive get the log map."""
         f = np.asarray(features, dtype=np.float64)
         if f.ndim != 2 or f.shape[1] != len(names) or not len(f):
             raise InputError(f"features must be (S>0, {len(names)}), got {f.shape}")
@@ -55,17 +87,38 @@ class FeatureScaler:
         if not len(real) or not np.isfinite(real).all():
             raise InputError("positions are empty or not finite")
         scale = float(np.sqrt((real**2).mean()))
-        return cls(tuple(names), f.min(0), f.max(0), scale if scale > 0 else 1.0)
+        lo, hi = f.min(0), f.max(0)
+        log = np.array([n in log_features for n in names]) & (lo > 0)
+        return cls(tuple(names), lo, hi, scale if scale > 0 else 1.0, log)
+
+    def _range(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Log flags usable now (positive ``lo``) and the range ends on the mapped scale."""
+        log = self.log & (self.lo > 0)
+        lo = np.where(log, np.log(np.where(log, self.lo, 1.0)), self.lo)
+        hi = np.where(log, np.log(np.where(log, np.maximum(self.hi, self.lo), 1.0)), self.hi)
+        return log, lo, np.where(hi > lo, hi - lo, 1.0)
 
     def normalise(self, values: np.ndarray) -> np.ndarray:
-        """Physical (…, F) -> [-1, 1] (values outside the training range extrapolate)."""
-        span = np.where(self.hi > self.lo, self.hi - self.lo, 1.0)
-        return 2.0 * (np.asarray(values, dtype=np.float64) - self.lo) / span - 1.0
+        """Physical (…, F) -> [-1, 1] (values outside the training range extrapolate; on a
+        log-mapped feature, values below 1e-3 of the training minimum count as that)."""
+        log, lo, span = self._range()
+        v = np.asarray(values, dtype=np.float64)
+        floor = np.where(log, self.lo * 1e-3, 0.0)
+        v = np.where(log, np.log(np.where(log, np.maximum(v, floor), 1.0)), v)
+        return 2.0 * (v - lo) / span - 1.0
 
     def denormalise(self, values: np.ndarray) -> np.ndarray:
         """Inverse of :meth:`normalise`."""
-        span = np.where(self.hi > self.lo, self.hi - self.lo, 1.0)
-        return (np.asarray(values, dtype=np.float64) + 1.0) / 2.0 * span + self.lo
+        log, lo, span = self._range()
+        v = (np.asarray(values, dtype=np.float64) + 1.0) / 2.0 * span + lo
+        return np.where(log, np.exp(np.where(log, v, 0.0)), v)
+
+    def denormalise_torch(self, values: torch.Tensor) -> torch.Tensor:
+        """:meth:`denormalise` for a (…, F) tensor, in its dtype and on its device."""
+        log, lo, span = self._range()
+        kw = {"dtype": values.dtype, "device": values.device}
+        v = (values + 1.0) / 2.0 * torch.as_tensor(span, **kw) + torch.as_tensor(lo, **kw)
+        return torch.where(torch.as_tensor(log, device=values.device), v.exp(), v)
 
     def to_dict(self) -> dict:
         return {
@@ -73,16 +126,19 @@ class FeatureScaler:
             "lo": self.lo.tolist(),
             "hi": self.hi.tolist(),
             "pos_scale": self.pos_scale,
+            "log": self.log.tolist(),
         }
 
     @classmethod
     def from_dict(cls, d: Mapping) -> FeatureScaler:
+        """Read :meth:`to_dict` output; a normaliser without ``log`` is all linear."""
         try:
             return cls(
                 tuple(d["names"]),
                 np.asarray(d["lo"], dtype=np.float64),
                 np.asarray(d["hi"], dtype=np.float64),
                 float(d["pos_scale"]),
+                np.asarray(d.get("log", [False] * len(d["names"])), dtype=bool),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"checkpoint normaliser is malformed: {exc}") from None

@@ -322,3 +322,65 @@ def decode_batch_dense(
         webs.append(w)
         total.add(st)
     return webs, total
+
+
+_COARSE_ROTATIONS = 512  # ~30 degree spacing over SO(3); then three finer local rounds
+_REFINE = ((0.3, 64), (0.1, 64), (0.03, 64))  # (perturbation angle in rad, candidates)
+
+
+def _rotation_sets() -> list[np.ndarray]:
+    """Fixed (seeded) candidate rotations: a coarse cover of SO(3) led by the identity,
+    then one set of small perturbations per refinement round."""
+    global _ROTATION_CACHE
+    if _ROTATION_CACHE is None:
+        from scipy.spatial.transform import Rotation
+
+        coarse = Rotation.random(_COARSE_ROTATIONS - 1, random_state=0).as_matrix()
+        sets = [np.concatenate([np.eye(3)[None], coarse])]
+        rng = np.random.default_rng(1)
+        for angle, m in _REFINE:
+            axis = rng.normal(size=(m, 3))
+            axis /= np.linalg.norm(axis, axis=1, keepdims=True)
+            step = Rotation.from_rotvec(axis * angle * rng.random((m, 1))).as_matrix()
+            sets.append(np.concatenate([np.eye(3)[None], step]))
+        _ROTATION_CACHE = sets
+    return _ROTATION_CACHE
+
+
+_ROTATION_CACHE: list[np.ndarray] | None = None
+
+
+def orientation_rotation(vectors: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Proper rotation ``R`` (3, 3) whose rotated edge vectors ``vectors @ R.T`` have mean
+    absolute x/y/z components closest (least squares) to ``target`` (3,); NaN entries of
+    ``target`` are not requested. A coarse search over a fixed cover of SO(3) is refined
+    in three local rounds; the identity is always a candidate, so the fit is never worse
+    than the web as generated, and with no edges or no target ``R`` is the identity.
+
+    Rotation changes no length, angle or connection: it is the geometry-preserving way of
+    meeting a requested orientation (``mean_abs_dx/dy/dz``) with a generated shape.
+    """
+    v = np.asarray(vectors, dtype=np.float64).reshape(-1, 3)
+    t = np.asarray(target, dtype=np.float64).reshape(3)
+    given = np.isfinite(t)
+    if not given.any() or not len(v) or not np.isfinite(v).all():
+        return np.eye(3)
+    best = np.eye(3)
+    for cand in _rotation_sets():
+        rs = cand @ best  # candidates composed with the best so far (first set: best = I)
+        got = np.abs(v @ rs.reshape(-1, 3).T).mean(0).reshape(-1, 3)  # (M, 3) mean |R v|
+        err = ((got - t)[:, given] ** 2).sum(1)
+        best = rs[int(np.argmin(err))]
+    return best
+
+
+def fit_orientation(web: WebGraph, target: np.ndarray) -> tuple[WebGraph, float]:
+    """Rotate ``web`` about its node centroid by :func:`orientation_rotation` toward the
+    requested ``target`` mean |dx|, |dy|, |dz| (NaN = not requested). Returns the rotated
+    web and the rotation angle in degrees (0: kept as generated)."""
+    r = orientation_rotation(web.edge_vectors, target)
+    angle = float(np.degrees(np.arccos(np.clip((np.trace(r) - 1.0) / 2.0, -1.0, 1.0))))
+    if angle == 0.0:
+        return web, 0.0
+    c = web.pos.mean(axis=0)
+    return web.transform(rotation=r, translation=c - r @ c), angle

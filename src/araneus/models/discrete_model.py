@@ -93,6 +93,7 @@ class DiscreteConfig:
     scale_free: bool = True
     position_unit: float = 0.0
     exact: bool = True
+    fit_orientation: bool = True
     leaf_fraction: float = -1.0
     edge_density: float = 0.0
     band: int = -1

@@ -84,6 +84,7 @@ class SparseConfig:
     scale_free: bool = True
     position_unit: float = 0.0
     exact: bool = True
+    fit_orientation: bool = True
     leaf_fraction: float = -1.0
     offset_range: int = 0
     slot_unit: float = 0.0
