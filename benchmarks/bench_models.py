@@ -36,11 +36,11 @@ TARGET_R2 = {"num_nodes": 0.9, "num_edges": 0.9, "mean_degree": 0.9, "mean_edge_
              "mean_abs_dx": 0.8, "mean_abs_dy": 0.8, "mean_abs_dz": 0.8}  # fmt: skip
 
 
-def _model(name, data, minutes):
+def _model(name, data, minutes, weights=WEIGHTS):
     from araneus.models import get_model, load_model
     from araneus.train import TrainConfig
 
-    w = WEIGHTS / f"{name}.safetensors"
+    w = Path(weights) / f"{name}.safetensors"
     if w.is_file():
         m = load_model(w)
         if m.max_nodes == data.L and m.max_degree == data.K:
@@ -74,6 +74,18 @@ def _cond_error(model, webs, conds) -> float:
     return float(np.mean(np.abs(features_table(webs) - req) / span))
 
 
+def _share_r2(webs, conds) -> str:
+    """R^2 of the scale-free orientation shares |dx|/length, |dy|/length, |dz|/length: what
+    the raw R^2 of mean_abs_d* cannot show, since those scale with the web."""
+    from araneus.features import FEATURE_NAMES, features_table
+
+    got = features_table(webs)
+    req = np.array([[c[f] for f in FEATURE_NAMES] for c in conds])
+    a, b = got[:, 1:4] / np.maximum(got[:, :1], 1e-12), req[:, 1:4] / req[:, :1]
+    r2 = 1 - ((a - b) ** 2).sum(0) / ((b - b.mean(0)) ** 2).sum(0)
+    return " / ".join(f"{v:.3f}" for v in r2)
+
+
 def main() -> None:
     from araneus.features import FEATURE_NAMES
     from araneus.metrics import distribution_mmd, evaluate
@@ -88,6 +100,7 @@ def main() -> None:
     ap.add_argument("--steps", default="5,10,20,40")
     ap.add_argument("--guidance", default="0,1,2,3")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    ap.add_argument("--weights", default=str(WEIGHTS), help="folder of <model>.safetensors")
     args = ap.parse_args()
     if args.threads:
         import torch
@@ -103,15 +116,18 @@ def main() -> None:
         data = default_dataset(2000, seed=0)
     train, test = data.subset("train"), data.subset("test")
     n = min(args.n_eval, len(test))
-    test_webs = test.to_webs(np.arange(n))
     rng = np.random.default_rng(0)
+    # a seeded random draw: the test split is stored grouped by source web, so its first
+    # rows would all come from one family
+    pick = np.sort(rng.choice(len(test), size=n, replace=False))
+    test_webs = test.to_webs(pick)
     train_webs = train.to_webs(rng.choice(len(train), size=min(n, len(train)), replace=False))
     base = distribution_mmd(train_webs, test_webs)
     print(f"dataset: {len(data)} samples, L={data.L}, K={data.K}; {n} test conditions")
     print("train-vs-test MMD: " + ", ".join(f"{k} {v:.4g}" for k, v in base.items()))
-    conds = [dict(zip(test.feature_names, map(float, f))) for f in test.features[:n]]
+    conds = [dict(zip(test.feature_names, map(float, f))) for f in test.features[pick]]
     for name in args.models or available_models():
-        model, how = _model(name, data, args.train_minutes)
+        model, how = _model(name, data, args.train_minutes, args.weights)
         print(f"\n=== model {name}: {how}")
         webs = model.sample(conds, n, seed=0, guidance=1.0)
         rep = evaluate(webs, test_webs, train=train.to_webs(), K=model.max_degree)
@@ -121,11 +137,16 @@ def main() -> None:
         print(f"  pooled R2 {rep['fidelity']['pooled_r2']:.3f}")
         if getattr(model.config, "exact", False):  # the model alone, without constraints
             with _alone(model):
-                alone = evaluate(model.sample(conds, n, seed=0), test_webs, K=model.max_degree)
+                alone_webs = model.sample(conds, n, seed=0)
+                alone = evaluate(alone_webs, test_webs, K=model.max_degree)
             per = alone["fidelity"]["per_feature"]
             print("  without constrained sampling (exact=False): R2 "
                   + ", ".join(f"{f} {per[f]['r2']:.3f}" for f in FEATURE_NAMES)
                   + f"; MMD degree {alone['mmd']['degree'] / max(base['degree'], 1e-12):.2f}x")  # fmt: skip
+            print("  orientation shares (mean_abs_d* / mean_edge_length), R2: model alone "
+                  + _share_r2(alone_webs, conds) + "; constrained "
+                  + _share_r2(webs, conds) + " (constrained sampling rotates webs toward "
+                  "the requested orientation)")  # fmt: skip
         print(f"  validity {100 * rep['vun']['valid']:.1f}% (target 100%), "
               f"unique {100 * rep['vun']['unique']:.1f}%, "
               f"decoder repair rate {100 * model.last_decode_stats.repair_rate:.1f}%")  # fmt: skip
@@ -151,14 +172,23 @@ def main() -> None:
         default_steps = getattr(model.config, "sample_steps", None)
         runs = [(int(s), med_nodes) for s in args.steps.split(",")]
         runs += [(default_steps, float(data.L))] if default_steps else []
+        geo = ("mean_edge_length", "mean_abs_dx", "mean_abs_dy", "mean_abs_dz")
+        full = [{**{k: c[k] for k in geo}, "num_nodes": float(data.L)} for c in conds[:16]]
+        runs += [(default_steps, full)] if default_steps else []
         for st, nodes in runs:
             times = []
+            cond = nodes if isinstance(nodes, list) else {"num_nodes": nodes}
             for r in range(args.repeats):
                 t0 = time.perf_counter()
-                model.sample({"num_nodes": nodes}, 16, seed=r, steps=st)
+                model.sample(cond, 16, seed=r, steps=st)
                 times.append(time.perf_counter() - t0)
+            what = (
+                f"of {data.L} nodes, length and orientation requested"
+                if isinstance(nodes, list)
+                else f"of {nodes:g} nodes"
+            )
             print(
-                f"  speed: {st:3d} steps, batch 16 of {nodes:g} nodes: "
+                f"  speed: {st:3d} steps, batch 16 {what}: "
                 f"{16 / statistics.median(times):7.1f} graphs/s (median of {args.repeats})"
             )
         size = sum(v.numel() * v.element_size() for v in model.weights().values()) / 1e6
