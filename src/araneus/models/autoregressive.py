@@ -101,7 +101,7 @@ class AutoregressiveConfig:
     min_nodes: int = 2
     exact: bool = True
     fit_orientation: bool = True
-    temperature: float = 1.0
+    temperature: float = 0.8
     top_p: float = 1.0
 
     def __post_init__(self) -> None:
