@@ -76,7 +76,7 @@ class SparseConfig:
     rho: float = 7.0
     p_mean: float = -1.2
     p_std: float = 1.2
-    sample_steps: int = 16
+    sample_steps: int = 12
     sampler: str = "ancestral"
     churn: float = 0.0
     p_hide: float = 0.3
