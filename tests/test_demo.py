@@ -92,7 +92,13 @@ def test_mechanics_csvs_and_pngs(demo_run):
             disp = np.array([float(r["displacement_mm"]) for r in rows])
             force = np.array([float(r["force_N"]) for r in rows])
             assert len(rows) >= 5 and np.all(np.diff(disp) >= 0)
-            assert np.isfinite(force).all() and force.max() > 0
+            assert np.isfinite(force).all() and force.min() >= -1e-9
+            if mat == "pla":  # a bending frame carries load from the first step
+                assert force.max() > 1e-6
+            # silk threads are tension-only and not pre-tensioned (demo.TEST_STRAIN): a
+            # structure of slack chains may carry nothing over the whole test, so its curve
+            # is only checked for finite, non-negative forces (peaks of 1e-17-1e-11 N are
+            # round-off, exactly 0 for some pieces)
             summary = json.loads((folder / "summary.json").read_text())
             assert summary["material"] == mat
             assert (folder / "curve.png").stat().st_size > 5000
