@@ -10,6 +10,7 @@ it: validity must be learned by the model, not manufactured by the decoder.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -328,26 +329,21 @@ _COARSE_ROTATIONS = 512  # ~30 degree spacing over SO(3); then three finer local
 _REFINE = ((0.3, 64), (0.1, 64), (0.03, 64))  # (perturbation angle in rad, candidates)
 
 
-def _rotation_sets() -> list[np.ndarray]:
+@functools.lru_cache(maxsize=1)
+def _rotation_sets() -> tuple[np.ndarray, ...]:
     """Fixed (seeded) candidate rotations: a coarse cover of SO(3) led by the identity,
     then one set of small perturbations per refinement round."""
-    global _ROTATION_CACHE
-    if _ROTATION_CACHE is None:
-        from scipy.spatial.transform import Rotation
+    from scipy.spatial.transform import Rotation
 
-        coarse = Rotation.random(_COARSE_ROTATIONS - 1, random_state=0).as_matrix()
-        sets = [np.concatenate([np.eye(3)[None], coarse])]
-        rng = np.random.default_rng(1)
-        for angle, m in _REFINE:
-            axis = rng.normal(size=(m, 3))
-            axis /= np.linalg.norm(axis, axis=1, keepdims=True)
-            step = Rotation.from_rotvec(axis * angle * rng.random((m, 1))).as_matrix()
-            sets.append(np.concatenate([np.eye(3)[None], step]))
-        _ROTATION_CACHE = sets
-    return _ROTATION_CACHE
-
-
-_ROTATION_CACHE: list[np.ndarray] | None = None
+    coarse = Rotation.random(_COARSE_ROTATIONS - 1, random_state=0).as_matrix()
+    sets = [np.concatenate([np.eye(3)[None], coarse])]
+    rng = np.random.default_rng(1)
+    for angle, m in _REFINE:
+        axis = rng.normal(size=(m, 3))
+        axis /= np.linalg.norm(axis, axis=1, keepdims=True)
+        step = Rotation.from_rotvec(axis * angle * rng.random((m, 1))).as_matrix()
+        sets.append(np.concatenate([np.eye(3)[None], step]))
+    return tuple(sets)
 
 
 def orientation_rotation(vectors: np.ndarray, target: np.ndarray) -> np.ndarray:
