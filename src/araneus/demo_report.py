@@ -421,7 +421,8 @@ def build_report(result, summary: dict[str, Any]):
     rep.text("Conditions are the features of held-out test samples. MMD^2 is measured "
              "against the test split, novelty against the training split. Sampling is "
              "constrained (the models' default): requested node and edge totals and the mean "
-             "edge length are met exactly, edges chosen by each model's own scores; the "
+             "edge length are met exactly, edges chosen by each model's own scores, and each "
+             "web is rotated rigidly toward the requested orientation; the "
              "decoder repair rate says how often a model's unconstrained output was not a "
              "valid web by itself.")  # fmt: skip
     rep.table(model_rows(result), title="Model figures")
@@ -431,8 +432,10 @@ def build_report(result, summary: dict[str, Any]):
         rep.web(sample_grid(run.webs[:8]), title=f"Generated samples: {name}")
     rep.heading("5-6. Assemblies, meshes and virtual tension tests")
     sched = summary.get("assembly_schedule", {})
-    rep.text("Pieces generated one per placement; mean edge length graded from "
-             f"{sched.get('mean_edge_length')} (base) to top.")  # fmt: skip
+    grade = sched.get("mean_edge_length")
+    if isinstance(grade, (list, tuple)) and len(grade) == 2:
+        grade = f"{float(grade[0]):.3g} at the base to {float(grade[1]):.3g} at the top"
+    rep.text(f"Pieces generated one per placement; mean edge length graded from {grade}.")
     rep.table(structure_rows(result), title="Structures")
     for st in result.structures.values():
         rep.web(st.web, title=f"{st.name} (thread type; 'stitch' joins pieces)")
