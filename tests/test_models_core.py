@@ -320,6 +320,57 @@ def test_discrete_band_keeps_edges_within_the_canonical_bandwidth(data, tmp_path
     assert load_model(tmp_path / "r").config.band == 0  # older checkpoints: every pair
 
 
+def test_discrete_last_step_joins_pieces_and_reports_it(data, tmp_path):
+    from araneus.models.discrete_model import component_labels
+
+    m = get_model("discrete")(**TINY["discrete"], exact=False)
+    m.fit(data, _cfg(steps=2, out=str(tmp_path / "r")))  # barely trained: webs in pieces
+    raw = []
+    orig = m.decode
+
+    def spy(x, adj, p_edge, counts, *a, **k):
+        raw.append((torch.as_tensor(adj), counts))
+        return orig(x, adj, p_edge, counts, *a, **k)
+
+    m.decode = spy
+    cond = {"num_nodes": 20}
+    webs = m.sample(cond, 8, seed=0, steps=3)
+    extra = m.last_decode_stats.extra
+    assert extra["bridge_samples"] > 0 and extra["bridge_nodes"] >= extra["bridge_samples"]
+    adj, counts = raw[-1]
+    real = torch.arange(adj.shape[1])[None] < torch.as_tensor(counts)[:, None]
+    assert torch.all((component_labels(adj) == 0) | ~real)  # the sampled graph is whole
+    kept = sum(w.n_nodes for w in webs)
+    set_sampling(m, ["connect=false"])
+    plain = m.sample(cond, 8, seed=0, steps=3)
+    assert m.last_decode_stats.extra["bridge_samples"] == 0
+    assert m.last_decode_stats.component_nodes_dropped > 0  # as drawn: the decoder repairs
+    assert sum(w.n_nodes for w in plain) < kept
+
+
+def test_band_layout_matches_its_definition_with_gradients():
+    from araneus.models.nets import band_transpose, from_band, to_band
+
+    g = torch.Generator().manual_seed(0)
+    b, L, B, C = 2, 7, 2, 3
+    dense = torch.randn(b, L, L, C, generator=g, requires_grad=True)
+    band = to_band(dense, B)
+    assert band.shape == (b, L, 2 * B + 1, C)
+    for i in range(L):
+        for o in range(2 * B + 1):
+            j = i + o - B
+            want = dense[:, i, j] if 0 <= j < L else torch.zeros(b, C)
+            assert torch.equal(band[:, i, o], want)
+    back = from_band(band, B)
+    near = (torch.arange(L)[:, None] - torch.arange(L)[None, :]).abs() <= B
+    assert torch.equal(back, dense * near[None, :, :, None])
+    assert torch.equal(band_transpose(band, B), to_band(dense.transpose(1, 2), B))
+    (band_transpose(band, B) * torch.arange(2.0 * B + 1)[:, None]).sum().backward()
+    grad = dense.grad  # d/d dense[i, j] of the transposed band's offset weight j - i + B
+    offs = (torch.arange(L)[:, None] - torch.arange(L)[None, :]) + B  # pair (i, j) -> i - j + B
+    assert torch.equal(grad[0, :, :, 0], torch.where(near, offs.float(), 0.0))
+
+
 def test_component_labels_match_scipy():
     from scipy.sparse.csgraph import connected_components
 

@@ -24,6 +24,7 @@ from araneus.models.diffusion import (
 )
 from araneus.models.discrete import (
     cosine_alpha_bar,
+    draw_earlier_neighbours,
     posterior_probs,
     q_probs,
     sample_categorical,
@@ -152,6 +153,56 @@ def test_d3pm_marginals_and_posterior():
     probs = torch.tensor([0.2, 0.8]).expand(20000, 2)
     draws = sample_categorical(probs, torch.Generator().manual_seed(0))
     assert draws.float().mean().item() == pytest.approx(0.8, abs=0.02)
+
+
+def test_earlier_neighbour_draw_is_the_exact_conditional():
+    # node 3's earlier pairs (0, 3), (1, 3), (2, 3) with probabilities q, given >= 1 edge
+    q = torch.tensor([0.2, 0.5, 0.1], dtype=torch.float64)
+    n = 40000
+    prob = torch.zeros(n, 4, 4, dtype=torch.float64)
+    prob[:, :3, 3] = q
+    pairs = torch.zeros(n, 4, 4, dtype=torch.bool)
+    pairs[:, :3, 3] = True
+    adj = torch.zeros(n, 4, 4, dtype=torch.long)  # every draw came out empty
+    out, redrawn = draw_earlier_neighbours(adj, prob, pairs, torch.Generator().manual_seed(0))
+    assert redrawn[:, 3].all() and not redrawn[:, :3].any()
+    assert torch.equal(out, out.transpose(1, 2)) and out.dtype == adj.dtype
+    col = out[:, :3, 3].bool()
+    assert col.any(1).all()
+    # the empirical law of the 7 non-empty patterns against prod Bernoulli / P(>= 1)
+    codes = (col.long() * torch.tensor([1, 2, 4])).sum(1)
+    got = torch.bincount(codes, minlength=8)[1:].double() / n
+    bits = torch.tensor([[(c >> k) & 1 for k in range(3)] for c in range(1, 8)]).bool()
+    law = torch.where(bits, q, 1 - q).prod(1)
+    law = law / (1 - (1 - q).prod())
+    assert torch.allclose(got, law, atol=0.01)
+    # a node that already has an earlier neighbour, or is not allowed, keeps its draw
+    adj2 = torch.zeros(2, 4, 4, dtype=torch.long)
+    adj2[0, 1, 3] = adj2[0, 3, 1] = 1
+    out2, red2 = draw_earlier_neighbours(adj2, prob[:2], pairs[:2], None,
+                                         torch.tensor([[True] * 4, [False] * 4]))  # fmt: skip
+    assert torch.equal(out2, adj2) and not red2.any()
+
+
+def test_earlier_neighbour_draw_joins_every_piece():
+    from araneus.models.discrete_model import _pair_mask, component_labels
+
+    g = torch.Generator().manual_seed(1)
+    mask = torch.arange(30)[None] < torch.tensor([30, 22, 9, 1])[:, None]
+    pairs = _pair_mask(mask, band=5)
+    prob = torch.rand(4, 30, 30, generator=g, dtype=torch.float64) * 0.3
+    adj = (torch.rand(4, 30, 30, generator=g, dtype=torch.float64) < prob) & pairs
+    adj = (adj | adj.transpose(1, 2)).long()
+    lab = component_labels(adj)
+    cut = (lab != lab[:, :1]) & mask
+    assert cut.any()
+    out, redrawn = draw_earlier_neighbours(adj, prob, pairs, g, cut)
+    assert redrawn.any() and not (redrawn & ~cut).any()
+    lab2 = component_labels(out)
+    assert torch.all((lab2 == 0) | ~mask)  # every real node now reaches node 0
+    keep = ~redrawn[:, None, :] & ~redrawn[:, :, None]
+    assert torch.equal(out * keep, adj * keep)  # pairs of untouched nodes are as drawn
+    assert not (out.bool() & ~(pairs | pairs.transpose(1, 2))).any()
 
 
 def test_slot_encoding_round_trip():

@@ -116,8 +116,9 @@ def register(app: typer.Typer) -> None:
         settings: list[str] = typer.Option(
             [],
             "--set",
-            help="Sampling setting key=value (repeatable): exact, temperature, top_p, "
-            "sampler, churn, sample_steps, as the model has them.",
+            help="Sampling setting key=value (repeatable): exact, fit_orientation, "
+            "temperature, top_p, sampler, churn, sample_steps, leaf_fraction, connect, "
+            "as the model has them.",
         ),
     ) -> None:
         """Generate webs for the given conditions; writes one file per web + features.csv."""

@@ -96,3 +96,58 @@ def posterior_probs(
     mix = as_ * w + (1 - as_) * m * w.sum(-1, keepdim=True)
     un = fwd * mix
     return un / un.sum(-1, keepdim=True).clamp_min(1e-30)
+
+
+def draw_earlier_neighbours(
+    adj: torch.Tensor,
+    prob: torch.Tensor,
+    pairs: torch.Tensor,
+    generator: torch.Generator | None = None,
+    nodes: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Condition a factorised edge draw on "every node has an earlier neighbour".
+
+    In a breadth-first node order every node after the first has an earlier neighbour
+    (its BFS parent), and a graph with that property is connected. Under independent
+    per-pair edge probabilities the property splits into one event per node ``j`` over
+    the pairs ``(i, j), i < j``, which no other node's event shares, so the draw conditioned
+    on it is exact and per node: a node whose earlier pairs all came out empty redraws
+    them from the product of Bernoullis given at least one edge (the first edge ``i`` with
+    probability ``q_i prod_{k<i} (1 - q_k)``, the pairs after it independently).
+
+    Parameters
+    ----------
+    adj
+        (B, L, L) symmetric 0/1 adjacency, drawn from ``prob`` on ``pairs``.
+    prob
+        (B, L, L) edge probability of each pair ``i < j`` (upper triangle).
+    pairs
+        (B, L, L) bool mask of the candidate pairs ``i < j`` (upper triangle).
+    nodes
+        (B, L) bool: only these nodes may be redrawn (None: every node). Given the nodes
+        cut off from node 0, the result is connected (each cut-off piece's first node
+        joins an earlier node, and by induction on the order every earlier node already
+        reaches node 0) while a node that reaches node 0 keeps its draw.
+
+    Returns
+    -------
+    (adjacency, redrawn): the conditioned symmetric adjacency (same dtype as ``adj``) and
+    the (B, L) bool mask of the nodes whose earlier pairs were redrawn.
+    """
+    cand = pairs.bool()
+    up = adj.bool() & cand
+    redrawn = cand.any(1) & ~up.any(1)  # (B, L) over the later node j
+    if nodes is not None:
+        redrawn &= nodes.bool()
+    if not bool(redrawn.any()):
+        return adj, redrawn
+    q = torch.where(cand, prob.double().clamp(1e-12, 1 - 1e-12), 0.0)
+    log_none = torch.log1p(-q)
+    before = log_none.cumsum(1) - log_none  # log prod_{k<i} (1 - q_k), per column j
+    first = sample_categorical((q * before.exp()).transpose(1, 2), generator)  # (B, L)
+    u = torch.rand(q.shape, generator=generator, device=q.device, dtype=q.dtype)
+    rows = torch.arange(q.shape[1], device=q.device)[None, :, None]
+    f = first[:, None, :]
+    col = cand & ((rows == f) | ((rows > f) & (u < q)))
+    up = torch.where(redrawn[:, None, :], col, up)
+    return (up | up.transpose(1, 2)).to(adj.dtype), redrawn

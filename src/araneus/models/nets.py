@@ -178,12 +178,11 @@ def to_band(dense: torch.Tensor, band: int) -> torch.Tensor:
     """(B, L, L, C) pair tensor -> (B, L, 2 band + 1, C) band layout.
 
     Entry ``[:, i, o]`` is pair ``(i, i + o - band)``; pairs beyond the matrix read 0.
+    (A view of the padded tensor: windows along the columns, their diagonal over rows.)
     """
-    b, L = dense.shape[:2]
     padded = F.pad(dense, (0, 0, band, band))  # (B, L, L + 2 band, C), column j at j + band
-    rows = torch.arange(L, device=dense.device)[:, None]
-    cols = rows + torch.arange(2 * band + 1, device=dense.device)[None, :]
-    return padded[:, rows, cols]
+    win = padded.unfold(2, 2 * band + 1, 1)  # [:, i, j, c, o] = padded[:, i, j + o, c]
+    return torch.diagonal(win, dim1=1, dim2=2).permute(0, 3, 2, 1).contiguous()
 
 
 def from_band(banded: torch.Tensor, band: int) -> torch.Tensor:
@@ -191,16 +190,18 @@ def from_band(banded: torch.Tensor, band: int) -> torch.Tensor:
     (the inverse of :func:`to_band` on pairs within the band)."""
     b, L, w, c = banded.shape
     out = banded.new_zeros(b, L, L + 2 * band, c)
-    rows = torch.arange(L, device=banded.device)[:, None]
-    cols = rows + torch.arange(w, device=banded.device)[None, :]
-    out[:, rows, cols] = banded
+    torch.diagonal(out.unfold(2, w, 1), dim1=1, dim2=2).copy_(banded.permute(0, 3, 2, 1))
     return out[:, :, band : band + L]
 
 
 def band_transpose(banded: torch.Tensor, band: int) -> torch.Tensor:
     """The band layout of the transposed pair tensor: entry ``[:, i, o]`` becomes that of
-    pair ``(i + o - band, i)``."""
-    return to_band(from_band(banded, band).transpose(1, 2), band)
+    pair ``(i + o - band, i)``, i.e. ``banded[:, i + o - band, 2 band - o]`` (0 beyond
+    the matrix)."""
+    w = banded.shape[2]
+    rows = F.pad(banded, (0, 0, 0, 0, band, band)).flip(2)  # [:, r, o'] = [:, r - band, 2b - o']
+    win = rows.unfold(1, w, 1)  # [:, i, o', c, o] = rows[:, i + o, o', c]
+    return torch.diagonal(win, dim1=2, dim2=4).permute(0, 1, 3, 2).contiguous()
 
 
 class GraphTransformer(nn.Module):
