@@ -335,15 +335,17 @@ def test_discrete_last_step_joins_pieces_and_reports_it(data, tmp_path):
     m.decode = spy
     cond = {"num_nodes": 20}
     webs = m.sample(cond, 8, seed=0, steps=3)
-    extra = m.last_decode_stats.extra
-    assert extra["bridge_samples"] > 0 and extra["bridge_nodes"] >= extra["bridge_samples"]
+    st = m.last_decode_stats
+    assert st.bridge_samples > 0 and st.bridge_nodes >= st.bridge_samples
+    assert st.repaired_samples >= st.bridge_samples  # a bridged sample counts as repaired
+    assert st.component_nodes_dropped == 0 or st.degree_cut > 0  # only cap cuts can split
     adj, counts = raw[-1]
     real = torch.arange(adj.shape[1])[None] < torch.as_tensor(counts)[:, None]
     assert torch.all((component_labels(adj) == 0) | ~real)  # the sampled graph is whole
     kept = sum(w.n_nodes for w in webs)
     set_sampling(m, ["connect=false"])
     plain = m.sample(cond, 8, seed=0, steps=3)
-    assert m.last_decode_stats.extra["bridge_samples"] == 0
+    assert m.last_decode_stats.bridge_samples == 0
     assert m.last_decode_stats.component_nodes_dropped > 0  # as drawn: the decoder repairs
     assert sum(w.n_nodes for w in plain) < kept
 

@@ -32,6 +32,11 @@ class DecodeStats:
     isolated_dropped: int = 0
     component_nodes_dropped: int = 0
     empty: int = 0
+    #: nodes / samples that the sampler joined to the web with an edge drawn from the
+    #: model's own probabilities (``discrete`` with ``connect``); such samples count as
+    #: repaired, since the model's draw alone was not one web
+    bridge_nodes: int = 0
+    bridge_samples: int = 0
     extra: dict = field(default_factory=dict)
 
     def add(self, other: DecodeStats) -> None:
