@@ -415,7 +415,6 @@ class DiscreteDiffusion(TorchGenerator):
             lens,
             drawn.sum(1).cpu().numpy(),
         )
-        return webs, stats
 
     def decode(
         self,
