@@ -511,6 +511,23 @@ def test_leaf_fraction_fitted_checked_and_legacy(data, tmp_path):
     assert load_model(tmp_path / "r").config.leaf_fraction == 1.0  # no preference
 
 
+def test_discrete_t_power_setting_legacy_and_shipped(data, tmp_path):
+    from araneus.models.pretrained import load_pretrained
+
+    shipped = load_pretrained("discrete").config
+    assert shipped.t_power == 3.0 and shipped.sample_steps == 10
+    m = get_model("discrete")(**TINY["discrete"])
+    m.fit(data, _cfg(steps=2, out=str(tmp_path / "r")))
+    meta = json.loads((tmp_path / "r" / "model.json").read_text())
+    del meta["config"]["t_power"]  # written before the setting: the even grid
+    (tmp_path / "r" / "model.json").write_text(json.dumps(meta))
+    assert load_model(tmp_path / "r").config.t_power == 1.0
+    with pytest.raises(ConfigError, match="t_power"):
+        get_model("discrete")(t_power=0.0)
+    set_sampling(m, ["t_power=2"])
+    assert m.config.t_power == 2.0 and len(m.sample({"num_nodes": 12}, 2, seed=0, steps=3)) == 2
+
+
 @pytest.mark.parametrize("name", ["sparse", "discrete"])
 def test_shipped_leaf_fraction_is_the_default_datasets(name):
     from araneus.dataset import default_dataset

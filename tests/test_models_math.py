@@ -23,6 +23,7 @@ from araneus.models.diffusion import (
     training_sigma,
 )
 from araneus.models.discrete import (
+    adjacency_time_grid,
     cosine_alpha_bar,
     draw_earlier_neighbours,
     posterior_probs,
@@ -153,6 +154,19 @@ def test_d3pm_marginals_and_posterior():
     probs = torch.tensor([0.2, 0.8]).expand(20000, 2)
     draws = sample_categorical(probs, torch.Generator().manual_seed(0))
     assert draws.float().mean().item() == pytest.approx(0.8, abs=0.02)
+
+
+def test_adjacency_time_grid():
+    # power 1: the even grid sampled before the setting, to the last rounding
+    assert torch.equal(adjacency_time_grid(500, 16, 1.0), torch.linspace(500, 0, 17).round().long())
+    for n, p in ((16, 3.0), (12, 3.0), (10, 0.5), (40, 8.0), (500, 3.0)):
+        t = adjacency_time_grid(500, n, p)
+        assert len(t) == n + 1 and t[0] == 500 and t[-1] == 0
+        assert torch.all(t[1:] < t[:-1])  # strictly decreasing, never a repeated time
+    crowded, even = adjacency_time_grid(500, 10, 3.0), adjacency_time_grid(500, 10, 1.0)
+    assert (crowded < 100).sum() > (even < 100).sum()  # power > 1: more steps near t = 0
+    with pytest.raises(ConfigError, match="steps"):
+        adjacency_time_grid(10, 11, 2.0)
 
 
 def test_earlier_neighbour_draw_is_the_exact_conditional():

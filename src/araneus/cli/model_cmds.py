@@ -117,7 +117,7 @@ def register(app: typer.Typer) -> None:
             [],
             "--set",
             help="Sampling setting key=value (repeatable): exact, fit_orientation, "
-            "temperature, top_p, sampler, churn, sample_steps, leaf_fraction, connect, "
+            "temperature, top_p, sampler, churn, sample_steps, leaf_fraction, connect, t_power, "
             "as the model has them.",
         ),
     ) -> None:

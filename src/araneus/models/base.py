@@ -490,7 +490,7 @@ class TorchGenerator(WebGenerator):
 #: Config fields that only change sampling (safe to override on a trained model).
 SAMPLING_KEYS = (
     "exact", "fit_orientation", "temperature", "top_p", "sampler", "churn", "sample_steps",
-    "leaf_fraction", "connect",
+    "leaf_fraction", "connect", "t_power",
 )  # fmt: skip
 
 

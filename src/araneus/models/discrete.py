@@ -30,6 +30,25 @@ def cosine_alpha_bar(steps: int, s: float = 0.008) -> torch.Tensor:
     return ab
 
 
+def adjacency_time_grid(diffusion_steps: int, steps: int, power: float = 1.0) -> torch.Tensor:
+    """Sampling times ``t_k = round(T (1 - k / n)^power)``, k = 0..n, for the adjacency
+    chain: ``T`` first, ``0`` last, strictly decreasing (each ``t_k >= n - k``).
+
+    ``power`` 1 spaces the steps evenly in t; above 1 they crowd toward t = 0, where the
+    graph is nearly clean and each step decides fewer, finer pairs (the cosine schedule
+    leaves ``abar_t`` below 0.1 over the last fifth of the range, where even steps are
+    spent on pure noise).
+    """
+    if steps < 1 or steps > diffusion_steps:
+        raise ConfigError(f"need 1 <= steps <= diffusion_steps, got {steps} of {diffusion_steps}")
+    if power == 1.0:  # as sampled before the setting existed, to the last rounding
+        return torch.linspace(diffusion_steps, 0, steps + 1).round().long()
+    u = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64)
+    t = (diffusion_steps * u**power).round().long()
+    floor = torch.arange(steps, -1, -1)  # n - k: room for one step per remaining point
+    return torch.maximum(t, floor)
+
+
 def transition_matrix(alpha: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     """``alpha I + (1 - alpha) 1 m^T`` for alpha (...,) -> (..., C, C); row a = P(a -> .)."""
     c = m.shape[-1]
