@@ -36,8 +36,8 @@ def adjacency_time_grid(diffusion_steps: int, steps: int, power: float = 1.0) ->
 
     ``power`` 1 spaces the steps evenly in t; above 1 they crowd toward t = 0, where the
     graph is nearly clean and each step decides fewer, finer pairs (the cosine schedule
-    leaves ``abar_t`` below 0.1 over the last fifth of the range, where even steps are
-    spent on pure noise).
+    leaves ``abar_t`` below 0.1 for ``t > 0.8 T``, where even steps are spent on graphs
+    that are still pure noise).
     """
     if steps < 1 or steps > diffusion_steps:
         raise ConfigError(f"need 1 <= steps <= diffusion_steps, got {steps} of {diffusion_steps}")

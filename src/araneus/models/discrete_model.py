@@ -44,8 +44,8 @@ Connected last step (``connect``, default on; a sampling setting): every trainin
 connected, and in the canonical breadth-first order every node after the first has an
 earlier neighbour (its BFS parent). The last sampling step draws each pair independently
 from the model's clean-graph probabilities, so a web whose bridge edges the model holds at
-p ~ 0.3 often falls apart: without this step 44-58% of the shipped model's samples came out
-in pieces. With it, the nodes that the draw leaves cut off from node 0 and without an
+p ~ 0.3 often falls apart: without this step 34-58% of the shipped model's samples came out
+in pieces (depending on the seed and time grid). With it, the nodes that the draw leaves cut off from node 0 and without an
 earlier neighbour redraw their earlier pairs from the same probabilities, conditioned on
 at least one edge (``discrete.draw_earlier_neighbours``), which joins every piece to the
 web. Which bridge is drawn is the model's choice, but that it was needed is the model's
