@@ -169,6 +169,22 @@ def test_adjacency_time_grid():
         adjacency_time_grid(10, 11, 2.0)
 
 
+def test_earlier_neighbour_loss_is_the_nll_of_at_least_one():
+    from araneus.models.discrete_model import earlier_neighbour_loss
+
+    pairs = torch.zeros(1, 3, 3, dtype=torch.bool)
+    pairs[0, 0, 1] = pairs[0, 0, 2] = pairs[0, 1, 2] = True
+    q = torch.tensor(0.3)
+    logits = torch.zeros(1, 3, 3, 2)
+    logits[..., 1] = torch.log(q / (1 - q))  # every pair at p = 0.3
+    want = (-torch.log(q) - torch.log(1 - (1 - q) ** 2)) / 2  # node 1: one pair; node 2: two
+    assert earlier_neighbour_loss(logits, pairs).item() == pytest.approx(want.item(), rel=1e-5)
+    logits.requires_grad_(True)
+    earlier_neighbour_loss(logits, pairs).backward()
+    assert torch.all(logits.grad[0, 0, 1, 1] < 0)  # raising the edge logit lowers the loss
+    assert torch.all(logits.grad[pairs.logical_not()[..., None].expand(-1, -1, -1, 2)] == 0)
+
+
 def test_earlier_neighbour_draw_is_the_exact_conditional():
     # node 3's earlier pairs (0, 3), (1, 3), (2, 3) with probabilities q, given >= 1 edge
     q = torch.tensor([0.2, 0.5, 0.1], dtype=torch.float64)

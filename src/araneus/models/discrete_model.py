@@ -130,6 +130,7 @@ class DiscreteConfig:
     self_condition: bool = True
     connect: bool = True
     t_power: float = 3.0
+    parent_weight: float = 0.0
 
     def __post_init__(self) -> None:
         check_common_config(self.width, self.depth, self.heads, self.p_hide, self.p_uncond)
@@ -140,6 +141,8 @@ class DiscreteConfig:
             raise ConfigError("need diffusion_steps >= 2 and 1 <= sample_steps <= diffusion_steps")
         if self.sampler not in SAMPLERS:
             raise ConfigError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
+        if not 0 <= self.parent_weight <= 100:
+            raise ConfigError(f"parent_weight must be in [0, 100], got {self.parent_weight}")
         if not 0.25 <= self.t_power <= 8:
             raise ConfigError(f"t_power must be in [0.25, 8], got {self.t_power}")
         if not 0 <= self.edge_density < 1 or self.edge_weight <= 0:
@@ -178,6 +181,22 @@ def component_labels(adj: torch.Tensor) -> torch.Tensor:
             break
         reach = nxt
     return reach.argmax(-1)  # the first (smallest) reachable index
+
+
+def earlier_neighbour_loss(logits: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+    """Mean over nodes of ``-log P(at least one earlier neighbour)`` under the factorised
+    edge prediction, ``-log(1 - prod_{i<j} (1 - q_ij))`` for every node ``j`` with earlier
+    candidate pairs. Every training node after the first has one (its BFS parent), so this
+    is the log-likelihood of an event that always happens in the data; it asks the network
+    to be sure of at least one earlier edge per node, which the pairwise loss does not.
+
+    logits (B, L, L, 2) edge logits; pairs (B, L, L) bool upper-triangle candidate mask.
+    """
+    log_absent = F.log_softmax(logits, -1)[..., 0] * pairs  # log(1 - q_ij) on candidates
+    log_none = log_absent.sum(1).clamp_max(-1e-6)  # (B, L): log prod_{i<j} (1 - q_ij)
+    has = pairs.any(1)
+    nll = -torch.log(-torch.expm1(log_none))
+    return (nll * has).sum() / has.sum().clamp_min(1)
 
 
 def _symmetric_sample(probs: torch.Tensor, pairs: torch.Tensor, gen) -> torch.Tensor:
@@ -343,7 +362,10 @@ class DiscreteDiffusion(TorchGenerator):
         ce = F.cross_entropy(logits.float().permute(0, 3, 1, 2), adj0.long(), reduction="none")
         pf = pairs.float()
         edge_loss = ((ce * pf).sum((1, 2)) / pf.sum((1, 2)).clamp_min(1)).mean()
-        return pos_loss + c.edge_weight * edge_loss
+        loss = pos_loss + c.edge_weight * edge_loss
+        if c.parent_weight > 0:
+            loss = loss + c.parent_weight * earlier_neighbour_loss(logits.float(), pairs)
+        return loss
 
     def generate(self, values, present, counts, guidance, steps, generator, lengths=None):
         c = self.config
