@@ -11,7 +11,7 @@ it: validity must be learned by the model, not manufactured by the decoder.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -37,13 +37,11 @@ class DecodeStats:
     #: repaired, since the model's draw alone was not one web
     bridge_nodes: int = 0
     bridge_samples: int = 0
-    extra: dict = field(default_factory=dict)
 
     def add(self, other: DecodeStats) -> None:
         """Accumulate ``other`` into this object."""
         for f in fields(self):
-            if f.name != "extra":
-                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
     @property
     def repair_rate(self) -> float:
@@ -51,7 +49,7 @@ class DecodeStats:
         return self.repaired_samples / self.samples if self.samples else 0.0
 
     def as_dict(self) -> dict[str, float]:
-        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["repair_rate"] = self.repair_rate
         return d
 
