@@ -194,3 +194,44 @@ def test_constrained_sampling_meets_given_totals(untrained):
     loose = free.sample(req, 6, seed=1)
     assert any(w.n_edges != 12 for w in loose)
     assert any(abs(w.edge_lengths.mean() - 3.5) > 1e-3 for w in loose)
+
+
+def test_parent_pointer_likelihood_and_whole_draws(untrained, data):
+    m, batch = untrained, _batch(untrained, data)
+    assert m.config.parent_head and m.net.parent_head
+    present = torch.ones_like(batch["cond"], dtype=torch.bool)
+    terms = m.step_log_likelihood(m.net, batch, batch["cond"], present)
+    # a node's edge term is log pi(parent) plus the pairs after the parent: giving node t
+    # only the edge to t - 1 (a new parent) changes it
+    t = 4
+    assert batch["back"][0, t].any()
+    alt = {k: v.clone() for k, v in batch.items()}
+    alt["back"][0, t, :] = False
+    alt["back"][0, t, t - 1] = True
+    other = m.step_log_likelihood(m.net, alt, batch["cond"], present)
+    assert not torch.isclose(terms[0, t], other[0, t])
+    webs = m.sample({}, 8, seed=0)
+    st = m.last_decode_stats
+    assert st.bridge_samples == 0  # no fallback: the pointer always names a parent
+    assert all(w.n_components == 1 for w in webs)
+    raw = m.generate_raw(torch.zeros(4, 7), torch.zeros(4, 7, dtype=torch.bool), 1.0,
+                         torch.Generator().manual_seed(1))  # fmt: skip
+    back, n = raw[1], raw[2]
+    for b in range(4):
+        assert back[b, 1 : int(n[b])].any(-1).all()  # every later node has an earlier one
+
+
+def test_without_parent_head_the_fallback_counts_as_repair(data, tmp_path):
+    m = AutoregressiveGraph(width=32, depth=2, heads=2, mixtures=3, parent_head=False)
+    m.fit(data, TrainConfig(steps=2, batch_size=8, out=str(tmp_path / "r"), progress=False))
+    assert not hasattr(m.net, "parent_query")
+    m.sample({}, 8, seed=0)
+    st = m.last_decode_stats
+    assert st.bridge_samples > 0 and st.bridge_nodes >= st.bridge_samples  # edge bias -2
+    assert st.repaired_samples >= st.bridge_samples
+    import json
+
+    meta = json.loads((tmp_path / "r" / "model.json").read_text())
+    del meta["config"]["parent_head"]  # written before the parent pointer existed
+    (tmp_path / "r" / "model.json").write_text(json.dumps(meta))
+    assert not load_model(tmp_path / "r").config.parent_head

@@ -323,7 +323,7 @@ def test_discrete_band_keeps_edges_within_the_canonical_bandwidth(data, tmp_path
 def test_discrete_last_step_joins_pieces_and_reports_it(data, tmp_path):
     from araneus.models.discrete_model import component_labels
 
-    m = get_model("discrete")(**TINY["discrete"], exact=False)
+    m = get_model("discrete")(**TINY["discrete"], exact=False, parent_head=False)
     m.fit(data, _cfg(steps=2, out=str(tmp_path / "r")))  # barely trained: webs in pieces
     raw = []
     orig = m.decode
@@ -348,6 +348,42 @@ def test_discrete_last_step_joins_pieces_and_reports_it(data, tmp_path):
     assert m.last_decode_stats.bridge_samples == 0
     assert m.last_decode_stats.component_nodes_dropped > 0  # as drawn: the decoder repairs
     assert sum(w.n_nodes for w in plain) < kept
+    old = json.loads((tmp_path / "r" / "model.json").read_text())
+    del old["config"]["parent_head"]  # written before the parent head existed
+    (tmp_path / "r" / "model.json").write_text(json.dumps(old))
+    legacy = load_model(tmp_path / "r")
+    assert not legacy.config.parent_head and legacy.net.edge_head[-1].out_features == 2
+
+
+def test_discrete_parent_head_draws_whole_webs_without_repair(data, tmp_path):
+    from araneus.models.discrete import parent_targets
+    from araneus.models.discrete_model import _pair_mask
+
+    m = get_model("discrete")(**TINY["discrete"], exact=False)
+    assert m.config.parent_head and m.config.parent_weight == 1.0
+    m.fit(data, _cfg(steps=2, out=str(tmp_path / "r")))  # barely trained
+    assert m.net.edge_head[-1].out_features == 3  # edge classes + the parent score
+    raw = []
+    orig = m.decode
+
+    def spy(x, adj, score, counts, *a, **k):
+        raw.append((torch.as_tensor(adj), torch.as_tensor(score), counts))
+        return orig(x, adj, score, counts, *a, **k)
+
+    m.decode = spy
+    m.sample({"num_nodes": 20}, 8, seed=0, steps=3)
+    st = m.last_decode_stats
+    assert st.bridge_samples == 0  # no bridge drawn: the parent head joins every node
+    assert st.component_nodes_dropped == 0 or st.degree_cut > 0  # only cap cuts can split
+    adj, score, counts = raw[-1]
+    real = torch.arange(adj.shape[1])[None] < torch.as_tensor(counts)[:, None]
+    pairs = _pair_mask(real, m.config.band)
+    parent = parent_targets(adj, pairs)
+    assert torch.all((parent >= 0) == (real & (torch.arange(adj.shape[1]) > 0)))
+    b, j = torch.nonzero(parent >= 0, as_tuple=True)
+    assert torch.all(score[b, parent[b, j], j] > 1)  # parent edges ranked first
+    with pytest.raises(ConfigError, match="parent_weight"):
+        get_model("discrete")(parent_weight=-1.0)
 
 
 def test_band_layout_matches_its_definition_with_gradients():
@@ -439,7 +475,7 @@ def test_discrete_self_condition_inputs_in_band_layout(data):
     x, logits = m._run(m.net, torch.zeros(2, 5, 3), torch.ones(2), adj.repeat(2, 1, 1),
                        torch.ones(2), torch.ones(2, 5, dtype=torch.bool),
                        torch.zeros(2, 7), torch.zeros(2, 7, dtype=torch.bool))  # fmt: skip
-    assert x.shape == (2, 5, 3) and logits.shape == (2, 5, 5, 2)  # dense again
+    assert x.shape == (2, 5, 3) and logits.shape == (2, 5, 5, 3)  # dense; + parent score
     assert torch.allclose(logits, logits.transpose(1, 2), atol=1e-6)  # symmetric pairs
 
 

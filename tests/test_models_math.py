@@ -169,20 +169,55 @@ def test_adjacency_time_grid():
         adjacency_time_grid(10, 11, 2.0)
 
 
-def test_earlier_neighbour_loss_is_the_nll_of_at_least_one():
-    from araneus.models.discrete_model import earlier_neighbour_loss
+def _chain_pairs(L: int, band: int = 0) -> torch.Tensor:
+    up = torch.ones(L, L, dtype=torch.bool).triu(1)
+    if band:
+        up &= ~up.triu(band + 1)
+    return up[None]
 
-    pairs = torch.zeros(1, 3, 3, dtype=torch.bool)
-    pairs[0, 0, 1] = pairs[0, 0, 2] = pairs[0, 1, 2] = True
-    q = torch.tensor(0.3)
-    logits = torch.zeros(1, 3, 3, 2)
-    logits[..., 1] = torch.log(q / (1 - q))  # every pair at p = 0.3
-    want = (-torch.log(q) - torch.log(1 - (1 - q) ** 2)) / 2  # node 1: one pair; node 2: two
-    assert earlier_neighbour_loss(logits, pairs).item() == pytest.approx(want.item(), rel=1e-5)
-    logits.requires_grad_(True)
-    earlier_neighbour_loss(logits, pairs).backward()
-    assert torch.all(logits.grad[0, 0, 1, 1] < 0)  # raising the edge logit lowers the loss
-    assert torch.all(logits.grad[pairs.logical_not()[..., None].expand(-1, -1, -1, 2)] == 0)
+
+def test_parent_targets_and_nll():
+    from araneus.models.discrete import parent_nll, parent_targets
+
+    pairs = _chain_pairs(4)
+    adj = torch.zeros(1, 4, 4, dtype=torch.bool)
+    for i, j in ((0, 1), (0, 2), (1, 3), (2, 3)):
+        adj[0, i, j] = adj[0, j, i] = True
+    assert parent_targets(adj, pairs).tolist() == [[-1, 0, 0, 1]]  # earliest earlier neighbour
+    scores = torch.randn(1, 4, 4, generator=torch.Generator().manual_seed(0))
+    want = 0.0
+    for j, p in ((1, 0), (2, 0), (3, 1)):
+        want -= torch.log_softmax(scores[0, :j, j].double(), 0)[p].item()
+    assert parent_nll(scores, adj, pairs).item() == pytest.approx(want / 3, rel=1e-9)
+    scores.requires_grad_(True)
+    parent_nll(scores, adj, pairs).backward()
+    assert scores.grad[0, 1, 3] < 0 < scores.grad[0, 0, 3]  # toward the true parent
+    assert torch.all(scores.grad[0].tril() == 0)  # only candidate pairs i < j are scored
+
+
+def test_parent_draw_keeps_the_parent_law_and_the_edge_marginals():
+    from araneus.models.discrete import draw_with_parents
+
+    # node 3 of a 4-node chain: parent law pi over 0, 1, 2 and, after the parent,
+    # edges with probability r; the implied marginals are q_i = pi_i + P(p < i) r_i
+    pi = torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64)
+    r = torch.tensor([0.0, 0.4, 0.7], dtype=torch.float64)
+    q = pi + (pi.cumsum(0) - pi) * r
+    n = 40000
+    pairs = _chain_pairs(4).expand(n, 4, 4)
+    prob = torch.zeros(n, 4, 4, dtype=torch.float64)
+    scores = torch.full((n, 4, 4), -5.0, dtype=torch.float64)
+    prob[:, :3, 3], scores[:, :3, 3] = q, pi.log()
+    adj, parent = draw_with_parents(prob, scores, pairs, torch.Generator().manual_seed(0))
+    assert torch.equal(adj, adj.transpose(1, 2)) and not adj.diagonal(0, 1, 2).any()
+    col = adj[:, :3, 3]
+    assert col.any(1).all() and adj[:, 0, 1].all()  # every later node has an earlier neighbour
+    assert torch.all(parent[:, 0] == -1) and torch.all(parent[:, 1] == 0)
+    first = col.to(torch.uint8).argmax(1)
+    assert torch.equal(first, parent[:, 3])  # the parent is the earliest earlier neighbour
+    freq = torch.bincount(parent[:, 3], minlength=3).double() / n
+    assert torch.allclose(freq, pi, atol=0.01)
+    assert torch.allclose(col.double().mean(0), q, atol=0.01)  # the edge marginals kept
 
 
 def test_earlier_neighbour_draw_is_the_exact_conditional():

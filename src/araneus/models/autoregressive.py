@@ -5,15 +5,21 @@ learned start token; position ``t + 1`` holds node ``t``. The causal transformer
 state ``h_t`` (which has seen nodes ``0..t-1``) predicts node ``t`` in three factors, so the
 likelihood of a web factorises exactly over steps::
 
-    p(G) = prod_t  p(stop_t | h_t) * prod_{j<t} p(a_tj | h_t, h_{j+1}) * p(x_t | h_t, h_parent)
+    p(G) = prod_t  p(stop_t | h_t) * p(parent_t | h_t) * prod_{parent_t<j<t} p(a_tj | h_t, h_{j+1})
+                  * p(x_t | h_t, h_parent)
 
 * **stop**: a Bernoulli "this web ends here" logit (a web with n nodes has stop = 0 at
   steps 0..n-1 and stop = 1 at step n);
-* **edges**: Bernoulli logits for an edge from node t to every earlier node j within the
-  canonical-order band ``t - j <= B`` (B = largest offset in the training data), from a
-  pointer (query of ``h_t`` against keys of the earlier nodes' states) plus a learned bias
-  per offset. In BFS order every node after the first has an earlier neighbour (its BFS
-  parent: the earliest one), so sampling always keeps at least one edge;
+* **edges**: in BFS order every node after the first has an earlier neighbour (its BFS
+  parent: the earliest one). With the parent pointer (``parent_head``, default on) the
+  edges of node t are its parent, drawn from a softmax over the earlier nodes within the
+  canonical-order band ``t - j <= B`` (B = largest offset in the training data), no edge
+  before it, and Bernoulli logits for every earlier node after it; both from pointers
+  (a query of ``h_t`` against keys of the earlier nodes' states) plus a learned bias per
+  offset. So every sampled node has an earlier neighbour by the model's own law. Models
+  without the pointer (checkpoints written before it) have Bernoulli logits for every
+  earlier node; where their draw gives a node none, the sampler picks the most probable
+  one, and that counts as a repair of the sample (``DecodeStats.bridge_samples``);
 * **position**: a mixture of 3-D diagonal Gaussians over the offset ``u_t - u_parent``
   (node 0: its position), conditioned on ``h_t`` and the parent's state.
 
@@ -76,6 +82,7 @@ from .base import (
 from .conditioning import ConditionEmbedding, training_presence
 from .decode import DecodeStats, decode_candidates
 from .diffusion import cfg_combine
+from .discrete import sample_categorical
 from .mixture import (
     bernoulli_log_prob,
     mog_log_prob,
@@ -103,6 +110,7 @@ class AutoregressiveConfig:
     fit_orientation: bool = True
     temperature: float = 0.8
     top_p: float = 1.0
+    parent_head: bool = True
 
     def __post_init__(self) -> None:
         check_common_config(self.width, self.depth, self.heads, self.p_hide, self.p_uncond)
@@ -167,6 +175,7 @@ class ARNet(nn.Module):
         n_features: int,
         mixtures: int,
         band: int,
+        parent_head: bool = False,
     ):
         super().__init__()
         self.width, self.mixtures, self.band = width, mixtures, band
@@ -193,6 +202,11 @@ class ARNet(nn.Module):
         self.edge_row = nn.Linear(width, 1)
         nn.init.zeros_(self.edge_row.weight)
         nn.init.zeros_(self.edge_row.bias)
+        self.parent_head = parent_head
+        if parent_head:  # a second pointer: which earlier node is the parent
+            self.parent_query = nn.Linear(width, width)
+            self.parent_key = nn.Linear(width, width)
+            self.parent_offset = nn.Parameter(torch.zeros(band + 1))
 
     def scale_raw(self, values, present) -> torch.Tensor:
         """Raw 1-D mixture parameters of the web's log scale given the condition (B, 3M)."""
@@ -256,6 +270,12 @@ class ARNet(nn.Module):
         s = q @ k.transpose(-1, -2) / math.sqrt(self.width)
         return s + self.offset_bias[offsets.clamp(0, self.band)] + self.edge_bias
 
+    def parent_logits(self, hh: torch.Tensor, pkeys: torch.Tensor, offsets: torch.Tensor):
+        """Parent pointer logits (softmax over a node's earlier candidates): hh (B, Tq, W)
+        head inputs, pkeys (B, Tk, W) projected parent keys, offsets (Tq, Tk)."""
+        s = self.parent_query(hh) @ pkeys.transpose(-1, -2) / math.sqrt(self.width)
+        return s + self.parent_offset[offsets.clamp(0, self.band)]
+
     def position_raw(self, h: torch.Tensor, parent_h: torch.Tensor) -> torch.Tensor:
         return self.pos_head(torch.cat([h, parent_h], dim=-1))
 
@@ -300,6 +320,13 @@ def node_tokens(
     return out if row is None else out[:, 0]
 
 
+def _sample_parent(logits: torch.Tensor, temperature: float, generator) -> torch.Tensor:
+    """(B,) parent index per row of (B, T) pointer logits at ``temperature`` (0: argmax)."""
+    if temperature <= 0:
+        return logits.argmax(-1)
+    return sample_categorical((logits.double() / temperature).softmax(-1), generator)
+
+
 def parents_of(back: torch.Tensor) -> torch.Tensor:
     """(B, L) earliest earlier neighbour of each node, -1 where there is none."""
     L = back.shape[-1]
@@ -315,6 +342,7 @@ class AutoregressiveGraph(TorchGenerator):
     """Model 3: node-by-node autoregressive transformer (see the module docstring)."""
 
     Config = AutoregressiveConfig
+    legacy_config = {"parent_head": False}
 
     def setup(self, data) -> None:
         if self.config.band == 0:
@@ -332,6 +360,7 @@ class AutoregressiveGraph(TorchGenerator):
             len(self.scaler.names),
             c.mixtures,
             c.band,
+            c.parent_head,
         )
 
     @property
@@ -424,7 +453,15 @@ class AutoregressiveGraph(TorchGenerator):
         logits = net.row_edge_logits(hh[:, :L], net.key(h[:, 1:]), offs)
         real = idx[None, :] < n[:, None]  # (B, L)
         e_mask = allowed[None] & real[:, :, None]
-        edge_lp = (bernoulli_log_prob(logits, back.float()) * e_mask).sum(-1)  # (B, L)
+        if net.parent_head:  # the parent by the pointer, then the pairs after it
+            plog = net.parent_logits(hh[:, :L], net.parent_key(h[:, 1:]), offs)
+            plog = plog.masked_fill(~e_mask, -1e9).log_softmax(-1)
+            has = parent >= 0
+            parent_lp = plog.gather(-1, parent.clamp(min=0)[..., None])[..., 0] * has
+            e_mask = e_mask & (idx[None, None, :] > parent[:, :, None])
+        else:
+            parent_lp = 0.0
+        edge_lp = (bernoulli_log_prob(logits, back.float()) * e_mask).sum(-1) + parent_lp
         # positions: offset from the parent (node 0: absolute)
         par = parent.clamp(min=0)
         parent_h = torch.gather(h[:, 1:], 1, par[..., None].expand(-1, -1, h.shape[-1]))
@@ -473,10 +510,10 @@ class AutoregressiveGraph(TorchGenerator):
         temperature, top_p = getattr(
             self, "_sampling", (self.config.temperature, self.config.top_p)
         )
-        x, back, n_nodes = self.generate_raw(
+        x, back, n_nodes, forced = self.generate_raw(
             values, present, guidance, generator, temperature=temperature, top_p=top_p
         )
-        return self._decode(x, back, n_nodes)
+        return self._decode(x, back, n_nodes, forced)
 
     def generate_raw(
         self,
@@ -507,6 +544,8 @@ class AutoregressiveGraph(TorchGenerator):
         deg = torch.zeros(b, L, dtype=torch.long, device=dev)
         hid = torch.zeros(rows, L, net.width, device=dev)  # h_{j+1}: state after node j
         keys = torch.zeros(rows, L, net.width, device=dev)  # pointer keys of node j
+        pkeys = torch.zeros_like(keys) if net.parent_head else None  # parent keys
+        forced = torch.zeros(b, dtype=torch.long, device=dev)  # no-head fallback picks
         n_nodes = torch.full((b,), L, dtype=torch.long, device=dev)
         made = torch.zeros(rows, 1, device=dev)  # edges so far (both CFG halves)
         alive = torch.ones(b, dtype=torch.bool, device=dev)
@@ -552,6 +591,8 @@ class AutoregressiveGraph(TorchGenerator):
             if t > 0:
                 hid[:, t - 1] = h
                 keys[:, t - 1] = net.key(h)
+                if pkeys is not None:
+                    pkeys[:, t - 1] = net.parent_key(h)
             if t == L:
                 break
             step = torch.tensor([t], device=dev)
@@ -571,10 +612,19 @@ class AutoregressiveGraph(TorchGenerator):
                 ok = (offs <= c.band) & (deg[:, :t] < k)
                 logits = logits.masked_fill(~ok, _NEG)
                 pick = sample_bernoulli(logits, temperature=temperature, generator=generator) & ok
-                none = ~pick.any(-1)
-                if none.any():  # every node after the first has an earlier neighbour in BFS order
-                    best = logits.argmax(-1)
-                    pick[none, best[none]] = ok[none, best[none]]
+                rank = logits
+                if pkeys is not None:  # the parent from its pointer, then the pairs after it
+                    plog = guide(net.parent_logits(hh[:, None], pkeys[:, :t], offs)[:, 0])
+                    first = _sample_parent(plog.masked_fill(~ok, _NEG), temperature, generator)
+                    is_par = (idx[None, :t] == first[:, None]) & ok
+                    pick = is_par | (pick & (idx[None, :t] > first[:, None]))
+                    rank = logits.masked_fill(is_par, -_NEG)  # kept first by the caps below
+                else:  # every node after the first has an earlier neighbour in BFS order
+                    none = ~pick.any(-1) & ok.any(-1)
+                    if none.any():  # a fallback of the model's draw: counted as a repair
+                        best = logits.argmax(-1)
+                        pick[none, best[none]] = True
+                        forced += (none & alive).long()
                 # degree cap of the new node itself (and the edge budget): strongest picks
                 cap = torch.full((b,), k, dtype=torch.long, device=dev)
                 if e_target is not None:
@@ -584,7 +634,7 @@ class AutoregressiveGraph(TorchGenerator):
                     cap = torch.where(e_target >= 0, room.clamp(1, k), cap)
                 if (pick.sum(-1) > cap).any():
                     kk = min(k, t)
-                    top = logits.masked_fill(~pick, _NEG - 1).topk(kk, dim=-1).indices
+                    top = rank.masked_fill(~pick, _NEG - 1).topk(kk, dim=-1).indices
                     rank_ok = torch.arange(kk, device=dev)[None] < cap[:, None]
                     capped = torch.zeros_like(pick).scatter(-1, top, rank_ok)
                     pick &= capped
@@ -610,7 +660,7 @@ class AutoregressiveGraph(TorchGenerator):
             back = self._fill_edges(back, cand, e_target, n_nodes)
         if c.exact:  # the shape's mean edge length is 1 in units of rho, by definition
             x = x / self._mean_length(x, back, n_nodes)[:, None, None]
-        return x * log_rho.exp()[:, None, None], back, n_nodes
+        return x * log_rho.exp()[:, None, None], back, n_nodes, forced
 
     def _fill_edges(self, back, cand, e_target, n_nodes):
         """Add the most probable unpicked candidates where a web has fewer edges than its
@@ -647,7 +697,11 @@ class AutoregressiveGraph(TorchGenerator):
         cnt = back.sum((1, 2))
         return torch.where(cnt > 0, lens / cnt.clamp(min=1), torch.ones_like(lens))
 
-    def _decode(self, x, back, n_nodes):
+    def _decode(self, x, back, n_nodes, forced=None):
+        """Decode raw samples; ``forced`` (B,): nodes per sample whose earlier neighbour the
+        sampler had to pick because the model's draw gave none (models without a parent
+        head), counted as bridges and a repair of that sample."""
+        forced = np.zeros(x.shape[0], int) if forced is None else forced.cpu().numpy()
         x = x.float().cpu().numpy()
         back = back.cpu().numpy()
         counts = n_nodes.cpu().numpy()
@@ -659,6 +713,8 @@ class AutoregressiveGraph(TorchGenerator):
             web, st = decode_candidates(
                 x[s], ti, ji, np.ones(len(ti)), n, self.max_degree, scale=self._scale
             )
+            if forced[s] > 0:
+                st.bridge_nodes, st.bridge_samples, st.repaired_samples = int(forced[s]), 1, 1
             webs.append(web)
             total.add(st)
         return webs, total

@@ -227,14 +227,17 @@ class TorchGenerator(WebGenerator):
     # ----- data -----------------------------------------------------------------------
     def setup(self, data: Any) -> None:
         """Fit the scaler and count prior on the training split and build the network
-        (and a ``leaf_fraction`` of -1, where the model has one, from the data)."""
+        (and a ``leaf_fraction`` of -1, where the model has one, from the data). The scaler
+        maps length-like features on a log scale unless the config has a false
+        ``log_conditioning``."""
         if getattr(self.config, "leaf_fraction", None) == -1:
             self.config = dataclasses.replace(self.config, leaf_fraction=leaf_fraction(data))
         train = data.subset("train")
         pos, mask, feats = np.asarray(train.pos), np.asarray(train.mask), np.asarray(train.features)
         if pos.ndim != 3 or len(pos) < 1:
             raise InputError("dataset has no training samples")
-        self.scaler = FeatureScaler.fit(list(train.feature_names), feats, pos, mask)
+        kw = {} if getattr(self.config, "log_conditioning", True) else {"log_features": ()}
+        self.scaler = FeatureScaler.fit(list(train.feature_names), feats, pos, mask, **kw)
         norm = getattr(data, "normaliser", None)
         if norm is not None and tuple(getattr(norm, "feature_names", ())) == self.scaler.names:
             # the dataset's own affine map (fitted on its training split) wins

@@ -170,3 +170,80 @@ def draw_earlier_neighbours(
     col = cand & ((rows == f) | ((rows > f) & (u < q)))
     up = torch.where(redrawn[:, None, :], col, up)
     return (up | up.transpose(1, 2)).to(adj.dtype), redrawn
+
+
+def parent_targets(adj: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+    """(B, L) index of each node's parent: its earliest earlier neighbour among the
+    candidate ``pairs`` (upper triangle, ``i < j``), -1 where it has none (node 0, padding).
+
+    In the canonical breadth-first order this is the node's BFS parent."""
+    up = adj.bool() & pairs.bool()
+    has = up.any(1)
+    first = up.to(torch.uint8).argmax(1)  # first True along i, per column j
+    return torch.where(has, first, torch.full_like(first, -1))
+
+
+def parent_log_probs(scores: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+    """(B, L, L) parent scores -> log ``P(parent of j = i)``, a softmax over each column's
+    candidate pairs ``i < j``; non-candidates get about -1e9 (finite, so columns without
+    candidates stay finite too)."""
+    s = scores.double().masked_fill(~pairs.bool(), -1e9)
+    return s.log_softmax(1)
+
+
+def parent_nll(scores: torch.Tensor, adj: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of the parent head over the nodes that have a parent.
+
+    scores (B, L, L) parent scores (upper triangle used); adj (B, L, L) clean adjacency;
+    pairs (B, L, L) bool candidate pairs ``i < j``."""
+    tgt = parent_targets(adj, pairs)
+    has = tgt >= 0
+    lp = parent_log_probs(scores, pairs)
+    picked = lp.gather(1, tgt.clamp_min(0)[:, None, :])[:, 0]  # (B, L)
+    return -(picked * has).sum() / has.sum().clamp_min(1)
+
+
+def draw_with_parents(
+    prob: torch.Tensor,
+    scores: torch.Tensor,
+    pairs: torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw a clean adjacency in which every node with candidate pairs has an earlier
+    neighbour: its parent from the parent head, the rest of its earlier pairs given it.
+
+    The parent ``p`` of node ``j`` is drawn from ``pi_j = softmax_i(scores[i, j])`` over the
+    candidates ``i < j``; pairs before it are empty (the parent is the earliest earlier
+    neighbour) and each pair after it is an edge with ``P(e_ij | p < i)``. With the edge
+    marginal ``q_ij = pi_ij + P(p < i) P(e_ij | p < i)`` (the pairs after the parent drawn
+    independently of which earlier node it is) that conditional is
+    ``(q_ij - pi_ij) / sum_{k<i} pi_kj``, clipped to [0, 1]; the draw then keeps the edge
+    marginals ``q`` wherever the two heads agree. Every node after the first of a web is
+    joined to an earlier one, so the drawn graph is connected.
+
+    Parameters
+    ----------
+    prob
+        (B, L, L) edge probability ``q_ij`` of each pair ``i < j`` (upper triangle).
+    scores
+        (B, L, L) parent scores (upper triangle; the parent head's logits).
+    pairs
+        (B, L, L) bool candidate pairs ``i < j``.
+
+    Returns
+    -------
+    (adjacency, parent): the symmetric bool adjacency (B, L, L) and each node's parent
+    (B, L), -1 where a node has no candidates.
+    """
+    cand = pairs.bool()
+    has = cand.any(1)  # (B, L) nodes j with earlier candidates
+    pi = parent_log_probs(scores, cand).exp() * cand
+    parent = sample_categorical(pi.transpose(1, 2), generator)  # (B, L) row index per column
+    q = prob.double().clamp(0, 1) * cand
+    before = pi.cumsum(1) - pi  # P(p < i)
+    cond = ((q - pi) / before.clamp_min(1e-12)).clamp(0, 1)
+    u = torch.rand(q.shape, generator=generator, device=q.device, dtype=q.dtype)
+    rows = torch.arange(q.shape[1], device=q.device)[None, :, None]
+    f = parent[:, None, :]
+    up = cand & has[:, None, :] & ((rows == f) | ((rows > f) & (u < cond)))
+    return up | up.transpose(1, 2), torch.where(has, parent, torch.full_like(parent, -1))

@@ -40,19 +40,31 @@ Time grid (``t_power``, default 3; a sampling setting): the adjacency chain visi
 the clean end, where each step decides fewer pairs; 10 such steps sample about as well as
 16 even ones (checkpoints without the setting keep the even grid, ``t_power`` 1).
 
-Connected last step (``connect``, default on; a sampling setting): every training web is
-connected, and in the canonical breadth-first order every node after the first has an
-earlier neighbour (its BFS parent). The last sampling step draws each pair independently
-from the model's clean-graph probabilities, so a web whose bridge edges the model holds at
-p ~ 0.3 often falls apart: without this step 34-58% of the shipped model's samples came out
-in pieces (depending on the seed and time grid). With it, the nodes that the draw leaves cut off from node 0 and without an
-earlier neighbour redraw their earlier pairs from the same probabilities, conditioned on
-at least one edge (``discrete.draw_earlier_neighbours``), which joins every piece to the
-web. Which bridge is drawn is the model's choice, but that it was needed is the model's
-shortfall: such a sample counts as repaired (``DecodeStats.bridge_samples``,
-``bridge_nodes``), so the repair rate still says how often the model's own draw was not
-one web; what changes is that no node is dropped. ``connect=false`` samples as drawn (the
-decoder then keeps the largest piece).
+Parent head (``parent_head``, default on): every training web is connected, and in the
+canonical breadth-first order every node after the first has an earlier neighbour (its
+BFS parent, the earliest one). The network's edge stream has a third output, a parent
+score per pair, trained by cross-entropy over each node's earlier candidates
+(``parent_weight`` times ``discrete.parent_nll``). The clean edge probabilities alone are
+a product of independent pairs: given a graph in which a node is cut off, the network
+spreads the missing bridge over its few candidates (p ~ 0.3 each), and an independent draw
+then left 34-58% of the webs of a model without the head in pieces. The parent head says
+instead "exactly one of these is my parent".
+
+Connected last step (``connect``, default on; a sampling setting): the last step draws
+each node's parent from the parent head, no edge before it, and each pair after it given
+the parent (``discrete.draw_with_parents``, which keeps the edge marginals wherever the
+two heads agree), so every drawn web is one piece, by the model's own distribution.
+Checkpoints without the head (``parent_head`` false) instead redraw the earlier pairs of
+the nodes that the independent draw leaves cut off from node 0, conditioned on at least
+one edge (``discrete.draw_earlier_neighbours``); that bridge is a repair of the model's
+draw and counts as one (``DecodeStats.bridge_samples``, ``bridge_nodes``).
+``connect=false`` draws every pair independently (the decoder then keeps the largest
+piece).
+
+Conditioning scale (``log_conditioning``, default off): the length-like features are
+normalised on a linear scale. In both runs trained on the log scale (the other models'
+default; 2,435 and 5,000 steps, the second with another change too) guidance stopped
+helping, so this model keeps the linear map.
 """
 
 from __future__ import annotations
@@ -90,6 +102,8 @@ from .discrete import (
     adjacency_time_grid,
     cosine_alpha_bar,
     draw_earlier_neighbours,
+    draw_with_parents,
+    parent_nll,
     posterior_probs,
     q_probs,
     sample_categorical,
@@ -130,7 +144,9 @@ class DiscreteConfig:
     self_condition: bool = True
     connect: bool = True
     t_power: float = 3.0
-    parent_weight: float = 0.0
+    parent_head: bool = True
+    parent_weight: float = 1.0
+    log_conditioning: bool = False
 
     def __post_init__(self) -> None:
         check_common_config(self.width, self.depth, self.heads, self.p_hide, self.p_uncond)
@@ -183,20 +199,18 @@ def component_labels(adj: torch.Tensor) -> torch.Tensor:
     return reach.argmax(-1)  # the first (smallest) reachable index
 
 
-def earlier_neighbour_loss(logits: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
-    """Mean over nodes of ``-log P(at least one earlier neighbour)`` under the factorised
-    edge prediction, ``-log(1 - prod_{i<j} (1 - q_ij))`` for every node ``j`` with earlier
-    candidate pairs. Every training node after the first has one (its BFS parent), so this
-    is the log-likelihood of an event that always happens in the data; it asks the network
-    to be sure of at least one earlier edge per node, which the pairwise loss does not.
-
-    logits (B, L, L, 2) edge logits; pairs (B, L, L) bool upper-triangle candidate mask.
-    """
-    log_absent = F.log_softmax(logits, -1)[..., 0] * pairs  # log(1 - q_ij) on candidates
-    log_none = log_absent.sum(1).clamp_max(-1e-6)  # (B, L): log prod_{i<j} (1 - q_ij)
-    has = pairs.any(1)
-    nll = -torch.log(-torch.expm1(log_none))
-    return (nll * has).sum() / has.sum().clamp_min(1)
+def _parent_scores(p_edge: torch.Tensor, parent: torch.Tensor) -> torch.Tensor:
+    """Decoder scores: the edge probabilities, with each drawn parent edge raised above
+    every other (``1 + q``), so that the degree cap and the spanning tree of constrained
+    decoding keep the web's parent tree first."""
+    b, L = parent.shape
+    j = torch.arange(L, device=parent.device).expand(b, L)
+    bi = torch.arange(b, device=parent.device)[:, None].expand(b, L)
+    ok = parent >= 0
+    score = p_edge.clone()
+    pi, jj, bb = parent[ok], j[ok], bi[ok]
+    score[bb, pi, jj] = 1.0 + p_edge[bb, pi, jj]
+    return score
 
 
 def _symmetric_sample(probs: torch.Tensor, pairs: torch.Tensor, gen) -> torch.Tensor:
@@ -213,6 +227,7 @@ class DiscreteDiffusion(TorchGenerator):
     legacy_config = {
         "band": 0, "structure": False, "components": False, "leaf_fraction": 1.0,
         "banded_edges": False, "self_condition": False, "t_power": 1.0,
+        "parent_head": False,
     }  # fmt: skip
 
     def setup(self, data) -> None:
@@ -238,7 +253,7 @@ class DiscreteDiffusion(TorchGenerator):
             node_in,
             3,
             edge_in,
-            2,
+            2 + int(c.parent_head),
             self.max_nodes,
             c.width,
             c.edge_width,
@@ -321,8 +336,9 @@ class DiscreteDiffusion(TorchGenerator):
         return torch.cat(nodes, -1), (to_band(e, self._edge_band) if self._edge_band else e)
 
     def _run(self, net, xn, sigma, adj, t, mask, values, present, est=None):
-        """One denoiser call -> (x0_hat (B, L, 3), edge logits (B, L, L, 2)); ``est``: the
-        previous clean estimate (self-conditioning)."""
+        """One denoiser call -> (x0_hat (B, L, 3), edge logits (B, L, L, 2), with the parent
+        head a third channel of parent scores); ``est``: the previous clean estimate
+        (self-conditioning)."""
         c_skip, c_out, c_in, c_noise = precondition(sigma, self.config.sigma_data)
         node, edge = self._inputs(c_in[:, None, None] * xn, adj, est)
         raw, logits = net(node, edge, mask, c_noise, t, values, present)
@@ -356,15 +372,16 @@ class DiscreteDiffusion(TorchGenerator):
         if c.self_condition and torch.rand(1, generator=generator, device=dev).item() < 0.5:
             with torch.no_grad():  # half of the steps: condition on the model's own estimate
                 x0_est, logits = self._run(*args)
-                est = self._estimate(x0_est, logits.float().softmax(-1)[..., 1], pairs)
+                est = self._estimate(x0_est, logits[..., :2].float().softmax(-1)[..., 1], pairs)
         x0_hat, logits = self._run(*args, est)
         pos_loss = masked_mse(x0_hat, x0, mask, loss_weight(sigma, c.sigma_data))
-        ce = F.cross_entropy(logits.float().permute(0, 3, 1, 2), adj0.long(), reduction="none")
+        edge_logits = logits[..., :2].float().permute(0, 3, 1, 2)
+        ce = F.cross_entropy(edge_logits, adj0.long(), reduction="none")
         pf = pairs.float()
         edge_loss = ((ce * pf).sum((1, 2)) / pf.sum((1, 2)).clamp_min(1)).mean()
         loss = pos_loss + c.edge_weight * edge_loss
-        if c.parent_weight > 0:
-            loss = loss + c.parent_weight * earlier_neighbour_loss(logits.float(), pairs)
+        if c.parent_head:
+            loss = loss + c.parent_weight * parent_nll(logits[..., 2].float(), adj0, pairs)
         return loss
 
     def generate(self, values, present, counts, guidance, steps, generator, lengths=None):
@@ -399,21 +416,27 @@ class DiscreteDiffusion(TorchGenerator):
         x = torch.randn((n, L, 3), generator=generator, device=dev) * sig[0] * mask[..., None]
         adj = _symmetric_sample(m.expand(n, L, L, 2), pairs, generator)
         p_edge = torch.zeros(n, L, L, device=dev)
+        score = None  # decoder scores (default: the edge probabilities)
         prev = s_prev = None
         drawn = torch.zeros_like(mask)
         for k in range(nsteps):
             s_cur, s_next = float(sig[k]), float(sig[k + 1])
             t_cur, t_next = int(tgrid[k]), int(tgrid[k + 1])
             x0, logits = den(x, s_cur, adj, t_cur)
-            p0 = logits.double().softmax(-1)
+            p0 = logits[..., :2].double().softmax(-1)
             p_edge = p0[..., 1].float() * pairs
             if c.self_condition:
                 state["est"] = self._estimate(x0, p_edge, pairs)
             post = posterior_probs(
                 F.one_hot(adj.long(), 2).double(), p0, abar[t_cur], abar[t_next], m
             )
-            adj_next = _symmetric_sample(post, pairs, generator)
-            if c.connect and t_next == 0:  # pieces cut off from node 0 draw a bridge
+            if c.connect and c.parent_head and t_next == 0:  # parents from the parent head
+                adj_next, parent = draw_with_parents(post[..., 1], logits[..., 2], pairs, generator)
+                adj_next = adj_next.to(adj.dtype)
+                score = _parent_scores(p_edge, parent)
+            else:
+                adj_next = _symmetric_sample(post, pairs, generator)
+            if c.connect and not c.parent_head and t_next == 0:  # cut-off pieces draw a bridge
                 lab = component_labels(adj_next)
                 adj_next, drawn = draw_earlier_neighbours(
                     adj_next, post[..., 1], pairs, generator, (lab != lab[:, :1]) & mask
@@ -439,7 +462,7 @@ class DiscreteDiffusion(TorchGenerator):
         return self.decode(
             x.float().cpu().numpy(),
             adj.cpu().numpy(),
-            p_edge.cpu().numpy(),
+            (p_edge if score is None else score).cpu().numpy(),
             np.asarray(counts),
             units,
             targets,
