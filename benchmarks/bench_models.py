@@ -195,10 +195,10 @@ def main() -> None:
         print(f"  validity {100 * rep['vun']['valid']:.1f}% (target 100%), "
               f"unique {100 * rep['vun']['unique']:.1f}%, "
               f"decoder repair rate {100 * stats.repair_rate:.1f}%")  # fmt: skip
-        if stats.bridge_samples:  # discrete, connect=true: see its docs
-            print(f"  of which {100 * stats.bridge_samples / n:.1f}% of samples came out of the "
-                  f"last sampling step in pieces, joined by bridges for {stats.bridge_nodes} "
-                  "cut-off nodes drawn from the model's probabilities (connect=true)")  # fmt: skip
+        if stats.bridge_samples:  # models without a parent head: see docs/models.md
+            print(f"  of which {100 * stats.bridge_samples / n:.1f}% of samples had nodes that "
+                  f"the model's draw left without an earlier neighbour, joined by the sampler "
+                  f"({stats.bridge_nodes} nodes; no parent head)")  # fmt: skip
         print(f"  V.U.N. {100 * rep['vun']['vun']:.1f}% (novel {100 * rep['vun']['novel']:.1f}%)")
         from araneus.metrics import vun
 

@@ -196,9 +196,12 @@ def test_constrained_sampling_meets_given_totals(untrained):
     assert any(abs(w.edge_lengths.mean() - 3.5) > 1e-3 for w in loose)
 
 
-def test_parent_pointer_likelihood_and_whole_draws(untrained, data):
-    m, batch = untrained, _batch(untrained, data)
-    assert m.config.parent_head and m.net.parent_head
+def test_parent_pointer_likelihood_and_whole_draws(data):
+    torch.manual_seed(0)
+    m = AutoregressiveGraph(width=32, depth=2, heads=2, mixtures=3, parent_head=True)
+    m.setup(data)
+    batch = _batch(m, data)
+    assert m.net.parent_head
     present = torch.ones_like(batch["cond"], dtype=torch.bool)
     terms = m.step_log_likelihood(m.net, batch, batch["cond"], present)
     # a node's edge term is log pi(parent) plus the pairs after the parent: giving node t
@@ -222,7 +225,7 @@ def test_parent_pointer_likelihood_and_whole_draws(untrained, data):
 
 
 def test_without_parent_head_the_fallback_counts_as_repair(data, tmp_path):
-    m = AutoregressiveGraph(width=32, depth=2, heads=2, mixtures=3, parent_head=False)
+    m = AutoregressiveGraph(width=32, depth=2, heads=2, mixtures=3)  # no pointer: the default
     m.fit(data, TrainConfig(steps=2, batch_size=8, out=str(tmp_path / "r"), progress=False))
     assert not hasattr(m.net, "parent_query")
     m.sample({}, 8, seed=0)

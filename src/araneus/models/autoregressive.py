@@ -5,21 +5,24 @@ learned start token; position ``t + 1`` holds node ``t``. The causal transformer
 state ``h_t`` (which has seen nodes ``0..t-1``) predicts node ``t`` in three factors, so the
 likelihood of a web factorises exactly over steps::
 
-    p(G) = prod_t  p(stop_t | h_t) * p(parent_t | h_t) * prod_{parent_t<j<t} p(a_tj | h_t, h_{j+1})
-                  * p(x_t | h_t, h_parent)
+    p(G) = prod_t  p(stop_t | h_t) * prod_{j<t} p(a_tj | h_t, h_{j+1}) * p(x_t | h_t, h_parent)
+
+(with the optional parent pointer, ``p(parent_t | h_t) * prod_{parent_t<j<t} p(a_tj | ...)``
+replaces the edge product)
 
 * **stop**: a Bernoulli "this web ends here" logit (a web with n nodes has stop = 0 at
   steps 0..n-1 and stop = 1 at step n);
 * **edges**: in BFS order every node after the first has an earlier neighbour (its BFS
   parent: the earliest one). With the parent pointer (``parent_head``, default on) the
-  edges of node t are its parent, drawn from a softmax over the earlier nodes within the
-  canonical-order band ``t - j <= B`` (B = largest offset in the training data), no edge
-  before it, and Bernoulli logits for every earlier node after it; both from pointers
-  (a query of ``h_t`` against keys of the earlier nodes' states) plus a learned bias per
-  offset. So every sampled node has an earlier neighbour by the model's own law. Models
-  without the pointer (checkpoints written before it) have Bernoulli logits for every
-  earlier node; where their draw gives a node none, the sampler picks the most probable
-  one, and that counts as a repair of the sample (``DecodeStats.bridge_samples``);
+  edges of node t are Bernoulli logits for every earlier node within the canonical-order
+  band ``t - j <= B`` (B = largest offset in the training data), from a pointer (a query
+  of ``h_t`` against keys of the earlier nodes' states) plus a learned bias per offset.
+  Where the draw gives a node none, the sampler picks the most probable one, and that
+  counts as a repair of the sample (``DecodeStats.bridge_samples``). With the parent
+  pointer (``parent_head``, default off; see docs/models.md for why) the node's parent is
+  drawn from a softmax over the same candidates, no edge before it, and the Bernoulli
+  logits only for the earlier nodes after it, so every sampled node has an earlier
+  neighbour by the model's own law;
 * **position**: a mixture of 3-D diagonal Gaussians over the offset ``u_t - u_parent``
   (node 0: its position), conditioned on ``h_t`` and the parent's state.
 
@@ -110,7 +113,7 @@ class AutoregressiveConfig:
     fit_orientation: bool = True
     temperature: float = 0.8
     top_p: float = 1.0
-    parent_head: bool = True
+    parent_head: bool = False
 
     def __post_init__(self) -> None:
         check_common_config(self.width, self.depth, self.heads, self.p_hide, self.p_uncond)

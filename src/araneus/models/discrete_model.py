@@ -126,7 +126,7 @@ class DiscreteConfig:
     p_mean: float = -1.2
     p_std: float = 1.2
     diffusion_steps: int = 500
-    sample_steps: int = 10
+    sample_steps: int = 14
     sampler: str = "ancestral"
     edge_weight: float = 5.0
     p_hide: float = 0.3
@@ -197,20 +197,6 @@ def component_labels(adj: torch.Tensor) -> torch.Tensor:
             break
         reach = nxt
     return reach.argmax(-1)  # the first (smallest) reachable index
-
-
-def _parent_scores(p_edge: torch.Tensor, parent: torch.Tensor) -> torch.Tensor:
-    """Decoder scores: the edge probabilities, with each drawn parent edge raised above
-    every other (``1 + q``), so that the degree cap and the spanning tree of constrained
-    decoding keep the web's parent tree first."""
-    b, L = parent.shape
-    j = torch.arange(L, device=parent.device).expand(b, L)
-    bi = torch.arange(b, device=parent.device)[:, None].expand(b, L)
-    ok = parent >= 0
-    score = p_edge.clone()
-    pi, jj, bb = parent[ok], j[ok], bi[ok]
-    score[bb, pi, jj] = 1.0 + p_edge[bb, pi, jj]
-    return score
 
 
 def _symmetric_sample(probs: torch.Tensor, pairs: torch.Tensor, gen) -> torch.Tensor:
@@ -416,7 +402,6 @@ class DiscreteDiffusion(TorchGenerator):
         x = torch.randn((n, L, 3), generator=generator, device=dev) * sig[0] * mask[..., None]
         adj = _symmetric_sample(m.expand(n, L, L, 2), pairs, generator)
         p_edge = torch.zeros(n, L, L, device=dev)
-        score = None  # decoder scores (default: the edge probabilities)
         prev = s_prev = None
         drawn = torch.zeros_like(mask)
         for k in range(nsteps):
@@ -431,9 +416,8 @@ class DiscreteDiffusion(TorchGenerator):
                 F.one_hot(adj.long(), 2).double(), p0, abar[t_cur], abar[t_next], m
             )
             if c.connect and c.parent_head and t_next == 0:  # parents from the parent head
-                adj_next, parent = draw_with_parents(post[..., 1], logits[..., 2], pairs, generator)
+                adj_next, _ = draw_with_parents(post[..., 1], logits[..., 2], pairs, generator)
                 adj_next = adj_next.to(adj.dtype)
-                score = _parent_scores(p_edge, parent)
             else:
                 adj_next = _symmetric_sample(post, pairs, generator)
             if c.connect and not c.parent_head and t_next == 0:  # cut-off pieces draw a bridge
@@ -462,7 +446,7 @@ class DiscreteDiffusion(TorchGenerator):
         return self.decode(
             x.float().cpu().numpy(),
             adj.cpu().numpy(),
-            (p_edge if score is None else score).cpu().numpy(),
+            p_edge.cpu().numpy(),
             np.asarray(counts),
             units,
             targets,
