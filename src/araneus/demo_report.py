@@ -424,7 +424,8 @@ def build_report(result, summary: dict[str, Any]):
              "edge length are met exactly, edges chosen by each model's own scores, and each "
              "web is rotated rigidly toward the requested orientation; the "
              "decoder repair rate says how often a model's unconstrained output was not a "
-             "valid web by itself.")  # fmt: skip
+             "valid web by itself (for the autoregressive model, how often its sampler had "
+             "to pick a node's earlier neighbour because the model's draw gave it none).")  # fmt: skip
     rep.table(model_rows(result), title="Model figures")
     rep.table(achieved_rows(result), title="Requested vs achieved (mean of the samples)")
     rep.figure(scatter_figure(result.runs), "Requested vs achieved")
