@@ -320,19 +320,24 @@ def test_discrete_band_keeps_edges_within_the_canonical_bandwidth(data, tmp_path
     assert load_model(tmp_path / "r").config.band == 0  # older checkpoints: every pair
 
 
-def test_discrete_last_step_joins_pieces_and_reports_it(data, tmp_path):
-    from araneus.models.discrete_model import component_labels
-
-    m = get_model("discrete")(**TINY["discrete"], exact=False, parent_head=False)
-    m.fit(data, _cfg(steps=2, out=str(tmp_path / "r")))  # barely trained: webs in pieces
-    raw = []
-    orig = m.decode
+def _spy_adjacency(m) -> list:
+    """Record (sampled adjacency, node counts) of every batch ``m`` decodes."""
+    raw, orig = [], m.decode
 
     def spy(x, adj, p_edge, counts, *a, **k):
         raw.append((torch.as_tensor(adj), counts))
         return orig(x, adj, p_edge, counts, *a, **k)
 
     m.decode = spy
+    return raw
+
+
+def test_discrete_last_step_joins_pieces_and_reports_it(data, tmp_path):
+    from araneus.models.discrete_model import component_labels
+
+    m = get_model("discrete")(**TINY["discrete"], exact=False, parent_head=False)
+    m.fit(data, _cfg(steps=2, out=str(tmp_path / "r")))  # barely trained: webs in pieces
+    raw = _spy_adjacency(m)
     cond = {"num_nodes": 20}
     webs = m.sample(cond, 8, seed=0, steps=3)
     st = m.last_decode_stats
@@ -363,14 +368,7 @@ def test_discrete_parent_head_draws_whole_webs_without_repair(data, tmp_path):
     assert m.config.parent_head and m.config.parent_weight == 1.0
     m.fit(data, _cfg(steps=2, out=str(tmp_path / "r")))  # barely trained
     assert m.net.edge_head[-1].out_features == 3  # edge classes + the parent score
-    raw = []
-    orig = m.decode
-
-    def spy(x, adj, p_edge, counts, *a, **k):
-        raw.append((torch.as_tensor(adj), counts))
-        return orig(x, adj, p_edge, counts, *a, **k)
-
-    m.decode = spy
+    raw = _spy_adjacency(m)
     m.sample({"num_nodes": 20}, 8, seed=0, steps=3)
     st = m.last_decode_stats
     assert st.bridge_samples == 0  # no bridge drawn: the parent head joins every node

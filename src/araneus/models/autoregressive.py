@@ -13,8 +13,8 @@ replaces the edge product)
 * **stop**: a Bernoulli "this web ends here" logit (a web with n nodes has stop = 0 at
   steps 0..n-1 and stop = 1 at step n);
 * **edges**: in BFS order every node after the first has an earlier neighbour (its BFS
-  parent: the earliest one). With the parent pointer (``parent_head``, default on) the
-  edges of node t are Bernoulli logits for every earlier node within the canonical-order
+  parent: the earliest one). Without the parent pointer (the default) the edges of node
+  t are Bernoulli logits for every earlier node within the canonical-order
   band ``t - j <= B`` (B = largest offset in the training data), from a pointer (a query
   of ``h_t`` against keys of the earlier nodes' states) plus a learned bias per offset.
   Where the draw gives a node none, the sampler picks the most probable one, and that
@@ -716,8 +716,7 @@ class AutoregressiveGraph(TorchGenerator):
             web, st = decode_candidates(
                 x[s], ti, ji, np.ones(len(ti)), n, self.max_degree, scale=self._scale
             )
-            if forced[s] > 0:
-                st.bridge_nodes, st.bridge_samples, st.repaired_samples = int(forced[s]), 1, 1
+            st.add_bridges(int(forced[s]))
             webs.append(web)
             total.add(st)
         return webs, total

@@ -32,11 +32,17 @@ class DecodeStats:
     isolated_dropped: int = 0
     component_nodes_dropped: int = 0
     empty: int = 0
-    #: nodes / samples that the sampler joined to the web with an edge drawn from the
-    #: model's own probabilities (``discrete`` with ``connect``); such samples count as
-    #: repaired, since the model's draw alone was not one web
+    #: nodes / samples that the sampler joined to the web because the model's draw gave
+    #: them no earlier neighbour (``discrete`` without a parent head, with ``connect``;
+    #: ``autoregressive`` without a parent pointer); such samples count as repaired,
+    #: since the model's draw alone was not one web
     bridge_nodes: int = 0
     bridge_samples: int = 0
+
+    def add_bridges(self, nodes: int) -> None:
+        """Record that the sampler joined ``nodes`` nodes of this one sample (no-op for 0)."""
+        if nodes > 0:
+            self.bridge_nodes, self.bridge_samples, self.repaired_samples = nodes, 1, 1
 
     def add(self, other: DecodeStats) -> None:
         """Accumulate ``other`` into this object."""

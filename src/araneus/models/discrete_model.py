@@ -503,8 +503,8 @@ class DiscreteDiffusion(TorchGenerator):
                 leaf_fraction=self.config.leaf_fraction,
                 **kw,
             )
-            if bridges is not None and bridges[b] > 0:
-                st.bridge_nodes, st.bridge_samples, st.repaired_samples = int(bridges[b]), 1, 1
+            if bridges is not None:
+                st.add_bridges(int(bridges[b]))
             webs.append(web)
             total.add(st)
         return webs, total
