@@ -12,10 +12,22 @@ from araneus.metrics import (
     distribution_mmd,
     evaluate,
     fidelity,
+    first_geometries,
+    first_topologies,
     format_report,
+    is_isomorphic,
     mmd2,
+    mmd_ratio,
+    novel_geometries,
     orbit_counts,
+    orientation_shares,
+    per_web_structure,
+    r2_score,
+    same_geometry,
     stack_webs,
+    structure_summary,
+    topology_hash,
+    topology_hashes,
     validity,
     vun,
     web_hash,
@@ -99,10 +111,14 @@ def test_mmd_same_builder_much_smaller(samples, kernel):
     same = distribution_mmd(samples["orb_a"], samples["orb_b"], kernel)
     diff = distribution_mmd(samples["orb_a"], samples["tangle"], kernel)
     # clustering is near 0 in both families (few triangles), so it is not compared here
-    stats = ("degree", "orbit") + (("orientation", "edge_length") if kernel == "emd" else ())
+    emd_only = ("orientation", "edge_length", "rel_edge_length")
+    stats = ("degree", "orbit") + (emd_only if kernel == "emd" else ())
     for stat in stats:
         assert same[stat] < 0.2 * diff[stat], (stat, same[stat], diff[stat])
-    assert sum(same.values()) < 0.3 * sum(diff.values())
+    # summed over the five statistics of issue 4 (a TV distance between 50-bin histograms of
+    # ~40 edges is large for any two webs, so rel_edge_length is compared by EMD only)
+    five = ("degree", "clustering", "orbit", "edge_length", "orientation")
+    assert sum(same[k] for k in five) < 0.3 * sum(diff[k] for k in five)
     syn = distribution_mmd(samples["syn_orb"], samples["orb_a"], kernel)
     syn_far = distribution_mmd(samples["syn_tangle"], samples["orb_a"], kernel)
     assert syn["orbit"] < syn_far["orbit"]
@@ -170,32 +186,234 @@ def test_hash_and_vun():
     e = w.edges.copy()
     e = e[1:]
     assert web_hash(w) != web_hash(w.replace(edges=e))
+    assert topology_hash(w) != topology_hash(w.replace(edges=e))
+    assert len(set(topology_hashes(webs[:10]))) == 10  # the test below needs 10 topologies
     bad = WebGraph(np.eye(3), [[0, 1]])
     gen = webs[:10] + webs[:5] + [bad]
     r = vun(gen, train=webs[5:10])
     assert r["n"] == 16 and r["valid"] == pytest.approx(15 / 16)
-    assert r["unique"] == pytest.approx(10 / 15)
-    assert r["novel"] == pytest.approx(10 / 15)  # webs[5:10] are in train
+    assert r["unique_topology"] == pytest.approx(10 / 15)
+    assert r["novel_topology"] == pytest.approx(10 / 15)  # webs[5:10] are in train
     assert r["vun"] == pytest.approx(5 / 16)
+    assert r["unique_geometry"] == pytest.approx(10 / 15)
+    assert r["novel_geometry"] == pytest.approx(10 / 15)
     assert r["failures"]["connected"] == 1
-    assert vun(gen)["novel"] is None
+    assert vun(gen)["novel_topology"] is None and vun(gen)["novel_geometry"] is None
+
+
+def _moved(w: WebGraph, seed: int, jitter: float = 0.0) -> WebGraph:
+    """``w`` with renumbered nodes, translated, with Gaussian jitter (x mean edge length)."""
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(w.n_nodes)
+    ell = w.edge_lengths.mean()
+    m = w.subgraph(perm)
+    return m.replace(pos=m.pos + [3.0, -2.0, 7.0] + rng.normal(0, jitter * ell, m.pos.shape))
+
+
+def test_isomorphic_webs_with_other_coordinates_are_one_topology():
+    w = build_dataset(grid_web(), 5, seed=1, split="none").to_webs()[0]
+    rng = np.random.default_rng(3)
+    other = _moved(w, 1).replace(pos=rng.uniform(-50, 50, (w.n_nodes, 3)))  # new positions
+    assert topology_hash(other) == topology_hash(w) and is_isomorphic(other, w)
+    assert topology_hashes([w, other, w]) == [topology_hash(w)] * 3  # batch-independent
+    r = vun([w, other], train=[_moved(w, 2)])
+    assert r["unique_topology"] == 0.5 and r["novel_topology"] == 0.0 and r["vun"] == 0.0
+    assert r["unique_geometry"] == 1.0 and r["novel_geometry"] == 0.5
+
+
+def test_topology_is_exact_where_weisfeiler_lehman_is_not():
+    ring = np.stack([np.cos(np.arange(6)), np.sin(np.arange(6)), np.zeros(6)], 1)
+    c6 = WebGraph(ring, [[i, (i + 1) % 6] for i in range(6)])
+    two_c3 = WebGraph(ring, [[0, 1], [1, 2], [0, 2], [3, 4], [4, 5], [3, 5]])
+    prism = WebGraph(ring, [[0, 1], [1, 2], [0, 2], [3, 4], [4, 5], [3, 5], [0, 3], [1, 4],
+                            [2, 5]])  # fmt: skip
+    k33 = WebGraph(ring, [[i, j] for i in (0, 2, 4) for j in (1, 3, 5)])
+    for a, b in [(c6, two_c3), (prism, k33)]:  # regular pairs: colour refinement is blind
+        assert topology_hash(a) == topology_hash(b)
+        assert not is_isomorphic(a, b)
+        assert first_topologies([a, b]).tolist() == [True, True]
+    assert first_topologies([prism, k33, prism.subgraph([5, 4, 3, 2, 1, 0])]).tolist() == [
+        True, True, False,
+    ]  # fmt: skip
+    path = WebGraph(np.eye(4, 3) * 2 + np.arange(4)[:, None], [[0, 1], [1, 2], [2, 3]])
+    star = WebGraph(np.eye(4, 3) * 2 + np.arange(4)[:, None], [[0, 1], [0, 2], [0, 3]])
+    assert topology_hash(path) != topology_hash(star)
+
+
+def test_same_geometry_within_the_stated_tolerance():
+    w = build_dataset(grid_web(), 5, seed=2, split="none").to_webs()[1]
+    assert same_geometry(w, _moved(w, 0))  # renumbered and translated
+    assert same_geometry(w, _moved(w, 0, jitter=0.005))
+    assert not same_geometry(w, _moved(w, 0, jitter=0.2))
+    # one node moved by 0.04 mean edge lengths: the same at tolerance 0.05, not at 0.03
+    ell = w.edge_lengths.mean()
+    pos = w.pos.copy()
+    pos[0, 0] += 0.04 * ell
+    v = w.replace(pos=pos)
+    assert same_geometry(w, v, tol=0.05) and not same_geometry(w, v, tol=0.03)
+    rot = w.replace(pos=w.pos[:, [1, 0, 2]] * [-1, 1, 1])  # rotated 90 deg about z
+    assert not same_geometry(w, rot) and is_isomorphic(w, rot)
+    assert not same_geometry(w, w.subgraph(np.arange(w.n_nodes - 1)))  # another node count
+    assert first_geometries([w, rot, _moved(w, 4, 0.005)]).tolist() == [True, True, False]
+    assert novel_geometries([w, rot], [_moved(w, 5)]).tolist() == [False, True]
+    with pytest.raises(InputError, match="tolerance"):
+        vun([w], geometry_tol=-1)
+
+
+def test_triangle_rate_and_leaf_share_known_graphs():
+    k3 = WebGraph(np.eye(3), [[0, 1], [1, 2], [0, 2]])
+    p3 = WebGraph(np.eye(3), [[0, 1], [1, 2]])
+    k4 = WebGraph(
+        np.vstack([np.eye(3), [[1.0, 1.0, 1.0]]]), list(itertools.combinations(range(4), 2))
+    )
+    assert structure_summary([k3]) == {"triangles_per_web": 1.0, "webs_with_triangle": 1.0,
+                                       "leaf_share": 0.0}  # fmt: skip
+    assert structure_summary([p3])["leaf_share"] == pytest.approx(2 / 3)
+    assert per_web_structure([k4, p3, k3])["triangles"].tolist() == [4, 0, 1]
+    s = structure_summary([k3, p3])
+    assert s["triangles_per_web"] == 0.5 and s["webs_with_triangle"] == 0.5
+    assert s["leaf_share"] == pytest.approx(1 / 3)
+    rep = evaluate([k3, k3], [p3, p3])
+    st = rep["structure"]
+    assert st["generated"]["triangles_per_web"] == 1.0 and st["reference"]["triangles_per_web"] == 0
+    assert st["ratio"]["triangles_per_web"]["ratio"] is None
+    assert "the data has none" in st["ratio"]["triangles_per_web"]["note"]
+    assert st["ratio"]["leaf_share"]["ratio"] == 0.0  # triangles have no loose ends
 
 
 def test_evaluate_report_json(samples):
     gen = samples["orb_a"][:20]
     for w in gen:
         w.meta["requested"] = {"num_nodes": w.n_nodes, "mean_edge_length": None}
-    rep = evaluate(gen, samples["orb_b"][:20])
+    rep = evaluate(gen, samples["orb_b"][:20], train=samples["orb_b"],
+                   baseline=samples["orb_b"][20:40], label="copies of data")  # fmt: skip
     json.dumps(rep)
     assert rep["fidelity"]["per_feature"]["num_nodes"]["r2"] == pytest.approx(1.0)
+    assert rep["fidelity"]["per_feature"]["num_nodes"]["median_rel_err"] == 0.0
     assert "mean_edge_length" not in rep["fidelity"]["per_feature"]
+    assert rep["fidelity"]["orientation_shares"] is None  # no orientation requested
+    assert all(r["ratio"] is not None for r in rep["mmd_ratio"].values())
     text = format_report(rep)
-    assert "V.U.N." in text and "orbit" in text and "pooled R^2" in text
+    for want in ("V.U.N.", "graphlet orbits", "pooled R^2", "headline length", "leaf",
+                 "copies of data", "decoder repairs: not recorded", "isomorphism"):  # fmt: skip
+        assert want in text, want
     with pytest.raises(InputError):
         evaluate([], gen)
+    with pytest.raises(InputError, match="baseline"):
+        evaluate(gen, gen, baseline=[])
+
+
+def test_r2_undefined_when_the_requested_values_do_not_vary():
+    req = np.full((6, 2), [40.0, 2.5])
+    got = req + [[3e-6, 0.0]] * 6  # one condition met within 3e-6
+    f = fidelity(req, got, ["num_nodes", "mean_degree"])
+    for name in ("num_nodes", "mean_degree"):
+        d = f["per_feature"][name]
+        assert d["r2"] is None and "do not vary" in d["r2_note"]
+    assert f["per_feature"]["num_nodes"]["median_rel_err"] == pytest.approx(3e-6 / 40)
+    assert f["pooled_r2"] is None and "requested values vary" in f["pooled_note"]
+    assert r2_score(np.array([1.0]), np.array([1.0]))[0] is None
+    # one varying feature: pooled over it alone, said so
+    req2 = np.column_stack([req[:, 0], np.linspace(2, 3, 6)])
+    g = fidelity(req2, req2, ["num_nodes", "mean_degree"])
+    assert g["pooled_r2"] == pytest.approx(1.0) and "not num_nodes" in g["pooled_note"]
+    webs = [grid_web(3, 3, 1, seed=s) for s in range(4)]
+    for w in webs:
+        w.meta["requested"] = {"num_nodes": 9.0}
+    text = format_report(evaluate(webs, webs))
+    assert "R^2 0.0000" not in text and "undefined" in text
+
+
+def test_relative_errors_known_values():
+    f = fidelity(np.array([[10.0], [20.0], [0.0]]), np.array([[11.0], [18.0], [5.0]]), ["a"])
+    d = f["per_feature"]["a"]
+    assert d["median_rel_err"] == pytest.approx(0.1) and d["rel_err"] == pytest.approx(0.1)
+    assert d["n_rel"] == 2 and d["n"] == 3  # a request of 0 has no relative error
+    assert d["mae"] == pytest.approx(8 / 3)
+
+
+def test_mmd_ratio_guarded_against_a_degenerate_baseline(samples):
+    same = distribution_mmd(samples["orb_a"], samples["orb_a"])
+    assert max(same.values()) < 1e-12
+    r = mmd_ratio(0.037, same["degree"])
+    assert r["ratio"] is None and "below the floor" in r["note"]
+    assert mmd_ratio(0.02, 0.01)["ratio"] == pytest.approx(2.0)
+    assert mmd_ratio(0.02, 1e-7, floor=1e-8)["ratio"] == pytest.approx(2e5)  # stated floor
+    assert mmd_ratio(float("nan"), 0.01)["ratio"] is None
+    rep = evaluate(samples["tangle"][:10], samples["orb_a"], baseline=samples["orb_a"])
+    assert all(v["ratio"] is None for v in rep["mmd_ratio"].values())
+    assert "no ratio" in format_report(rep)
+
+
+def test_relative_length_mmd_is_scale_free(samples):
+    webs = samples["orb_a"][:15]
+    big = [w.replace(pos=w.pos * 10.0) for w in webs]
+    m = distribution_mmd(webs, big, statistics=["rel_edge_length", "edge_length"])
+    assert m["rel_edge_length"] < 1e-12 and m["edge_length"] > 0.1
+    st = ["rel_edge_length"]
+    far = distribution_mmd(webs, samples["tangle"][:15], statistics=st)[st[0]]
+    near = distribution_mmd(webs, samples["orb_b"][:15], statistics=st)[st[0]]
+    assert far > 10 * near
+
+
+def test_orientation_shares_known_web():
+    w = WebGraph([[0, 0, 0], [2, 0, 0], [2, 0, 1]], [[0, 1], [1, 2]])
+    sh = orientation_shares(features_table([w]), FEATURE_NAMES)
+    np.testing.assert_allclose(sh, [[2 / 3, 0.0, 1 / 3]])
+    w.meta["requested"] = dict(zip(FEATURE_NAMES, features_table([w])[0].tolist()))
+    rep = evaluate([w, w], [w])
+    sh = rep["fidelity"]["orientation_shares"]["per_feature"]
+    assert sh["share_x"]["median_rel_err"] == 0.0 and sh["share_y"]["n_rel"] == 0
 
 
 @pytest.mark.parametrize("k", [0, -2, 2.5, True])
 def test_vun_rejects_bad_degree_cap(k):
     with pytest.raises(InputError, match="K"):
         vun([grid_web(3, 3, 1)], K=k)
+
+
+def _cli(args: list[str]) -> int:
+    from araneus.cli import main
+
+    try:
+        main(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def test_cli_evaluate_reads_the_folder_generate_writes(tmp_path, capsys):
+    from _models_synth import synth_dataset
+
+    data = synth_dataset(40, seed=2, K=4, L=24)
+    path, run = tmp_path / "d.npz", tmp_path / "run"
+    data.save(path)
+    train = ["train", "--model", "sparse", "--data", str(path), "--out", str(run), "--steps", "2"]
+    assert _cli(train + ["--batch-size", "8", "--no-progress", "--set", "width=16",
+                         "--set", "depth=1"]) == 0  # fmt: skip
+    for fmt in ("csv", "json"):  # CSV: two files per web, neither of them the table
+        out = tmp_path / f"gen_{fmt}"
+        gen = ["generate", str(run), "-c", "num_nodes=12", "-c", "mean_edge_length=1.5",
+               "--n", "4", "--steps", "2", "--format", fmt, "--out", str(out)]  # fmt: skip
+        assert _cli(gen) == 0
+        capsys.readouterr()
+        rep_path = tmp_path / f"rep_{fmt}.json"
+        args = ["evaluate", str(out), "--reference", str(path), "--reference-split", "test",
+                "--train", str(path), "--json", str(rep_path)]  # fmt: skip
+        assert _cli(args) == 0, capsys.readouterr().err
+        text = capsys.readouterr().out
+        rep = json.loads(rep_path.read_text())
+        assert rep["n_generated"] == 4 and rep["label"] == "sparse, constrained (exact=true)"
+        nodes = rep["fidelity"]["per_feature"]["num_nodes"]
+        assert nodes["r2"] is None and nodes["n"] == 4  # one condition: R^2 undefined
+        assert "mean_degree" not in rep["fidelity"]["per_feature"]  # left free
+        assert rep["repair"]["samples"] == 4 and rep["n_baseline"] == 4
+        assert "undefined" in text and "decoder repairs" in text and "R^2 0.0000" not in text
+    (tmp_path / "gen_json" / "features.csv").write_text(
+        "file,requested_num_nodes\nweb_0000.json,abc\n"
+    )
+    assert _cli(["evaluate", str(tmp_path / "gen_json"), "--reference", str(path)]) == 2
+    assert "requested_num_nodes 'abc' is not a number" in capsys.readouterr().err
+    (tmp_path / "gen_json" / "features.csv").write_text("file,requested_num_nodes\n../x.json,1\n")
+    assert _cli(["evaluate", str(tmp_path / "gen_json"), "--reference", str(path)]) == 2
+    assert "must name a file in the folder" in capsys.readouterr().err

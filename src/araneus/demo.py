@@ -175,6 +175,10 @@ class ModelRun:
     condition_index: np.ndarray  # (S,) which requested condition
     metrics: dict[str, Any]
     seconds: float
+    #: the same conditions sampled by the model alone (``exact=False``): its metrics and
+    #: sampling time; None for a model without constrained sampling
+    alone_metrics: dict[str, Any] | None = None
+    alone_seconds: float = 0.0
 
 
 @dataclass
@@ -264,23 +268,60 @@ def generate_samples(
     """Stage 4 for one model: sample, re-measure, and score against the test split.
 
     Returns a :class:`ModelRun`; ``metrics`` is :func:`araneus.metrics.evaluate`'s dict
-    (MMD^2 against the test split, V.U.N. against the training split, fidelity).
+    (MMD^2 against the test split with ratios to a training draw of the same size,
+    V.U.N. against the training split, fidelity, repairs) for the model's default
+    (constrained) sampling, ``alone_metrics`` the same for the model alone.
     """
+    conds = [dict(c) for c in conditions for _ in range(per_condition)]
+    requested = np.array([[c[f] for f in FEATURE_NAMES] for c in conds])
+    reference = _split_webs(dataset, "test")
+    train = _split_webs(dataset, "train")
+    pick = np.random.default_rng([seed, 5]).permutation(len(train))[: len(conds)]
+    ctx = {"reference": reference, "train": train, "requested": requested,
+           "baseline": [train[i] for i in np.sort(pick)]}  # fmt: skip
+    alone, alone_seconds = None, 0.0
+    if getattr(model.config, "exact", False):
+        with _model_alone(model):
+            _, alone, alone_seconds = _sample_and_score(
+                model, conds, guidance, seed, ctx, MODEL_ALONE
+            )
+    label = CONSTRAINED if getattr(model.config, "exact", False) else MODEL_ALONE
+    webs, metrics, seconds = _sample_and_score(model, conds, guidance, seed, ctx, label)
+    cond_idx = np.repeat(np.arange(len(conditions)), per_condition)
+    achieved = features_table(webs)
+    return ModelRun(model.name, webs, requested, achieved, cond_idx, metrics, seconds,
+                    alone, alone_seconds)  # fmt: skip
+
+
+#: Labels of the two ways of sampling in the demo's metrics.
+MODEL_ALONE = "model alone"
+CONSTRAINED = "constrained"
+
+
+@contextmanager
+def _model_alone(model: Any) -> Iterator[None]:
+    """Sample ``model`` without its constraints (``exact=False``) inside the block."""
+    import dataclasses
+
+    before = model.config
+    model.config = dataclasses.replace(before, exact=False)
+    try:
+        yield
+    finally:
+        model.config = before
+
+
+def _sample_and_score(model, conds, guidance, seed, ctx, label):
     from .metrics import evaluate
 
-    conds = [dict(c) for c in conditions for _ in range(per_condition)]
     t0 = time.perf_counter()
     webs = model.sample(conds, len(conds), guidance=guidance, seed=seed)
     seconds = time.perf_counter() - t0
-    requested = np.array([[c[f] for f in FEATURE_NAMES] for c in conds])
-    achieved = features_table(webs)
-    reference = _split_webs(dataset, "test")
-    train = _split_webs(dataset, "train")
-    metrics = evaluate(webs, reference, train=train, requested=requested)
     stats = getattr(model, "last_decode_stats", None)
+    metrics = evaluate(webs, ctx["reference"], train=ctx["train"], requested=ctx["requested"],
+                       baseline=ctx["baseline"], decode_stats=stats, label=label)  # fmt: skip
     metrics["repair_rate"] = None if stats is None else float(stats.repair_rate)
-    cond_idx = np.repeat(np.arange(len(conditions)), per_condition)
-    return ModelRun(model.name, webs, requested, achieved, cond_idx, metrics, seconds)
+    return webs, metrics, seconds
 
 
 def _split_webs(dataset, split: str) -> list[WebGraph]:

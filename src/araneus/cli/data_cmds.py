@@ -111,34 +111,56 @@ def register(app: typer.Typer) -> None:
 
     @app.command("evaluate")
     def evaluate_cmd(
-        generated: Path = typer.Argument(..., help="Generated webs: dataset file or folder."),
+        generated: Path = typer.Argument(
+            ...,
+            help="Generated webs: a folder from 'araneus generate', any folder of web "
+            "files, or a dataset file.",
+        ),  # fmt: skip
         reference: Path = typer.Option(..., "--reference", help="Dataset file or folder."),
-        train: Path | None = typer.Option(None, "--train", help="Training set for novelty."),
+        train: Path | None = typer.Option(
+            None, "--train", help="Training set: novelty, and the baseline of MMD ratios."
+        ),
         ref_split: str | None = typer.Option(
             None, "--reference-split", help="Use only this split of a reference dataset."
         ),
         k: int = typer.Option(5, "-K", "--max-neighbors", help="Degree cap of validity."),
         kernel: str = typer.Option("emd", "--kernel", help="emd (GraphRNN) or tv (GRAN)."),
+        tol: float = typer.Option(
+            0.05, "--geometry-tol", help="Same geometry: nodes within this x mean edge length."
+        ),
         limit: int | None = typer.Option(None, "--limit", help="At most this many webs per set."),
         json_out: Path | None = typer.Option(None, "--json", help="Write the report as JSON."),
     ) -> None:
-        """Compare generated webs with reference webs: MMDs, V.U.N., fidelity.
+        """Compare generated webs with reference webs: fidelity, V.U.N., MMDs, structure.
 
-        Example: araneus evaluate generated/ --reference data.npz --reference-split test
+        Example: araneus evaluate gen/ --reference data.npz --reference-split test --train data.npz
         """
         import json
+
+        import numpy as np
 
         from .._util import write_text_atomic
         from ..dataset.files import load_webs
         from ..errors import InputError
-        from ..metrics import evaluate, format_report
+        from ..metrics import evaluate, format_report, load_generated
 
         if json_out is not None and json_out.is_dir():
             raise InputError(f"--json {json_out} is a directory; give a file name")
-        gen = load_webs(generated, limit=limit)
+        gen = load_generated(generated, limit=limit)
         ref = load_webs(reference, split=ref_split, limit=limit)
         tr = None if train is None else load_webs(train, split="train")
-        rep = evaluate(gen, ref, train=tr, K=k, kernel=kernel)
+        base = None
+        if tr is not None:  # a seeded draw of training webs as large as the generated set
+            pick = np.random.default_rng(0).permutation(len(tr))[: len(gen.webs)]
+            base = [tr[i] for i in np.sort(pick)]
+        label = None
+        if gen.info.get("model"):
+            exact = (gen.info.get("config") or {}).get("exact")
+            how = {True: "constrained (exact=true)", False: "model alone (exact=false)"}
+            label = f"{gen.info['model']}, {how.get(exact, 'sampling settings unknown')}"
+        rep = evaluate(gen.webs, ref, train=tr, requested=gen.requested, K=k, kernel=kernel,
+                       geometry_tol=tol, baseline=base, decode_stats=gen.decode_stats,
+                       label=label)  # fmt: skip
         typer.echo(format_report(rep))
         if json_out is not None:
             write_text_atomic(json_out, json.dumps(rep, indent=2))

@@ -121,7 +121,9 @@ def register(app: typer.Typer) -> None:
             "as the model has them.",
         ),
     ) -> None:
-        """Generate webs for the given conditions; writes one file per web + features.csv."""
+        """Generate webs for the given conditions; writes one file per web, features.csv
+        and generation.json (settings and repair counts, read by ``araneus evaluate``)."""
+        from ..metrics.folder import write_generation_info
         from ..models import load_model
         from ..models.base import set_sampling
 
@@ -131,6 +133,7 @@ def register(app: typer.Typer) -> None:
             set_sampling(model, settings)
         webs = model.sample(cond, n, guidance=guidance, seed=seed, steps=steps)
         write_generation(webs, [cond] * n, out, fmt)
+        write_generation_info(out, model, len(webs), guidance=guidance, seed=seed, steps=steps)
         st = getattr(model, "last_decode_stats", None)
         rate = (
             f", repair needed in {100 * st.repair_rate:.0f}% of samples" if st is not None else ""

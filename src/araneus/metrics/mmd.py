@@ -66,3 +66,42 @@ def mmd2(
         return np.exp(-(d**2) / (2.0 * sigma**2)).mean()
 
     return float(max(k(x, x) + k(y, y) - 2.0 * k(x, y), 0.0))
+
+
+#: Baseline MMD^2 below which no ratio is given: a kernel this flat (mean exp(-d^2 /
+#: 2 sigma^2) within 1e-6 of 1) means the statistic does not tell the two sets apart.
+MMD_FLOOR = 1e-6
+
+
+def mmd_ratio(value: float, baseline: float, floor: float = MMD_FLOOR) -> dict:
+    """``value / baseline`` of two MMD^2 figures, guarded against a degenerate baseline.
+
+    Parameters
+    ----------
+    value
+        MMD^2 of the generated webs against the reference.
+    baseline
+        MMD^2 of data against the same reference (e.g. train vs test).
+    floor
+        Smallest baseline a ratio is given for.
+
+    Returns
+    -------
+    dict
+        ``ratio`` (None when the baseline is below ``floor`` or either figure is not a
+        finite number >= 0), ``value``, ``baseline``, ``floor`` and ``note`` (why there is
+        no ratio, else None).
+    """
+    try:
+        value, baseline = float(value), float(baseline)
+    except (TypeError, ValueError):
+        value = baseline = float("nan")
+    out = {"ratio": None, "value": value, "baseline": baseline, "floor": floor, "note": None}
+    if not all(np.isfinite(v) and v >= 0 for v in (value, baseline)):
+        out["note"] = "an MMD^2 figure is missing or not a finite number >= 0"
+    elif baseline < floor:
+        out["note"] = (f"the baseline MMD^2 {baseline:.2g} is below the floor {floor:.0e}: "
+                       "the statistic does not separate the data's own sets")  # fmt: skip
+    else:
+        out["ratio"] = value / baseline
+    return out

@@ -181,7 +181,9 @@ def orbit_counts(st: Stacked, a: sp.csr_matrix | None = None) -> np.ndarray:
 def per_web_mean(values: np.ndarray, st: Stacked) -> np.ndarray:
     """(W, ...) mean of per-node ``values`` over each web's nodes (0 for empty webs)."""
     n = np.diff(st.offsets)
-    s = np.add.reduceat(values, st.offsets[:-1], axis=0) if len(values) else values
+    if not len(values):
+        return np.zeros((len(n), *values.shape[1:]))
+    s = np.add.reduceat(values, st.offsets[:-1], axis=0)
     s = np.where((n > 0).reshape(-1, *[1] * (values.ndim - 1)), s, 0)
     return s / np.maximum(n, 1).reshape(-1, *[1] * (values.ndim - 1))
 

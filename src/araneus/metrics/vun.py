@@ -4,14 +4,21 @@
   <= K and no zero-length edge (shorter than ``1e-9`` times the web's bounding-box
   diagonal). WebGraph construction already guarantees finite positions, no self-loops,
   no duplicate edges and no dangling indices.
-- *hash*: a Weisfeiler-Lehman graph hash (3 iterations, vectorised over all webs, see
-  :func:`web_hashes`) combined with the multiset of node positions relative to the
-  centroid rounded to ``decimals`` decimals. Two webs are the same if both agree: same
-  WL topology class and the same shape up to node order.
-- *uniqueness*: distinct hashes among valid webs / number of valid webs.
-- *novelty*: valid webs whose hash is not in the training set / number of valid webs.
-- *V.U.N.*: webs that are valid, the first of their hash among the generated, and novel,
-  over all generated webs.
+- *topology* (the graph generation literature's definition, up to isomorphism: V.U.N. of
+  Vignac et al., DiGress, ICLR 2023): *unique* = valid webs isomorphic to no earlier
+  generated web / valid webs; *novel* = valid webs isomorphic to no training web / valid
+  webs; *V.U.N.* = webs that are valid, unique and novel / all generated webs. Decided by
+  Weisfeiler-Lehman hashes and an exact isomorphism test (:mod:`.topology`).
+- *geometry*: the same fractions with "the same node positions within ``geometry_tol``
+  times the mean edge length, up to translation" (:mod:`.geometry`) in place of
+  isomorphism; edges are ignored there.
+
+A model that adds noise to the positions of a memorised training web scores 100% on a hash
+of positions but not on topology; a model that makes a few small trees over and over
+scores low on topology but may still score 100% on geometry. The two are reported
+separately.
+:func:`web_hash` (topology and positions rounded to ``decimals``) remains a fingerprint of
+one exact web; uniqueness does not use it.
 """
 
 from __future__ import annotations
@@ -22,6 +29,14 @@ import numpy as np
 
 from ..errors import InputError
 from ..web import WebGraph
+from .geometry import GEOMETRY_TOL, check_tol, first_geometries, novel_geometries
+from .topology import (
+    TopologyIndex,
+    first_topologies,
+    hashes_and_colours,
+    mix64,
+    segment_sum,
+)
 
 
 def _check_cap(K: int) -> None:  # noqa: N803
@@ -58,31 +73,6 @@ def validity(web: WebGraph, K: int = 5) -> dict[str, bool]:  # noqa: N803
     return checks
 
 
-_M1, _M2, _GOLD = (
-    np.uint64(0xBF58476D1CE4E5B9),
-    np.uint64(0x94D049BB133111EB),
-    np.uint64(0x9E3779B97F4A7C15),
-)
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser on uint64 arrays (wrapping arithmetic)."""
-    z = x.astype(np.uint64) + _GOLD
-    z = (z ^ (z >> np.uint64(30))) * _M1
-    z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
-
-
-def _segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Wrapping uint64 sums of ``values`` over segments ``offsets[i]:offsets[i+1]``."""
-    n = np.diff(offsets)
-    out = np.zeros(len(n), dtype=np.uint64)
-    ne = n > 0
-    if len(values) and ne.any():
-        out[ne] = np.add.reduceat(values, offsets[:-1][ne])
-    return out
-
-
 def web_hashes(
     webs: Sequence[WebGraph], decimals: int = 2, iterations: int = 3, salt: int = 0
 ) -> np.ndarray:
@@ -99,21 +89,21 @@ def web_hashes(
     st = stack_webs(webs)
     a = st.csr()
     m = st.n_nodes
-    label = _mix(np.diff(a.indptr).astype(np.uint64) + np.uint64(salt))
-    acc = _segment_sum(label, st.offsets)
+    label = mix64(np.diff(a.indptr).astype(np.uint64) + np.uint64(salt))
+    acc = segment_sum(label, st.offsets)
     rows = np.repeat(np.arange(m), np.diff(a.indptr))
     for it in range(iterations):
         agg = np.zeros(m, dtype=np.uint64)
         if len(rows):
-            np.add.at(agg, rows, _mix(label[a.indices]))
-        label = _mix(label * np.uint64(1_000_003) + agg + np.uint64(it + 1))
-        acc = acc * np.uint64(31) + _segment_sum(label, st.offsets)
+            np.add.at(agg, rows, mix64(label[a.indices]))
+        label = mix64(label * np.uint64(1_000_003) + agg + np.uint64(it + 1))
+        acc = acc * np.uint64(31) + segment_sum(label, st.offsets)
     if m:
         cen = per_web_center(st)
         q = np.rint((st.pos - cen) * 10.0**decimals).astype(np.int64).astype(np.uint64)
-        g = _mix(_mix(_mix(q[:, 0] + np.uint64(salt)) + q[:, 1]) + q[:, 2])
-        acc = _mix(acc ^ _segment_sum(g, st.offsets))
-    return _mix(acc + np.diff(st.offsets).astype(np.uint64))
+        g = mix64(mix64(mix64(q[:, 0] + np.uint64(salt)) + q[:, 1]) + q[:, 2])
+        acc = mix64(acc ^ segment_sum(g, st.offsets))
+    return mix64(acc + np.diff(st.offsets).astype(np.uint64))
 
 
 def per_web_center(st) -> np.ndarray:
@@ -141,14 +131,33 @@ def vun(
     generated: Sequence[WebGraph],
     train: Sequence[WebGraph] | None = None,
     K: int = 5,  # noqa: N803
-    decimals: int = 2,
+    geometry_tol: float = GEOMETRY_TOL,
 ) -> dict:
     """Validity, uniqueness, novelty and V.U.N. fractions (see module docstring).
 
-    Returns a dict with ``n``, ``valid``, ``unique``, ``novel`` (None without ``train``),
-    ``vun`` (None without ``train``), and ``failures`` counting each failed check.
+    Parameters
+    ----------
+    generated
+        Generated webs.
+    train
+        Training webs for novelty (None: no novelty).
+    K
+        Degree cap of the validity check.
+    geometry_tol
+        Tolerance of geometric sameness, a fraction of the mean edge length.
+
+    Returns
+    -------
+    dict
+        ``n``, ``valid``, ``unique_topology``, ``novel_topology`` (None without
+        ``train``), ``vun`` (on topology; None without ``train``), ``unique_geometry``,
+        ``novel_geometry`` (None without ``train``), ``geometry_tol``, ``n_train`` and
+        ``failures`` counting each failed validity check. Fractions over valid webs are
+        None when no web is valid.
     """
     _check_cap(K)
+    geometry_tol = check_tol(geometry_tol)
+    generated = list(generated)
     n = len(generated)
     checks = [validity(w, K) for w in generated]
     ok = np.array([c["valid"] for c in checks], dtype=bool)
@@ -156,26 +165,29 @@ def vun(
         k: int(sum(not c[k] for c in checks)) for k in ("non_empty", "connected", "degree_cap",
                                                         "no_zero_length")
     }  # fmt: skip
-    hx = _hex(list(generated), decimals)
-    hashes = [h if v else None for h, v in zip(hx, ok)]
-    seen: set[str] = set()
-    first = np.zeros(n, dtype=bool)
-    for i, h in enumerate(hashes):
-        if h is not None and h not in seen:
-            seen.add(h)
-            first[i] = True
-    n_valid = int(ok.sum())
+    good = [w for w, v in zip(generated, ok) if v]
+    n_valid = len(good)
+    frac = lambda x: float(np.mean(x)) if n_valid else None  # noqa: E731
+    hashes, colours = hashes_and_colours(good)
+    first_t = first_topologies(good, (hashes, colours))
     out = {
         "n": n,
-        "valid": n_valid / n if n else 0.0,
-        "unique": len(seen) / n_valid if n_valid else 0.0,
-        "novel": None,
+        "valid": n_valid / n if n else None,
+        "unique_topology": frac(first_t),
+        "novel_topology": None,
         "vun": None,
+        "unique_geometry": frac(first_geometries(good, geometry_tol)),
+        "novel_geometry": None,
+        "geometry_tol": geometry_tol,
+        "n_train": None if train is None else len(train),
         "failures": failures,
     }
     if train is not None:
-        known = set(_hex(list(train), decimals))
-        novel = np.array([h is not None and h not in known for h in hashes], dtype=bool)
-        out["novel"] = float(novel[ok].mean()) if n_valid else 0.0
-        out["vun"] = float((ok & first & novel).mean()) if n else 0.0
+        index = TopologyIndex(train)
+        novel_t = np.array(
+            [index.find(w, h, c) is None for w, h, c in zip(good, hashes, colours)], dtype=bool
+        )
+        out["novel_topology"] = frac(novel_t)
+        out["vun"] = float((first_t & novel_t).sum() / n) if n else None
+        out["novel_geometry"] = frac(novel_geometries(good, train, geometry_tol))
     return out
