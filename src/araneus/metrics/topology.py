@@ -52,14 +52,15 @@ def segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 
 def _classes_per_web(owner: np.ndarray, label: np.ndarray, n_webs: int) -> np.ndarray:
-    """(W,) number of distinct labels in each web."""
+    """(W,) number of distinct labels in each web (labels compared on their top 40 bits,
+    so that one sort of ``owner << 40 | label >> 24`` groups them; a rare clash can only
+    end a web's refinement early, the same way for isomorphic webs)."""
     if not len(label):
         return np.zeros(n_webs, dtype=np.int64)
-    o = np.lexsort((label, owner))
-    ow, lb = owner[o], label[o]
-    new = np.ones(len(o), dtype=bool)
-    new[1:] = (ow[1:] != ow[:-1]) | (lb[1:] != lb[:-1])
-    return np.bincount(ow[new], minlength=n_webs)
+    key = np.sort((owner.astype(np.uint64) << np.uint64(40)) | (label >> np.uint64(24)))
+    new = np.ones(len(key), dtype=bool)
+    new[1:] = key[1:] != key[:-1]
+    return np.bincount((key[new] >> np.uint64(40)).astype(np.int64), minlength=n_webs)
 
 
 def wl_refine(webs: Sequence[WebGraph], salt: int = 0) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -113,25 +114,26 @@ def wl_refine(webs: Sequence[WebGraph], salt: int = 0) -> tuple[np.ndarray, list
 
 
 def topology_hash(web: WebGraph) -> str:
-    """128-bit hex hash of a web's topology (two independent :func:`wl_refine` hashes).
+    """64-bit hex hash of a web's topology (:func:`wl_refine`).
 
-    Equal for isomorphic webs whatever their node order or positions.
+    Equal for isomorphic webs whatever their node order or positions; webs with equal
+    hashes are isomorphic unless refinement cannot tell them apart (or on a hash clash),
+    which :class:`TopologyIndex` settles with an exact test.
     """
     return topology_hashes([web])[0]
 
 
 def topology_hashes(webs: Sequence[WebGraph]) -> list[str]:
-    """128-bit hex topology hash of every web (vectorised over all webs)."""
+    """64-bit hex topology hash of every web (vectorised over all webs)."""
     return hashes_and_colours(webs)[0]
 
 
 def hashes_and_colours(webs: Sequence[WebGraph]) -> tuple[list[str], list[np.ndarray]]:
-    """128-bit hex topology hashes and (salt 0) stable node colours of every web."""
+    """Hex topology hashes and stable node colours of every web."""
     if not len(webs):
         return [], []
-    h1, colours = wl_refine(webs, salt=0)
-    h2, _ = wl_refine(webs, salt=0x5EED)
-    return [f"{a:016x}{b:016x}" for a, b in zip(h1.tolist(), h2.tolist())], colours
+    h, colours = wl_refine(webs)
+    return [f"{a:016x}" for a in h.tolist()], colours
 
 
 class TopologyIndex:
