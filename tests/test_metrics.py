@@ -5,7 +5,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from araneus import InputError, WebGraph
+from araneus import FormatError, InputError, WebGraph
 from araneus.dataset import build_dataset
 from araneus.features import FEATURE_NAMES, features_table
 from araneus.metrics import (
@@ -417,3 +417,31 @@ def test_cli_evaluate_reads_the_folder_generate_writes(tmp_path, capsys):
     (tmp_path / "gen_json" / "features.csv").write_text("file,requested_num_nodes\n../x.json,1\n")
     assert _cli(["evaluate", str(tmp_path / "gen_json"), "--reference", str(path)]) == 2
     assert "must name a file in the folder" in capsys.readouterr().err
+
+
+def test_load_generated_other_sources_and_bad_info(tmp_path):
+    from araneus.io import write_web
+    from araneus.metrics import load_generated
+
+    ds = build_dataset(grid_web(), 6, seed=0, split="none")
+    ds.save(tmp_path / "d.npz")
+    got = load_generated(tmp_path / "d.npz", limit=4)
+    assert len(got.webs) == 4 and got.requested is None and got.decode_stats is None
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    for i, w in enumerate(ds.to_webs()[:3]):
+        w.meta["requested"] = {"num_nodes": float(w.n_nodes)}
+        write_web(w, folder / f"w{i}.json")
+    got = load_generated(folder)
+    assert len(got.webs) == 3 and np.isfinite(got.requested[:, 4]).all()
+    (folder / "features.csv").write_text(
+        "file,requested_num_nodes,achieved_num_nodes\nw0.json,5,5\nw2.json,,7\n"
+    )
+    (folder / "generation.json").write_text('{"model": "x", "decode_stats": {"repair_rate": 0.5}}')
+    got = load_generated(folder)
+    assert len(got.webs) == 2 and got.requested[0, 4] == 5 and np.isnan(got.requested[1, 4])
+    assert got.decode_stats == {"repair_rate": 0.5} and got.info == {"model": "x"}
+    for bad in ("[1, 2]", '{"decode_stats": {"repair_rate": "high"}}', "{"):
+        (folder / "generation.json").write_text(bad)
+        with pytest.raises(FormatError, match="generation.json"):
+            load_generated(folder)
