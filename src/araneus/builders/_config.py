@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from ..errors import ConfigError
+from ..resample import parse_resolution
 
 
 def positive(name: str, value: float) -> None:
@@ -56,3 +57,8 @@ def less(name_a: str, a: float, name_b: str, b: float, why: str) -> None:
     """Raise :class:`ConfigError` unless ``a < b``."""
     if not a < b:
         raise ConfigError(f"{name_a} ({a}) must be smaller than {name_b} ({b}): {why}")
+
+
+def resolution_field(cfg: object) -> None:
+    """Canonicalise the frozen config's ``resolution`` ("auto" or a length >= 0, mm)."""
+    object.__setattr__(cfg, "resolution", parse_resolution(cfg.resolution))

@@ -13,7 +13,9 @@ from collections.abc import Callable
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from ..web import WebGraph, canonicalize_edges, thread_code
+from ..resample import resample
+from ..web import THREAD_TYPES, WebGraph, canonicalize_edges, thread_code
+from .shaping import DEFAULT_FORCE_DENSITY
 
 
 class Draft:
@@ -181,9 +183,14 @@ def assemble_web(
     anchor: np.ndarray,
     meta: dict,
 ) -> WebGraph:
-    """Build the final :class:`WebGraph`, dropping unused nodes and any duplicate edge."""
+    """Build the final :class:`WebGraph`, dropping unused nodes and any duplicate edge.
+
+    Every edge gets ``edge_attrs["force_density"]``, the force density of its thread
+    type from :data:`~araneus.builders.shaping.DEFAULT_FORCE_DENSITY` (the values the
+    builders form-find with).
+    """
     edges, keep, _ = canonicalize_edges(edges, len(pos))
-    thread = thread[keep]
+    thread = thread[keep].astype(np.int8)
     used = np.zeros(len(pos), bool)
     used[edges.ravel()] = True
     new_id = np.cumsum(used) - 1
@@ -191,9 +198,26 @@ def assemble_web(
         pos[used],
         new_id[edges],
         node_attrs={"anchor": anchor[used]},
-        edge_attrs={"thread": thread.astype(np.int8)},
+        edge_attrs={"thread": thread, "force_density": type_force_density(thread)},
         meta=meta,
     )
+
+
+def type_force_density(codes: np.ndarray) -> np.ndarray:
+    """(E,) float64 force densities of thread-type codes (:data:`DEFAULT_FORCE_DENSITY`)."""
+    lut = np.array([DEFAULT_FORCE_DENSITY[name] for name in THREAD_TYPES])
+    return lut[np.asarray(codes, np.int64)]
+
+
+def scan_form(web: WebGraph, resolution: str | float, rng: np.random.Generator) -> WebGraph:
+    """The builders' last step: ``web`` itself (resolution 0) or its scan-like resampling.
+
+    The resampling seed is drawn from the builder's ``rng`` after the junction web is
+    complete, so the junction form does not depend on ``resolution``.
+    """
+    if resolution == 0:
+        return web
+    return resample(web, resolution, seed=int(rng.integers(2**31)))
 
 
 def box_face_points(
@@ -234,6 +258,7 @@ def grow_threads(
     thread: str,
     batch: int = 64,
     n_candidates: int = 2048,
+    vertical_bias: float = 0.0,
 ) -> None:
     """Add ``n_threads`` tangle threads, each fixed to at least one earlier thread.
 
@@ -244,6 +269,9 @@ def grow_threads(
     drawn on existing threads with probability proportional to ``length *
     seg_weight(midpoints (S,3), codes (S,))``. Threads are added in batches of ``batch``
     that attach only to threads laid before the batch (vectorised per batch).
+    ``vertical_bias`` adds ``vertical_bias * (|cos| - 1)`` to the log-weight of an end
+    point, ``cos`` the cosine of the new thread's angle to the vertical (0 = none), so
+    that steep threads are preferred.
     """
     done = 0
     while done < n_threads:
@@ -266,6 +294,9 @@ def grow_threads(
         start_seg = np.where(from_anchor, -1, cs[start_c])
         d = cdist(start_p, cp)  # (b, C)
         logits = -d / length_scale
+        if vertical_bias:
+            dz = np.abs(cp[None, :, 2] - start_p[:, None, 2])
+            logits += vertical_bias * (np.divide(dz, d, out=np.zeros_like(d), where=d > 0) - 1)
         logits[(d < min_length) | (cs[None, :] == start_seg[:, None])] = -np.inf
         g = rng.gumbel(size=logits.shape)
         end_c = np.argmax(logits + g, axis=1)

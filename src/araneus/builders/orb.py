@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..web import THREAD_TYPES, WebGraph
 from . import _config as v
-from ._geometry import Draft, assemble_web
+from ._geometry import Draft, assemble_web, scan_form
 from .shaping import DEFAULT_FORCE_DENSITY, form_find
 
 
@@ -45,8 +45,14 @@ class OrbConfig:
         Length of the anchor threads from corner to support.
     hub_offset
         Height of the hub above the centre, as a fraction of ``frame_radius``.
+    anchors_per_corner
+        Anchor threads from each frame corner to its supports (1-4).
     hub_hole, hub_radius, hub_turns
-        Open hub radius, outer radius of the hub spiral and its number of turns.
+        Open hub radius, outer radius of the hub and its number of loops (the radii start
+        on the outermost loop; 0 = radii start on the open hub ring).
+    hub_join
+        Probability that two neighbouring radii join on their way in from one hub loop
+        to the next (a degree-5 hub junction).
     free_zone
         Width of the free zone between hub and capture spiral.
     max_radial_gap
@@ -66,27 +72,35 @@ class OrbConfig:
         Out-of-plane sag of the web (mm) under a lateral load.
     jitter
         Standard deviation of random node displacements.
+    resolution
+        Scan-like form: ``"auto"`` or a segment length (mm) to subdivide every thread
+        into a jittered, sagging polyline (:func:`araneus.resample.resample`); 0 (the
+        default) keeps the junction-only form.
     """
 
     frame_radius: float = 140.0
     n_anchors: int = 4
-    anchor_reach: float = 60.0
+    anchors_per_corner: int = 3
+    anchor_reach: float = 20.0
     hub_offset: float = 0.15
     hub_hole: float = 2.5
-    hub_radius: float = 10.0
-    hub_turns: int = 4
-    free_zone: float = 9.0
-    max_radial_gap: float = 40.0
+    hub_radius: float = 12.0
+    hub_turns: int = 5
+    hub_join: float = 0.9
+    free_zone: float = 12.0
+    max_radial_gap: float = 29.0
     lower_gap_factor: float = 0.75
     max_radii: int = 40
-    spiral_spacing_inner: float = 2.5
-    spiral_spacing_outer: float = 5.5
+    spiral_spacing_inner: float = 3.5
+    spiral_spacing_outer: float = 7.0
     lower_spacing_factor: float = 0.8
     spiral_margin: float = 0.08
     sag: float = 6.0
     jitter: float = 0.2
+    resolution: str | float = 0.0
 
     def __post_init__(self) -> None:
+        v.resolution_field(self)
         v.positive_fields(
             self,
             "frame_radius",
@@ -101,6 +115,8 @@ class OrbConfig:
         v.non_negative_fields(self, "sag", "jitter")
         v.int_range("n_anchors", self.n_anchors, 3, 6)
         v.int_range("hub_turns", self.hub_turns, 0, 50)
+        v.int_range("anchors_per_corner", self.anchors_per_corner, 1, 4)
+        v.fraction("hub_join", self.hub_join)
         v.int_range("max_radii", self.max_radii, 8, 200)
         v.fraction("hub_offset", self.hub_offset, 0.0, 0.4)
         v.fraction("spiral_margin", self.spiral_margin, 0.0, 0.5)
@@ -139,10 +155,14 @@ def _ray_lengths(hub: np.ndarray, corners: np.ndarray, theta: np.ndarray):
     return lam[rows, edge], edge, np.clip(s[rows, edge], 0.03, 0.97)
 
 
-def _place_radii(cfg: OrbConfig, rng, hub, corners) -> np.ndarray:
-    """Radius angles: start towards the corners, then fill the widest gap repeatedly."""
-    ang = np.arctan2(corners[:, 1] - hub[1], corners[:, 0] - hub[0])
-    theta = list(np.mod(ang + rng.normal(0, 0.06, len(ang)), 2 * np.pi))
+def _place_radii(cfg: OrbConfig, rng, hub, corners) -> tuple[np.ndarray, np.ndarray]:
+    """Radius angles (sorted) and, per radius, the frame corner it ends at (-1: none).
+
+    The first radii run to the frame corners (the spider's first Y and frame lines); then
+    one radius at a time fills the widest gap.
+    """
+    ang = np.mod(np.arctan2(corners[:, 1] - hub[1], corners[:, 0] - hub[0]), 2 * np.pi)
+    theta = list(ang)
     while len(theta) < cfg.max_radii:
         t = np.sort(np.array(theta))
         gap = np.diff(np.r_[t, t[0] + 2 * np.pi])
@@ -154,7 +174,11 @@ def _place_radii(cfg: OrbConfig, rng, hub, corners) -> np.ndarray:
         if excess[k] <= 1:
             break
         theta.append(float(np.mod(mid[k] + rng.uniform(-0.12, 0.12) * gap[k], 2 * np.pi)))
-    return np.sort(np.array(theta))
+    theta_arr = np.array(theta)
+    order = np.argsort(theta_arr, kind="stable")
+    corner = np.full(len(theta_arr), -1, np.int64)
+    corner[: len(corners)] = np.arange(len(corners))
+    return theta_arr[order], corner[order]
 
 
 def _spiral_rows(cfg: OrbConfig, theta, length, r_inner, rows):
@@ -231,55 +255,98 @@ def _frame_corners(cfg: OrbConfig, rng: np.random.Generator) -> np.ndarray:
 
 
 def _lay_frame(cfg: OrbConfig, rng: np.random.Generator, draft: Draft) -> tuple:
-    """Frame polygon, anchor threads and bridge; returns (corners (F, 2), frame threads)."""
+    """Frame polygon, anchor threads and bridge.
+
+    Returns (corners (F, 2), frame threads (F,), corner node ids (F,)). Each corner is
+    tied to its support by ``anchors_per_corner`` anchor threads.
+    """
     corners = _frame_corners(cfg, rng)
     n_c = cfg.n_anchors
     c_ids = draft.add_nodes(_to3d(corners))
-    reach = cfg.anchor_reach * rng.uniform(0.7, 1.3, n_c)
-    a2 = corners + corners / np.linalg.norm(corners, axis=1, keepdims=True) * reach[:, None]
-    a3 = _to3d(a2)
-    a3[:, 1] = rng.normal(0, 0.3 * cfg.anchor_reach, n_c)  # supports off the web plane
+    k = cfg.anchors_per_corner
+    reach = cfg.anchor_reach * rng.uniform(0.7, 1.3, (n_c, k))
+    out = corners / np.linalg.norm(corners, axis=1, keepdims=True)
+    spread = rng.normal(0.0, 0.25, (n_c, k))  # anchor threads fan out from the corner
+    side = np.stack([-out[:, 1], out[:, 0]], 1)
+    a2 = corners[:, None] + reach[..., None] * (out[:, None] + spread[..., None] * side[:, None])
+    a3 = _to3d(a2.reshape(-1, 2))
+    a3[:, 1] = rng.normal(0, 0.3 * cfg.anchor_reach, n_c * k)  # supports off the web plane
     a_ids = draft.add_nodes(a3, anchor=True)
     top = int(np.argmax(corners[:, 1] + np.roll(corners, -1, axis=0)[:, 1]))
     frame_seg = np.empty(n_c, np.int64)
-    for k in range(n_c):
-        kind = "bridge" if k == top else "frame"
-        frame_seg[k] = draft.add_segments([c_ids[k]], [c_ids[(k + 1) % n_c]], kind)[0]
-    draft.add_segments(c_ids, a_ids, "anchor")
-    return corners, frame_seg
+    for j in range(n_c):
+        kind = "bridge" if j == top else "frame"
+        frame_seg[j] = draft.add_segments([c_ids[j]], [c_ids[(j + 1) % n_c]], kind)[0]
+    draft.add_segments(np.repeat(c_ids, k), a_ids, "anchor")
+    return corners, frame_seg, c_ids
 
 
-def _lay_radii(cfg, draft, hub, corners, frame_seg, theta, length, edge, s) -> np.ndarray:
-    """Radii from the open hub ring to the frame, and the hub ring; returns radius threads."""
-    d = np.stack([np.cos(theta), np.sin(theta)], 1)
-    start = draft.add_nodes(_to3d(hub + cfg.hub_hole * d))
-    e0, e1 = corners[edge], np.roll(corners, -1, axis=0)[edge]
-    end = draft.add_nodes(_to3d(e0 + s[:, None] * (e1 - e0)))
-    draft.attach_exact(frame_seg[edge], s, end)
-    rad = draft.add_segments(start, end, "radial")
-    draft.add_segments(start, np.roll(start, -1), "hub")
-    return rad
+def _lay_hub(cfg: OrbConfig, rng: np.random.Generator, draft: Draft, hub, theta) -> np.ndarray:
+    """Hub loops with radii that join pairwise on their way in; returns outer-loop nodes (R,).
+
+    ``hub_turns`` closed loops run from ``hub_radius`` in to the open hub ring at
+    ``hub_hole``. Between two loops every radius continues inward, and each pair of
+    neighbouring radii joins with probability ``hub_join`` into one node on the inner
+    loop: a junction of two radii in, one out and two loop threads (degree 5), as radii
+    converge on a real hub.
+    """
+    d = lambda a: np.stack([np.cos(a), np.sin(a)], 1)  # noqa: E731
+    levels = cfg.hub_turns + 1
+    radius = np.linspace(cfg.hub_radius, cfg.hub_hole, levels) if cfg.hub_turns else [cfg.hub_hole]
+    ang = np.asarray(theta, np.float64)
+    ids = draft.add_nodes(_to3d(hub + radius[0] * d(ang)))
+    outer = ids
+    for lev in range(1, levels):
+        draft.add_segments(ids, np.roll(ids, -1), "hub")
+        m = len(ids)
+        join = np.zeros(m, bool)  # join[i]: lines i and i+1 meet on the next loop
+        draw = rng.random(m) < cfg.hub_join
+        i = 0
+        while i < m - 1:
+            if draw[i]:
+                join[i] = True
+                i += 1  # line i + 1 is taken
+            i += 1
+        target = np.cumsum(np.r_[True, ~join[:-1]]) - 1  # inner node of each line
+        n_in = int(target[-1]) + 1
+        cx = np.bincount(target, weights=np.cos(ang), minlength=n_in)
+        cy = np.bincount(target, weights=np.sin(ang), minlength=n_in)
+        ang = np.mod(np.arctan2(cy, cx), 2 * np.pi)
+        inner = draft.add_nodes(_to3d(hub + radius[lev] * d(ang)))
+        draft.add_segments(ids, inner[target], "radial")
+        ids = inner
+    draft.add_segments(ids, np.roll(ids, -1), "hub")
+    return outer
+
+
+def _lay_radii(cfg, draft, hub, corners, frame_seg, c_ids, theta, corner, start) -> tuple:
+    """Radii from the outer hub loop to the frame; returns (radius threads, lengths (R,)).
+
+    A radius laid towards a frame corner ends at the corner node; the others end on a
+    frame thread.
+    """
+    length, edge, s = _ray_lengths(hub, corners, theta)
+    at_corner = corner >= 0
+    length = np.where(at_corner, np.linalg.norm(corners[corner] - hub, axis=1), length)
+    free = ~at_corner
+    e0, e1 = corners[edge[free]], np.roll(corners, -1, axis=0)[edge[free]]
+    end = np.empty(len(theta), np.int64)
+    end[at_corner] = c_ids[corner[at_corner]]
+    end[free] = draft.add_nodes(_to3d(e0 + s[free, None] * (e1 - e0)))
+    draft.attach_exact(frame_seg[edge[free]], s[free], end[free])
+    return draft.add_segments(start, end, "radial"), length
+
+
+def _hub_start(cfg: OrbConfig) -> float:
+    """Distance from the hub centre at which the radii leave the hub."""
+    return cfg.hub_radius if cfg.hub_turns else cfg.hub_hole
 
 
 def _lay_spirals(cfg, draft, hub, theta, length, rad) -> None:
-    """Hub spiral and capture spiral: a node at every crossing with a radius."""
+    """Capture spiral: a node at every crossing with a radius."""
     d = np.stack([np.cos(theta), np.sin(theta)], 1)
-    span = length - cfg.hub_hole
-
-    def crossings(r: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        ids = np.full(r.shape, -1, np.int64)
-        ii, kk = np.nonzero(valid)
-        ids[ii, kk] = draft.add_nodes(_to3d(hub + r[ii, kk, None] * d[ii]))
-        draft.attach_exact(rad[ii], (r[ii, kk] - cfg.hub_hole) / span[ii], ids[ii, kk])
-        return ids
-
-    if cfg.hub_turns:
-        phase = np.mod(theta - theta[0], 2 * np.pi)[:, None] / (2 * np.pi)
-        u = np.arange(cfg.hub_turns)[None, :] + phase
-        r_hub = cfg.hub_hole + (cfg.hub_radius - cfg.hub_hole) * (u + 1) / (cfg.hub_turns + 1)
-        ok = np.ones(r_hub.shape, bool)
-        he = _spiral_edges(ok, crossings(r_hub, ok), turnbacks=False)
-        draft.add_segments(he[:, 0], he[:, 1], "hub")
+    r0 = _hub_start(cfg)
+    span = length - r0
     r_in = cfg.hub_radius + cfg.free_zone
     rows = int(np.ceil(2 * (length.max() - r_in) / cfg.spiral_spacing_inner)) + 2
     r, valid = _spiral_rows(cfg, theta, length, r_in, rows)
@@ -289,7 +356,11 @@ def _lay_spirals(cfg, draft, hub, theta, length, rad) -> None:
     linked = np.zeros(valid.size, bool)
     linked[_spiral_edges(valid, flat, turnbacks=True).ravel()] = True
     valid &= linked.reshape(valid.shape)  # drop crossings the spiral never reaches
-    se = _spiral_edges(valid, crossings(r, valid), turnbacks=True)
+    ids = np.full(r.shape, -1, np.int64)
+    ii, kk = np.nonzero(valid)
+    ids[ii, kk] = draft.add_nodes(_to3d(hub + r[ii, kk, None] * d[ii]))
+    draft.attach_exact(rad[ii], (r[ii, kk] - r0) / span[ii], ids[ii, kk])
+    se = _spiral_edges(valid, ids, turnbacks=True)
     draft.add_segments(se[:, 0], se[:, 1], "spiral")
 
 
@@ -312,11 +383,11 @@ def build_orb(cfg: OrbConfig | None = None, seed: int = 0) -> WebGraph:
     cfg = cfg or OrbConfig()
     rng = np.random.default_rng(seed)
     draft = Draft(min_spacing=0.1)
-    corners, frame_seg = _lay_frame(cfg, rng, draft)
+    corners, frame_seg, c_ids = _lay_frame(cfg, rng, draft)
     hub = np.array([0.0, cfg.hub_offset * cfg.frame_radius])
-    theta = _place_radii(cfg, rng, hub, corners)
-    length, edge, s = _ray_lengths(hub, corners, theta)
-    rad = _lay_radii(cfg, draft, hub, corners, frame_seg, theta, length, edge, s)
+    theta, corner = _place_radii(cfg, rng, hub, corners)
+    start = _lay_hub(cfg, rng, draft, hub, theta)
+    rad, length = _lay_radii(cfg, draft, hub, corners, frame_seg, c_ids, theta, corner, start)
     _lay_spirals(cfg, draft, hub, theta, length, rad)
     pos, e, t, anchor = draft.finish()
     pos = _sag(cfg, pos, e, t, anchor)
@@ -328,7 +399,7 @@ def build_orb(cfg: OrbConfig | None = None, seed: int = 0) -> WebGraph:
         "units": "mm",
         "n_radii": int(len(theta)),
     }
-    return assemble_web(pos, e, t, anchor, meta)
+    return scan_form(assemble_web(pos, e, t, anchor, meta), cfg.resolution, rng)
 
 
 def _sag(cfg: OrbConfig, pos, edges, codes, anchor) -> np.ndarray:

@@ -26,7 +26,14 @@ import numpy as np
 
 from ..web import THREAD_TYPES, WebGraph, thread_code
 from . import _config as v
-from ._geometry import Draft, assemble_web, box_face_points, grow_threads
+from ._geometry import (
+    Draft,
+    assemble_web,
+    box_face_points,
+    grow_threads,
+    scan_form,
+    type_force_density,
+)
 from .shaping import form_find
 
 
@@ -58,8 +65,16 @@ class TentConfig:
         ``box_bottom <= z <= box_top``.
     rim_threads
         Support threads from the sheet edge to the box walls.
+    lines_above, lines_below
+        Barrier lines: near-vertical threads from points of the sheet up to the box top
+        (down to the box bottom), the steep threads of the barrier.
+    line_tilt
+        Standard deviation (degrees) of the barrier lines' tilt from the vertical.
     barrier_above, barrier_below
-        Barrier (scaffold) threads above and below the sheet.
+        Barrier (scaffold) tangle threads above and below the sheet.
+    vertical_bias
+        Preference of the tangle threads for steep attachments (0 = none; see
+        :func:`~araneus.builders._geometry.grow_threads`).
     hub_lines
         Threads pulling the hub up to the box top.
     length_scale
@@ -70,6 +85,10 @@ class TentConfig:
         Smallest distance between junctions on one thread.
     jitter
         Standard deviation of the random displacement of non-anchor nodes.
+    resolution
+        Scan-like form: ``"auto"`` or a segment length (mm) to subdivide every thread
+        into a jittered, sagging polyline (:func:`araneus.resample.resample`); 0 (the
+        default) keeps the junction-only form.
     """
 
     sheet_radius: float = 110.0
@@ -80,19 +99,25 @@ class TentConfig:
     stagger: float = 0.55
     dome_height: float = 40.0
     bulge: float = 15.0
-    box_half_width: float = 200.0
-    box_top: float = 180.0
-    box_bottom: float = -160.0
+    box_half_width: float = 160.0
+    box_top: float = 120.0
+    box_bottom: float = -100.0
     rim_threads: int = 70
-    barrier_above: int = 700
-    barrier_below: int = 400
+    lines_above: int = 60
+    lines_below: int = 25
+    line_tilt: float = 12.0
+    barrier_above: int = 300
+    barrier_below: int = 200
+    vertical_bias: float = 2.0
     hub_lines: int = 3
-    length_scale: float = 40.0
+    length_scale: float = 25.0
     p_anchor: float = 0.1
     min_spacing: float = 0.6
     jitter: float = 0.08
+    resolution: str | float = 0.0
 
     def __post_init__(self) -> None:
+        v.resolution_field(self)
         v.positive_fields(self, "sheet_radius", "hub_radius", "mesh_spacing", "branch_ratio")
         v.positive_fields(self, "box_half_width", "box_top", "length_scale", "min_spacing")
         v.non_negative_fields(self, "dome_height", "jitter")
@@ -102,6 +127,10 @@ class TentConfig:
             raise v.ConfigError(f"box_bottom must be below the sheet (< 0), got {self.box_bottom}")
         v.int_range("hub_radials", self.hub_radials, 3, 512)
         v.int_range("rim_threads", self.rim_threads, 3, 100_000)
+        v.int_range("lines_above", self.lines_above, 0, 100_000)
+        v.int_range("lines_below", self.lines_below, 0, 100_000)
+        v.fraction("line_tilt", self.line_tilt, 0.0, 45.0)
+        v.non_negative_fields(self, "vertical_bias")
         v.int_range("barrier_above", self.barrier_above, 0, 1_000_000)
         v.int_range("barrier_below", self.barrier_below, 0, 1_000_000)
         v.int_range("hub_lines", self.hub_lines, 0, 64)
@@ -201,7 +230,7 @@ def _sheet_layout(cfg: TentConfig, rng: np.random.Generator):
 
 def _shape_sheet(cfg: TentConfig, pos, edges, codes, hub, rim) -> np.ndarray:
     """Heights of the sheet: hub up, rim at 0, plus a bulge from the upper barrier pull."""
-    q = np.where(codes == thread_code("radial"), 3.0, 1.0)
+    q = type_force_density(codes)  # the densities stored on the web's edges
     fixed = hub | rim
     p = pos.copy()
     p[:, 2] = np.where(hub, cfg.dome_height, 0.0)
@@ -238,11 +267,12 @@ def build_tent(cfg: TentConfig | None = None, seed: int = 0) -> WebGraph:
         sel = codes == code
         draft.add_segments(edges[sel, 0], edges[sel, 1], THREAD_TYPES[code])
     _add_supports(cfg, rng, draft, hub, rim, len(edges))
+    _add_lines(cfg, rng, draft, len(edges))
     _add_barrier(cfg, rng, draft)
     p, e, t, anchor = draft.finish()
     p = p + np.where(anchor[:, None], 0.0, rng.normal(0, cfg.jitter, p.shape))
     meta = {"family": "tent", "config": asdict(cfg), "seed": int(seed), "units": "mm"}
-    return assemble_web(p, e, t, anchor, meta)
+    return scan_form(assemble_web(p, e, t, anchor, meta), cfg.resolution, rng)
 
 
 def _add_supports(cfg: TentConfig, rng, draft: Draft, hub, rim, n_sheet_edges: int) -> None:
@@ -263,6 +293,29 @@ def _add_supports(cfg: TentConfig, rng, draft: Draft, hub, rim, n_sheet_edges: i
     reach = w / np.abs(d).max(axis=1)  # distance to the wall along d
     wall = np.column_stack([d * reach[:, None], rng.uniform(0.5 * bot, 0.5 * top, len(a))])
     draft.add_segments(a, draft.add_nodes(wall, anchor=True), "scaffold")
+
+
+def _add_lines(cfg: TentConfig, rng, draft: Draft, n_sheet_edges: int) -> None:
+    """Near-vertical barrier lines from random points of the sheet to the box top/bottom."""
+    w = cfg.box_half_width
+    segs = draft.segments()[0][:n_sheet_edges]
+    pos = draft.pos
+    seg_len = np.linalg.norm(pos[segs[:, 1]] - pos[segs[:, 0]], axis=1)
+    for n, z_end in ((cfg.lines_above, cfg.box_top), (cfg.lines_below, cfg.box_bottom)):
+        if not n:
+            continue
+        seg = rng.choice(len(segs), size=n, p=seg_len / seg_len.sum())
+        start = draft.attach(seg, rng.uniform(0.2, 0.8, n))
+        p0 = draft.pos[start]
+        tilt = np.radians(np.abs(rng.normal(0.0, cfg.line_tilt, n)))
+        az = rng.uniform(0, 2 * np.pi, n)
+        d = np.column_stack([np.sin(tilt) * np.cos(az), np.sin(tilt) * np.sin(az), np.cos(tilt)])
+        d[:, 2] *= np.sign(z_end)
+        reach = (z_end - p0[:, 2]) / d[:, 2]  # to the top (bottom) of the box
+        with np.errstate(divide="ignore"):
+            wall = np.min((w - np.abs(p0[:, :2])) / np.abs(d[:, :2]), axis=1)  # to a wall
+        end = p0 + np.minimum(reach, wall)[:, None] * d
+        draft.add_segments(start, draft.add_nodes(end, anchor=True), "scaffold")
 
 
 def _add_barrier(cfg: TentConfig, rng, draft: Draft) -> None:
@@ -295,4 +348,5 @@ def _add_barrier(cfg: TentConfig, rng, draft: Draft) -> None:
             length_scale=cfg.length_scale,
             min_length=4 * cfg.min_spacing,
             thread="scaffold",
+            vertical_bias=cfg.vertical_bias,
         )

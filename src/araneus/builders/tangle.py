@@ -23,7 +23,7 @@ import numpy as np
 
 from ..web import WebGraph, thread_code
 from . import _config as v
-from ._geometry import Draft, assemble_web, box_face_points, grow_threads
+from ._geometry import Draft, assemble_web, box_face_points, grow_threads, scan_form
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,10 @@ class TangleConfig:
         Smallest distance between junctions on one thread.
     jitter
         Standard deviation of the displacement of non-anchor nodes.
+    resolution
+        Scan-like form: ``"auto"`` or a segment length (mm) to subdivide every thread
+        into a jittered, sagging polyline (:func:`araneus.resample.resample`); 0 (the
+        default) keeps the junction-only form.
     """
 
     width: float = 300.0
@@ -61,8 +65,10 @@ class TangleConfig:
     n_gumfoot: int = 40
     min_spacing: float = 0.8
     jitter: float = 0.1
+    resolution: str | float = 0.0
 
     def __post_init__(self) -> None:
+        v.resolution_field(self)
         v.positive_fields(self, "width", "depth", "height", "length_scale", "min_spacing")
         v.non_negative_fields(self, "jitter")
         v.fraction("scaffold_floor", self.scaffold_floor, 0.05, 0.95)
@@ -126,7 +132,7 @@ def build_tangle(cfg: TangleConfig | None = None, seed: int = 0) -> WebGraph:
     pos, e, t, anchor = draft.finish()
     pos = pos + np.where(anchor[:, None], 0.0, rng.normal(0, cfg.jitter, pos.shape))
     meta = {"family": "tangle", "config": asdict(cfg), "seed": int(seed), "units": "mm"}
-    return assemble_web(pos, e, t, anchor, meta)
+    return scan_form(assemble_web(pos, e, t, anchor, meta), cfg.resolution, rng)
 
 
 def _add_gumfoot(draft: Draft, rng: np.random.Generator, cfg: TangleConfig) -> None:
