@@ -2,21 +2,26 @@
 
 Laser-scan skeletons of real webs are fragmented: threads break wherever the imaging loses
 them, leaving thousands of degree-1 thread ends a short distance from the continuing piece.
-:func:`repair` puts such a skeleton back together in five vectorised steps:
+:func:`repair` puts such a skeleton back together without inventing threads, in four
+vectorised steps:
 
 1. **merge** nodes closer than ``merge_tol`` (transitively, cKDTree + connected components);
    zero-length edges collapse with them and edges that become duplicates are dropped;
-2. **bridge** gaps: every degree-1 thread end may gain one new edge to a node of *another*
-   fragment within ``bridge_dist``; candidates are scored by distance times an angle
-   penalty that favours continuing along the thread direction, and are accepted by a greedy
-   matching in which each thread end is used at most once (as source or as target);
+2. **bridge** gaps, only along the thread: a degree-1 thread end may gain one new edge that
+   leaves within ``max_angle`` of the thread's own direction and spans at most
+   ``gap_factor`` local segment lengths, to a thread end facing back along the same line,
+   to a node from which the thread continues, or onto a thread it hits steeply; rungs
+   between parallel threads and bridges passing close to other threads are refused (see
+   :mod:`araneus._bridge`). Accepted bridges come from a greedy matching in which each
+   thread end is used at most once, and are marked ``edge_attrs["bridge"] = 1``;
 3. optionally **simplify** degree-2 chains whose interior deviates less than
    ``simplify_tol`` from the straight segment between the chain's two ends;
-4. **filter** components: drop those with fewer than ``min_component`` nodes, then keep the
-   largest (``keep="largest"``) or all of them.
+4. **filter** components: keep every component of at least ``min_component`` nodes
+   (``keep="all"``, the default) or only the largest (``keep="largest"``).
 
 Tolerances left at ``None`` default to multiples of the web's median edge length ``h``
-(:data:`DEFAULT_FACTORS`), so the same call works in scan voxels or in millimetres.
+(:data:`DEFAULT_FACTORS`), so the same call works in scan voxels or in millimetres; the
+bridging limits are multiples of each thread end's *local* segment length.
 
 :func:`simulate_breaks` (from :mod:`araneus.damage`, re-exported here) does the opposite:
 it cuts a connected web into fragments the way a scan does, for tests and benchmarks.
@@ -33,7 +38,8 @@ import scipy.sparse as sp
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from ._matching import greedy_matching, hops_exceed
+from ._bridge import BridgeRules, bridge_candidates, drop_crossing_bridges, local_scale
+from ._matching import greedy_matching
 from .damage import simulate_breaks
 from .errors import ConfigError, InputError
 from .features import web_summary
@@ -41,10 +47,10 @@ from .web import WebGraph, canonicalize_edges
 
 #: Default tolerances as multiples of the median edge length h. In a real 10k-node scan
 #: skeleton the gap from a thread end to the nearest other fragment is ~1.2 h at the median
-#: and ~2.5 h at the 90th percentile; 3 h catches those gaps, not distant debris.
+#: and ~2.5 h at the 90th percentile; 4 h is an outer cap, the local ``gap_factor`` rules.
 DEFAULT_FACTORS: dict[str, float] = {
     "merge_tol": 0.1,
-    "bridge_dist": 3.0,
+    "bridge_dist": 6.0,
     "simplify_tol": 0.2,
 }
 
@@ -59,29 +65,32 @@ class RepairConfig:
     # Optional[] (not "X | None") so that _util.apply_overrides parses "--set k=v" values
     merge_tol: Optional[float] = None  # noqa: UP045
     bridge_dist: Optional[float] = None  # noqa: UP045
-    max_angle: float = 120.0
+    gap_factor: float = 6.0
+    max_angle: float = 30.0
+    max_offset: float = 0.75
+    hit_angle: float = 60.0
+    clearance: float = 0.25
     angle_weight: float = 1.0
     simplify: bool = False
     simplify_tol: Optional[float] = None  # noqa: UP045
-    min_component: int = 2
-    keep: str = "largest"
+    min_component: int = 10
+    keep: str = "all"
     relative: bool = False
-    mark_bridges: bool = False
-    loop_hops: Optional[int] = 6  # noqa: UP045
+    loop_hops: Optional[int] = 3  # noqa: UP045
 
     def __post_init__(self) -> None:
         for name in ("merge_tol", "bridge_dist", "simplify_tol"):
             v = getattr(self, name)
             if v is not None and (not np.isfinite(v) or v < 0):
                 raise ConfigError(f"repair parameter {name} must be finite and >= 0, got {v}")
-        if not (np.isfinite(self.max_angle) and 0 <= self.max_angle <= 180):
-            raise ConfigError(
-                f"repair parameter max_angle must be in [0, 180] degrees, got {self.max_angle}"
-            )
-        if not (np.isfinite(self.angle_weight) and self.angle_weight >= 0):
-            raise ConfigError(
-                f"repair parameter angle_weight must be finite and >= 0, got {self.angle_weight}"
-            )
+        for name, hi in (("max_angle", 90.0), ("hit_angle", 90.0)):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and 0 <= v <= hi):
+                raise ConfigError(f"repair parameter {name} must be in [0, {hi:g}] degrees, got {v}")
+        for name in ("gap_factor", "max_offset", "clearance", "angle_weight"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v >= 0):
+                raise ConfigError(f"repair parameter {name} must be finite and >= 0, got {v}")
         if isinstance(self.min_component, bool) or int(self.min_component) != self.min_component:
             raise ConfigError(
                 f"repair parameter min_component must be an integer, got {self.min_component}"
@@ -109,6 +118,10 @@ class RepairReport:
     """What :func:`repair` did: resolved tolerances, counts of every action, before/after stats.
 
     Lengths are in the web's own units; ``scale`` is the median edge length h of the input.
+    ``bridges_added`` and the bridge lengths count only bridges in the final web;
+    ``bridges_dropped`` counts bridges made but lost with components that were dropped.
+    ``bridge_length_ratio`` is the median bridge length over the median edge length of the
+    repaired web (1 means bridges look like ordinary segments).
     """
 
     scale: float
@@ -121,8 +134,10 @@ class RepairReport:
     thread_ends: int = 0
     bridge_candidates: int = 0
     bridges_added: int = 0
+    bridges_dropped: int = 0
     bridge_length_mean: float = 0.0
     bridge_length_max: float = 0.0
+    bridge_length_ratio: float = 0.0
     chains_contracted: int = 0
     nodes_simplified: int = 0
     components_dropped: int = 0
@@ -142,17 +157,20 @@ def repair(
     *,
     merge_tol: float | None = None,
     bridge_dist: float | None = None,
-    max_angle: float = 120.0,
+    gap_factor: float = 6.0,
+    max_angle: float = 30.0,
+    max_offset: float = 0.75,
+    hit_angle: float = 60.0,
+    clearance: float = 0.25,
     angle_weight: float = 1.0,
     simplify: bool = False,
     simplify_tol: float | None = None,
-    min_component: int = 2,
-    keep: str = "largest",
+    min_component: int = 10,
+    keep: str = "all",
     relative: bool = False,
-    mark_bridges: bool = False,
-    loop_hops: int | None = 6,
+    loop_hops: int | None = 3,
 ) -> tuple[WebGraph, RepairReport]:
-    """Repair a fragmented scan skeleton.
+    """Repair a fragmented scan skeleton without inventing threads.
 
     Parameters
     ----------
@@ -162,28 +180,39 @@ def repair(
         Nodes closer than this are merged (length units). Default 0.1 h (h = median edge
         length); 0 merges only coincident nodes.
     bridge_dist
-        Largest gap bridged from a degree-1 thread end to another fragment. Default 3 h;
-        0 disables bridging.
+        Outer cap on the length of a bridge. Default 4 h; 0 disables bridging.
+    gap_factor
+        A bridge spans at most this many *local* segment lengths (the mean length of the
+        last three segments of the thread at the end; of both ends for end-to-end bridges).
     max_angle
-        Largest angle (degrees) between the thread's outward direction at the end and the
-        bridge; 180 allows any direction.
+        Half-angle (degrees) of the cone around the thread's outward direction that a
+        bridge must leave in; an end-to-end bridge must also lie in the target end's cone.
+    max_offset
+        Largest sideways offset, in local segment lengths, of the target from the line of
+        the thread (for end-to-end bridges: from either end's line); keeps bridges off
+        neighbouring parallel threads.
+    hit_angle
+        A bridge may end on a node that is not a thread end when the thread continues from
+        that node straight ahead (and no thread there runs back alongside the bridge), or
+        when every thread at the node is crossed at ``hit_angle`` degrees or more.
+    clearance
+        A bridge must keep this many local segment lengths away from every edge it does not
+        touch, and from every other bridge (no crossings, no ladders).
     angle_weight
-        Score of a bridge = ``d * (1 + angle_weight * (1 - cos))`` where ``cos`` is the
-        alignment with the thread direction (averaged with the target's when the target is
-        itself a thread end facing back). 0 = pure nearest neighbour.
+        Score of a bridge = ``d * (1 + angle_weight * (1 - cos))`` with ``cos`` its
+        alignment with the thread (the mean of both ends' for end-to-end bridges); the
+        best-scoring bridges are taken first. 0 = nearest first.
     simplify
         Contract degree-2 chains that are straight within ``simplify_tol`` (default 0.2 h)
         into single edges.
     min_component
         Components with fewer nodes are dropped (>= 1).
     keep
-        ``"largest"`` keeps only the largest component, ``"all"`` keeps every component
-        that passes ``min_component``.
+        ``"all"`` keeps every component of at least ``min_component`` nodes,
+        ``"largest"`` only the largest component.
     relative
         If True, ``merge_tol``, ``bridge_dist`` and ``simplify_tol`` are given as multiples
         of h instead of absolute lengths.
-    mark_bridges
-        Add a boolean edge attribute ``"bridged"`` (True for edges added by bridging).
     loop_hops
         A thread end may also be bridged to a node of its *own* fragment when the two are
         more than ``loop_hops`` segments apart along the web (a break inside a cyclic
@@ -194,12 +223,15 @@ def repair(
     Returns
     -------
     (WebGraph, RepairReport)
-        The repaired web (node/edge attributes carried along; a bridge copies the edge
-        attributes of the thread it continues) and the report of what was done.
+        The repaired web and the report of what was done. Node and edge attributes are
+        carried along; a bridge copies the edge attributes of the thread it continues and
+        ``edge_attrs["bridge"]`` (int8) is 1 on bridges, 0 elsewhere (an existing
+        ``bridge`` attribute keeps its values). The report counts only what is in the
+        final web.
     """
     cfg = RepairConfig(
-        merge_tol, bridge_dist, max_angle, angle_weight, simplify, simplify_tol,
-        min_component, keep, relative, mark_bridges, loop_hops,
+        merge_tol, bridge_dist, gap_factor, max_angle, max_offset, hit_angle, clearance,
+        angle_weight, simplify, simplify_tol, min_component, keep, relative, loop_hops,
     )  # fmt: skip
     if not isinstance(web, WebGraph):
         raise InputError(f"repair expects a WebGraph, got {type(web).__name__}")
@@ -218,19 +250,37 @@ def repair(
         else None,
         before=web_summary(web),
     )
-    if cfg.mark_bridges:
-        web = web.replace(
-            edge_attrs={**web.edge_attrs, "bridged": np.zeros(web.n_edges, dtype=bool)}
-        )
+    old = web.edge_attrs.get("bridge")
+    mark = np.zeros(web.n_edges, np.int8) if old is None else (old != 0).astype(np.int8)
+    web = web.replace(edge_attrs={**web.edge_attrs, "bridge": mark, _NEW: np.zeros_like(mark)})
     web = _merge_step(web, report)
     web = _bridge_step(web, report, cfg)
     if cfg.simplify:
         web = _simplify_step(web, report)
     web = _component_step(web, report, cfg)
+    new = web.edge_attrs[_NEW].astype(bool)
+    _bridge_figures(web, new, report)
+    edge_attrs = {k: v for k, v in web.edge_attrs.items() if k != _NEW}
     done = {k: v for k, v in report.as_dict().items() if k not in ("before", "after")}
-    web = web.replace(meta={**web.meta, "repair": done})  # never mutate the caller's web
+    web = web.replace(edge_attrs=edge_attrs, meta={**web.meta, "repair": done})
     report.after = web_summary(web)
     return web, report
+
+
+#: Temporary edge attribute marking the bridges of this call (dropped before returning).
+_NEW = "_repair_new_bridge"
+
+
+def _bridge_figures(web: WebGraph, new: np.ndarray, report: RepairReport) -> None:
+    """Bridge counts and lengths of the final web (bridges made by this call only)."""
+    blen = web.edge_lengths[new]
+    report.bridges_dropped = report.bridges_added - int(new.sum())
+    report.bridges_added = int(new.sum())
+    report.bridge_length_mean = float(blen.mean()) if len(blen) else 0.0
+    report.bridge_length_max = float(blen.max()) if len(blen) else 0.0
+    rest = web.edge_lengths[~new]
+    med = float(np.median(rest)) if len(rest) else 0.0
+    report.bridge_length_ratio = float(np.median(blen)) / med if len(blen) and med > 0 else 0.0
 
 
 def _resolve(value: float | None, name: str, h: float, relative: bool) -> float:
@@ -265,74 +315,32 @@ def _merge_step(web: WebGraph, report: RepairReport) -> WebGraph:
     )
 
 
-def _thread_directions(web: WebGraph, ends: np.ndarray) -> np.ndarray:
-    """(m, 3) unit outward thread directions at degree-1 nodes ``ends``.
-
-    The direction is taken from two segments back when the neighbour is a degree-2 node
-    (less sensitive to a noisy last segment), else from the last segment.
-    """
-    a = web.adjacency
-    deg = web.degrees
-    n1 = a.indices[a.indptr[ends]]
-    ref = n1.copy()
-    two = deg[n1] == 2
-    if np.any(two):
-        s = a.indptr[n1[two]]
-        c0, c1 = a.indices[s], a.indices[s + 1]
-        ref[two] = np.where(c0 == ends[two], c1, c0)
-    u = web.pos[ends] - web.pos[ref]
-    norm = np.linalg.norm(u, axis=1, keepdims=True)
-    return np.divide(u, norm, out=np.zeros_like(u), where=norm > 0)
-
-
-def _bridge_candidates(
-    web: WebGraph, ends: np.ndarray, u: np.ndarray, cfg: RepairConfig, dist: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Scored candidate bridges (source end index into ``ends``, target node, score)."""
-    comp = web.component_labels
-    deg = web.degrees
-    sdm = cKDTree(web.pos[ends]).sparse_distance_matrix(
-        cKDTree(web.pos), dist, output_type="ndarray"
-    )
-    ia, b, d = sdm["i"].astype(np.int64), sdm["j"].astype(np.int64), sdm["v"]
-    ok = (deg[b] > 0) & (d > 0)
-    same = comp[ends[ia]] == comp[b]
-    if cfg.loop_hops is None:
-        ok &= ~same
-    else:
-        sel = np.flatnonzero(ok & same)
-        ok[sel] = hops_exceed(web, ends[ia[sel]], b[sel], cfg.loop_hops)
-    ia, b, d = ia[ok], b[ok], d[ok]
-    v = (web.pos[b] - web.pos[ends[ia]]) / d[:, None]
-    cos_a = np.einsum("ij,ij->i", u[ia], v)
-    ok = cos_a >= np.cos(np.radians(cfg.max_angle)) - 1e-12
-    ia, b, d, v, cos = ia[ok], b[ok], d[ok], v[ok], cos_a[ok]
-    end_index = np.full(web.n_nodes, -1, dtype=np.int64)
-    end_index[ends] = np.arange(len(ends))
-    jb = end_index[b]
-    tgt_end = jb >= 0
-    cos_b = -np.einsum("ij,ij->i", u[jb[tgt_end]], v[tgt_end])
-    cos[tgt_end] = 0.5 * (cos[tgt_end] + cos_b)
-    score = d * (1.0 + cfg.angle_weight * (1.0 - cos))
-    return ia, b, score
-
-
 def _bridge_step(web: WebGraph, report: RepairReport, cfg: RepairConfig) -> WebGraph:
-    """Add at most one bridge per degree-1 thread end to another fragment."""
-    deg = web.degrees
-    ends = np.flatnonzero(deg == 1)
+    """Add at most one bridge per degree-1 thread end, along the thread (see :func:`repair`)."""
+    ends = np.flatnonzero(web.degrees == 1)
     report.thread_ends = int(len(ends))
     if report.bridge_dist <= 0 or len(ends) == 0:
         return web
-    u = _thread_directions(web, ends)
-    ia, b, score = _bridge_candidates(web, ends, u, cfg, report.bridge_dist)
+    rules = BridgeRules(
+        report.bridge_dist, cfg.gap_factor, cfg.max_angle, cfg.max_offset, cfg.hit_angle,
+        60.0, cfg.clearance, cfg.angle_weight, cfg.loop_hops,
+    )  # fmt: skip
+    ia, b, score, tier = bridge_candidates(web, ends, rules)
     report.bridge_candidates = int(len(ia))
     if len(ia) == 0:
         return web
     end_index = np.full(web.n_nodes, -1, dtype=np.int64)
     end_index[ends] = np.arange(len(ends))
-    acc = greedy_matching(ia, end_index[b], score, len(ends))
+    rank = tier * (float(score.max()) + 1.0) + score  # facing ends first, then the rest
+    acc = np.flatnonzero(greedy_matching(ia, end_index[b], rank, len(ends)))
     src, dst = ends[ia[acc]], b[acc]
+    local = local_scale(web, src)
+    keep = drop_crossing_bridges(
+        web.pos, src, dst, cfg.clearance * local, np.argsort(rank[acc], kind="stable")
+    )
+    src, dst = src[keep], dst[keep]
+    keep = _prune_dangling(web, src, dst, DANGLING_SIZE)
+    src, dst = src[keep], dst[keep]
     new = np.sort(np.stack([src, dst], axis=1), axis=1)
     # the incident edge of each degree-1 source: its attributes are copied onto the bridge
     inc = np.zeros(web.n_nodes, dtype=np.int64)
@@ -342,17 +350,42 @@ def _bridge_step(web: WebGraph, report: RepairReport, cfg: RepairConfig) -> WebG
     edge_attrs = {}
     for key, val in web.edge_attrs.items():
         extra = val[src_edge]
-        if key == "bridged":
-            extra = np.ones(len(src), dtype=bool)
+        if key in ("bridge", _NEW):
+            extra = np.ones(len(src), dtype=val.dtype)
         edge_attrs[key] = np.concatenate([val, extra])
-    e, keep, _ = canonicalize_edges(np.concatenate([web.edges, new]))
-    blen = np.linalg.norm(web.pos[src] - web.pos[dst], axis=1)
+    e, kept, _ = canonicalize_edges(np.concatenate([web.edges, new]))
     report.bridges_added = int(len(src))
-    report.bridge_length_mean = float(blen.mean()) if len(blen) else 0.0
-    report.bridge_length_max = float(blen.max()) if len(blen) else 0.0
     return WebGraph(
-        web.pos, e, web.node_attrs, {k: v[keep] for k, v in edge_attrs.items()}, web.meta
+        web.pos, e, web.node_attrs, {k: v[kept] for k, v in edge_attrs.items()}, web.meta
     )
+
+
+#: Fragments of at most this many nodes (one or two segments: the size of scan debris)
+#: are bridged only as pieces of a thread between two gaps, never left dangling.
+DANGLING_SIZE = 3
+
+
+def _prune_dangling(web: WebGraph, src: np.ndarray, dst: np.ndarray, max_size: int) -> np.ndarray:
+    """(B,) mask of bridges kept: none may tie a debris-sized fragment on by one end only.
+
+    A fragment of at most ``max_size`` nodes is worth bridging as a piece of a thread
+    between two gaps (two bridges); one joined by a single bridge would dangle from the
+    web like the debris it most likely is, so that bridge is dropped, repeatedly, from
+    the outermost such piece in.
+    """
+    keep = np.ones(len(src), bool)
+    if not len(src):
+        return keep
+    lab = web.component_labels
+    small = web.component_sizes() <= max_size
+    fa, fb = lab[src], lab[dst]
+    while True:
+        live = np.flatnonzero(keep)
+        count = np.bincount(np.r_[fa[live], fb[live]], minlength=len(small))
+        bad = live[(small[fa[live]] & (count[fa[live]] == 1)) | (small[fb[live]] & (count[fb[live]] == 1))]
+        if not len(bad):
+            return keep
+        keep[bad] = False
 
 
 def _chain_deviation(
@@ -420,12 +453,16 @@ def _simplify_step(web: WebGraph, report: RepairReport) -> WebGraph:
     keep_e = ~(removed[e[:, 0]] | removed[e[:, 1]])
     new_e = np.stack([lo[chosen], hi[chosen]], axis=1)
     src = np.concatenate([np.flatnonzero(keep_e), first_edge[chosen]])
+    edge_attrs = {k: v[src] for k, v in web.edge_attrs.items()}
+    for key in ("bridge", _NEW):  # a chain holding a bridge becomes a bridge
+        if key in edge_attrs:
+            inner_end = np.where(removed[e[:, 0]], e[:, 0], e[:, 1])
+            chain_edges = ~keep_e
+            flag = np.zeros(nc, web.edge_attrs[key].dtype)
+            np.maximum.at(flag, lab[inner_end[chain_edges]], web.edge_attrs[key][chain_edges])
+            edge_attrs[key][keep_e.sum() :] = flag[chosen]
     full = WebGraph(
-        web.pos,
-        np.concatenate([e[keep_e], new_e]),
-        web.node_attrs,
-        {k: v[src] for k, v in web.edge_attrs.items()},
-        web.meta,
+        web.pos, np.concatenate([e[keep_e], new_e]), web.node_attrs, edge_attrs, web.meta
     )
     report.chains_contracted = int(len(chosen))
     report.nodes_simplified = int(removed.sum())
@@ -433,7 +470,7 @@ def _simplify_step(web: WebGraph, report: RepairReport) -> WebGraph:
 
 
 def _component_step(web: WebGraph, report: RepairReport, cfg: RepairConfig) -> WebGraph:
-    """Drop small components; keep the largest or all remaining ones."""
+    """Keep every component of at least ``min_component`` nodes, or only the largest."""
     sizes = web.component_sizes()
     keep_c = sizes >= cfg.min_component
     if cfg.keep == "largest":
