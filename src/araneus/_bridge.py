@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
 from ._matching import hops_exceed
@@ -55,33 +56,60 @@ def thread_tangents(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Outward unit directions (m, 3) at thread ends and the length they are measured over.
 
-    The direction runs from a node back along the thread (through degree-2 nodes only,
-    at most ``k`` segments, stopping once twice the local segment length is covered) to
-    the end, which averages out the jitter of single scan segments. The second array is
-    the thread length covered (short where a junction is right behind the end: such a
-    direction is less certain).
+    The direction runs from a node back along the thread to the end: the walk follows the
+    thread through degree-2 nodes and straight through junctions (onto the branch within
+    30 degrees of the way it came, where there is one), for at most ``k`` segments and
+    until twice the local segment length is covered; this evens out the jitter of single
+    scan segments. The second array is the thread length covered (short where the thread
+    stops at a junction right behind the end: such a direction is less certain).
     """
     if local is None:
         local = local_scale(web, ends)
-    a = web.adjacency
-    deg = web.degrees
     pos = web.pos
     prev = ends.copy()
-    cur = a.indices[a.indptr[ends]]
+    cur = web.adjacency.indices[web.adjacency.indptr[ends]]
     covered = np.linalg.norm(pos[cur] - pos[ends], axis=1)
+    alive = np.ones(len(ends), bool)
     for _ in range(k - 1):
-        go = (deg[cur] == 2) & (covered < 2.0 * local)
-        if not go.any():
+        go = np.flatnonzero(alive & (covered < 2.0 * local))
+        if not len(go):
             break
-        s = a.indptr[cur[go]]
-        c0, c1 = a.indices[s], a.indices[s + 1]
-        nxt = np.where(c0 == prev[go], c1, c0)
+        nxt, ok = _straight_on(web, prev[go], cur[go])
+        alive[go[~ok]] = False
+        go, nxt = go[ok], nxt[ok]
         covered[go] += np.linalg.norm(pos[nxt] - pos[cur[go]], axis=1)
         prev[go], cur[go] = cur[go], nxt
     u = pos[ends] - pos[cur]
     norm = np.linalg.norm(u, axis=1, keepdims=True)
     u = np.divide(u, norm, out=np.zeros_like(u), where=norm > 0)
     return u, covered
+
+
+def _straight_on(web: WebGraph, prev: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Next node of walks ``prev -> cur`` going straight on: (next (K,), found (K,)).
+
+    At a degree-2 node the other neighbour; at a junction the neighbour whose edge is
+    within 30 degrees of the incoming direction (the straightest), else none.
+    """
+    a = web.adjacency
+    pos = web.pos
+    start, cnt = a.indptr[cur], a.indptr[cur + 1] - a.indptr[cur]
+    row = np.repeat(np.arange(len(cur)), cnt)
+    nb = a.indices[np.repeat(start, cnt) + np.arange(len(row)) - np.repeat(np.cumsum(cnt) - cnt, cnt)]
+    din = pos[cur] - pos[prev]
+    dout = pos[nb] - pos[cur[row]]
+    cos = np.einsum("ij,ij->i", dout, din[row]) / np.maximum(
+        np.linalg.norm(dout, axis=1) * np.linalg.norm(din[row], axis=1), 1e-300
+    )
+    cos[nb == prev[row]] = -np.inf
+    best = np.full(len(cur), -np.inf)
+    np.maximum.at(best, row, cos)
+    pick = np.flatnonzero(cos == best[row])
+    nxt = np.full(len(cur), -1, np.int64)
+    nxt[row[pick[::-1]]] = nb[pick[::-1]]  # first of ties wins
+    two = cnt == 2
+    found = (nxt >= 0) & (two | (best >= np.cos(np.radians(30.0))))
+    return nxt, found
 
 
 def segment_distance(p0: np.ndarray, p1: np.ndarray, q0: np.ndarray, q1: np.ndarray) -> np.ndarray:
@@ -141,11 +169,11 @@ def _target_accepts(
 ) -> tuple:  # fmt: skip
     """Which bridges (arriving along ``v``) may land on the non-end nodes ``tgt``.
 
-    Returns (continues (K,), hits (K,)): the thread visibly continues from the target
-    straight ahead (a branch within the cone ``cone``, cosines (K,)) with nothing running
-    back alongside the bridge, or every thread at the target is crossed at ``hit_angle``
-    or more (a T-junction onto a crossing thread). Branch directions are measured over
-    about two ``local`` segment lengths.
+    Returns (continues (K,), hits (K,), ahead (K, 3)): the thread visibly continues from
+    the target straight ahead (its branch ``ahead`` within the cone ``cone``, cosines
+    (K,)) with nothing running back alongside the bridge, or every thread at the target
+    is crossed at ``hit_angle`` or more (a T-junction onto a crossing thread). Branch
+    directions are measured over about two ``local`` segment lengths.
     """
     row, w = _branch_directions(web, tgt, local)
     dot = np.einsum("ij,ij->i", w, v[row])
@@ -156,9 +184,12 @@ def _target_accepts(
     np.maximum.at(ahead, row, dot)
     np.maximum.at(back, row, -dot)
     np.maximum.at(steep, row, np.abs(dot))
+    best = np.zeros((k, 3))
+    first = dot == ahead[row]
+    best[row[first]] = w[first]
     continues = (ahead >= cone) & (back < np.cos(np.radians(rules.back_angle)))
     hits = steep <= np.cos(np.radians(rules.hit_angle))
-    return continues, hits
+    return continues, hits, best
 
 
 #: Sideways jitter, in local segment lengths, that a short gap's direction may show: the cone
@@ -168,8 +199,14 @@ JITTER_ALLOWANCE = 0.25
 
 #: Two thread ends facing each other are the strongest evidence of a gap: their cones are
 #: this many degrees wider and their sideways offset limit this factor larger.
-PAIR_EXTRA_ANGLE = 10.0
-PAIR_OFFSET = 4.0 / 3.0
+PAIR_EXTRA_ANGLE = 5.0
+PAIR_OFFSET = 1.0
+
+#: A thread end whose tangent covers less than this many local segment lengths (a junction
+#: right behind it) has a weak tangent; its cone widens by WEAK_EXTRA_ANGLE degrees and the
+#: target's own direction (facing end, continuing branch) must confirm the line.
+WEAK_COVER = 0.75
+WEAK_EXTRA_ANGLE = 30.0
 
 #: A bridge to a node the thread continues from (tier 1) spans at most this fraction of
 #: the end-to-end reach (``gap_factor`` local segment lengths): one end's evidence only.
@@ -178,7 +215,11 @@ CONTINUE_REACH = 2.0 / 3.0
 #: A T-hit (tier 2) spans at most this many local segment lengths (one lost segment or a
 #: short drop-out), inside the plain ``max_angle`` cone: farther threads in front of a
 #: broken end are not evidence that it was attached there.
-HIT_REACH = 2.0
+HIT_REACH = 1.5
+
+#: Matching tier of T-hits: after facing ends (0) and continuations (1), the weakest
+#: evidence comes last.
+HIT_TIER = 2
 
 
 def _cone(rules: BridgeRules, d: np.ndarray, local: np.ndarray, extra: float = 0.0) -> np.ndarray:
@@ -207,64 +248,89 @@ def bridge_candidates(
     the thread continues, 2 a thread hit steeply (a T-junction); lower tiers are matched
     first.
     """
-    local = local_scale(web, ends)
-    u, _ = thread_tangents(web, ends, local)
-    reach = np.minimum(rules.gap_factor * local, rules.bridge_dist)  # end-to-end bridges
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))
-    if not len(ends) or reach.max() <= 0:
+    if not len(ends):
+        return empty
+    g = _EndGeometry(web, ends)
+    reach = np.minimum(rules.gap_factor * g.local, rules.bridge_dist)  # end-to-end bridges
+    if reach.max() <= 0:
         return empty
     sdm = cKDTree(web.pos[ends]).sparse_distance_matrix(
         cKDTree(web.pos), float(reach.max()), output_type="ndarray"
     )
     ia, b, d = sdm["i"].astype(np.int64), sdm["j"].astype(np.int64), sdm["v"]
-    deg = web.degrees
-    ok = (d > 0) & (deg[b] > 0) & (d <= reach[ia])
+    ok = (d > 0) & (web.degrees[b] > 0) & (d <= reach[ia])
     ia, b, d = ia[ok], b[ok], d[ok]
     v = (web.pos[b] - web.pos[ends[ia]]) / d[:, None]
-    cos_a = np.einsum("ij,ij->i", u[ia], v)
-    cone = _cone(rules, d, local[ia])
-    pair_cone = _cone(rules, d, local[ia], PAIR_EXTRA_ANGLE)
-    ok = cos_a >= pair_cone
-    ia, b, d, v, cos_a, cone, pair_cone = (x[ok] for x in (ia, b, d, v, cos_a, cone, pair_cone))
-    end_index = np.full(web.n_nodes, -1, np.int64)
-    end_index[ends] = np.arange(len(ends))
-    jb = end_index[b]
+    cos_a = np.einsum("ij,ij->i", g.u[ia], v)
+    ok = cos_a >= _cone(rules, d, g.local[ia], PAIR_EXTRA_ANGLE + g.extra[ia])
+    ia, b, d, v, cos_a = ia[ok], b[ok], d[ok], v[ok], cos_a[ok]
+    jb = g.index[b]
     is_end = jb >= 0
-    cos = cos_a.copy()
-    keep = np.ones(len(ia), bool)
-    # end to end: both ends face each other, on one line (no rung between parallel threads)
-    je = jb[is_end]
-    cos_b = -np.einsum("ij,ij->i", u[je], v[is_end])
-    pa, pb = web.pos[ends[ia[is_end]]], web.pos[b[is_end]]
-    off = np.minimum(_offset(pa, u[ia[is_end]], pb), _offset(pb, u[je], pa))
-    both = 0.5 * (local[ia[is_end]] + local[je])
-    keep[is_end] = (
-        (cos_a[is_end] >= pair_cone[is_end])
-        & (cos_b >= pair_cone[is_end])
-        & (off <= PAIR_OFFSET * rules.max_offset * both)
-    )
-    cos[is_end] = 0.5 * (cos_a[is_end] + cos_b)
-    # end to another node: the thread continues from there, or is hit steeply
-    tier = np.zeros(len(ia), np.int64)
+    keep, cos, tier = np.zeros(len(ia), bool), cos_a.copy(), np.zeros(len(ia), np.int64)
+    pe = np.flatnonzero(is_end)
+    keep[pe], cos[pe] = _pair_rules(web, g, ia[pe], jb[pe], d[pe], v[pe], cos_a[pe], rules)
     ne = np.flatnonzero(~is_end)
-    if len(ne):
-        cont, hit = _target_accepts(web, b[ne], v[ne], local[ia[ne]], cone[ne], rules)
-        on_line = _offset(web.pos[ends[ia[ne]]], u[ia[ne]], web.pos[b[ne]]) <= (
-            rules.max_offset * local[ia[ne]]
-        )
-        cont &= on_line
-        # a T-hit invents a junction unless the end points straight at a near thread
-        hit &= (d[ne] <= HIT_REACH * local[ia[ne]]) & (
-            cos_a[ne] >= np.cos(np.radians(rules.max_angle))
-        )
-        cont &= d[ne] <= CONTINUE_REACH * rules.gap_factor * local[ia[ne]]
-        keep[ne] = (cont | hit) & (cos_a[ne] >= cone[ne])
-        tier[ne] = np.where(cont, 1, 2)
+    keep[ne], tier[ne] = _node_rules(web, g, ia[ne], b[ne], d[ne], v[ne], cos_a[ne], rules)
     ia, b, d, cos, tier = ia[keep], b[keep], d[keep], cos[keep], tier[keep]
     ia, b, d, cos, tier = _own_fragment_rule(web, ends, ia, b, d, cos, tier, rules)
-    clear = clear_of_edges(web, ends[ia], b, rules.clearance * local[ia])
+    clear = clear_of_edges(web, ends[ia], b, rules.clearance * g.local[ia])
     ia, b, d, cos, tier = ia[clear], b[clear], d[clear], cos[clear], tier[clear]
     return ia, b, d * (1.0 + rules.angle_weight * (1.0 - cos)), tier
+
+
+class _EndGeometry:
+    """Per thread end: local segment length, outward tangent, and how sure the tangent is.
+
+    A tangent measured over less than :data:`WEAK_COVER` local segment lengths (a junction
+    right behind the end) is *weak*: its cone widens by :data:`WEAK_EXTRA_ANGLE`, and the
+    bridge must then be confirmed by the target's own thread direction.
+    """
+
+    def __init__(self, web: WebGraph, ends: np.ndarray):
+        self.ends = ends
+        self.local = local_scale(web, ends)
+        self.u, covered = thread_tangents(web, ends, self.local)
+        self.weak = covered < WEAK_COVER * self.local
+        self.extra = np.where(self.weak, WEAK_EXTRA_ANGLE, 0.0)
+        self.index = np.full(web.n_nodes, -1, np.int64)
+        self.index[ends] = np.arange(len(ends))
+
+
+def _pair_rules(web, g: _EndGeometry, ia, jb, d, v, cos_a, rules: BridgeRules):
+    """End-to-end bridges: both ends face each other on one line. Returns (keep, cos)."""
+    cos_b = -np.einsum("ij,ij->i", g.u[jb], v)
+    both_weak = g.weak[ia] & g.weak[jb]
+    extra_a = np.where(both_weak, 0.0, g.extra[ia])
+    extra_b = np.where(both_weak, 0.0, g.extra[jb])
+    pa, pb = web.pos[g.ends[ia]], web.pos[g.ends[jb]]
+    off_a = np.where(g.weak[ia], np.inf, _offset(pa, g.u[ia], pb))
+    off_b = np.where(g.weak[jb], np.inf, _offset(pb, g.u[jb], pa))
+    off = np.where(both_weak, np.minimum(_offset(pa, g.u[ia], pb), _offset(pb, g.u[jb], pa)),
+                   np.minimum(off_a, off_b))  # fmt: skip
+    scale = 0.5 * (g.local[ia] + g.local[jb])
+    keep = (
+        (cos_a >= _cone(rules, d, g.local[ia], PAIR_EXTRA_ANGLE + extra_a))
+        & (cos_b >= _cone(rules, d, g.local[jb], PAIR_EXTRA_ANGLE + extra_b))
+        & (off <= PAIR_OFFSET * rules.max_offset * scale)
+    )
+    return keep, 0.5 * (cos_a + cos_b)
+
+
+def _node_rules(web, g: _EndGeometry, ia, b, d, v, cos_a, rules: BridgeRules):
+    """Bridges onto other nodes: a continuation or a steep T-hit. Returns (keep, tier)."""
+    local = g.local[ia]
+    plain = _cone(rules, d, local)
+    cont, hit, ahead = _target_accepts(web, b, v, local, plain, rules)
+    pa, pb = web.pos[g.ends[ia]], web.pos[b]
+    # on the thread's line: seen from the end (if its tangent is sure) or from the target
+    off = np.minimum(np.where(g.weak[ia], np.inf, _offset(pa, g.u[ia], pb)), _offset(pb, ahead, pa))
+    cont &= (off <= rules.max_offset * local) & (d <= CONTINUE_REACH * rules.gap_factor * local)
+    cont &= cos_a >= _cone(rules, d, local, g.extra[ia])
+    # a T-hit invents a junction unless a surely aimed end points straight at a near thread
+    hit &= ~g.weak[ia] & (d <= HIT_REACH * local) & (cos_a >= np.cos(np.radians(rules.max_angle)))
+    hit &= _offset(pa, g.u[ia], pb) <= rules.max_offset * local
+    return cont | hit, np.where(cont, 1, HIT_TIER)
 
 
 def _own_fragment_rule(web, ends, ia, b, d, cos, tier, rules: BridgeRules):
@@ -312,22 +378,23 @@ def clear_of_edges(web: WebGraph, a: np.ndarray, b: np.ndarray, tol: np.ndarray)
 
 
 def _near_nodes(web: WebGraph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(K, M) nodes a bridge a-b may pass close to: a, b and their neighbours (-1 padded).
+    """(K, M) nodes a bridge a-b may pass close to: a, b and all nodes within two edges.
 
-    Edges at these nodes belong to the bridged thread itself (its last segments behind a
-    short end segment) or meet it at the target junction.
+    Edges among these belong to the bridged thread itself (its last segments, which may be
+    very short) or meet it at the target junction. -1 pads the rows.
     """
     adj = web.adjacency
-    deg = web.degrees
-    m = 2 + int(deg[a].max(initial=0)) + int(deg[b].max(initial=0))
-    out = np.full((len(a), m), -1, np.int64)
-    out[:, 0], out[:, 1] = a, b
-    col = 2
-    for nodes in (a, b):
-        for j in range(int(deg[nodes].max(initial=0))):
-            has = deg[nodes] > j
-            out[has, col] = adj.indices[adj.indptr[nodes[has]] + j]
-            col += 1
+    sel = sp.csr_matrix(
+        (np.ones(2 * len(a)), (np.r_[np.arange(len(a)), np.arange(len(a))], np.r_[a, b])),
+        shape=(len(a), web.n_nodes),
+    )
+    one = sel + sel @ adj
+    two = (one + one @ adj).tocsr()
+    two.sort_indices()
+    cnt = np.diff(two.indptr)
+    out = np.full((len(a), int(cnt.max(initial=1))), -1, np.int64)
+    row = np.repeat(np.arange(len(a)), cnt)
+    out[row, np.arange(len(row)) - np.repeat(two.indptr[:-1], cnt)] = two.indices
     return out
 
 

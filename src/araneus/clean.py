@@ -68,7 +68,7 @@ class RepairConfig:
     gap_factor: float = 6.0
     max_angle: float = 30.0
     max_offset: float = 0.75
-    hit_angle: float = 60.0
+    hit_angle: float = 45.0
     clearance: float = 0.25
     angle_weight: float = 1.0
     simplify: bool = False
@@ -160,7 +160,7 @@ def repair(
     gap_factor: float = 6.0,
     max_angle: float = 30.0,
     max_offset: float = 0.75,
-    hit_angle: float = 60.0,
+    hit_angle: float = 45.0,
     clearance: float = 0.25,
     angle_weight: float = 1.0,
     simplify: bool = False,
