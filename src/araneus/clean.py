@@ -368,10 +368,10 @@ DANGLING_SIZE = 3
 def _prune_dangling(web: WebGraph, src: np.ndarray, dst: np.ndarray, max_size: int) -> np.ndarray:
     """(B,) mask of bridges kept: none may tie a debris-sized fragment on by one end only.
 
-    A fragment of at most ``max_size`` nodes is worth bridging as a piece of a thread
-    between two gaps (two bridges); one joined by a single bridge would dangle from the
-    web like the debris it most likely is, so that bridge is dropped, repeatedly, from
-    the outermost such piece in.
+    A fragment of at most ``max_size`` nodes is worth bridging to a larger piece as a
+    piece of a thread between two gaps (two bridges); one joined to a larger piece by a
+    single bridge would dangle from the web like the debris it most likely is, so that
+    bridge is dropped, repeatedly, from the outermost such piece in.
     """
     keep = np.ones(len(src), bool)
     if not len(src):
@@ -382,7 +382,10 @@ def _prune_dangling(web: WebGraph, src: np.ndarray, dst: np.ndarray, max_size: i
     while True:
         live = np.flatnonzero(keep)
         count = np.bincount(np.r_[fa[live], fb[live]], minlength=len(small))
-        bad = live[(small[fa[live]] & (count[fa[live]] == 1)) | (small[fb[live]] & (count[fb[live]] == 1))]
+        la, lb = fa[live], fb[live]
+        hang_a = small[la] & (count[la] == 1) & ~small[lb]
+        hang_b = small[lb] & (count[lb] == 1) & ~small[la]
+        bad = live[hang_a | hang_b]
         if not len(bad):
             return keep
         keep[bad] = False

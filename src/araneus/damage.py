@@ -223,7 +223,10 @@ def score_repair(damaged: WebGraph, repaired: WebGraph, angle: float = 30.0) -> 
         web (debris and noise included); ``within_angle``: fraction of bridges within
         ``angle`` degrees of the thread they continue (the source end's last segment in
         ``damaged``); ``median_angle``; ``nodes_kept``: fraction of the intact web's
-        surviving, connected nodes present in ``repaired``.
+        surviving, connected nodes present in ``repaired``; ``false_near``: fraction of
+        bridges that are false but land one intact-web segment beside a true partner
+        (part of ``false_bridges``: a near miss, e.g. on the wrong one of two junctions a
+        short segment apart).
     """
     for w, what in ((damaged, "damaged"), (repaired, "repaired")):
         if "source_node" not in w.node_attrs:
@@ -240,6 +243,7 @@ def score_repair(damaged: WebGraph, repaired: WebGraph, angle: float = 30.0) -> 
     real = (sb >= 0).all(axis=1)
     br_key = np.where(real, sb[:, 0] * big + sb[:, 1], -1)
     true_br = _true_bridges(damaged, sb)
+    near = _near_misses(damaged, sb, true_br)
     closed = np.isin(gap_key, br_key[real])
     ang = _bridge_angles(damaged, repaired, br)
     alive = (damaged.degrees > 0) & (src_d >= 0)
@@ -250,6 +254,7 @@ def score_repair(damaged: WebGraph, repaired: WebGraph, angle: float = 30.0) -> 
         "gaps_closed": float(closed.mean()) if len(gaps) else 1.0,
         "bridges": float(nb),
         "false_bridges": float(1 - true_br.mean()) if nb else 0.0,
+        "false_near": float(near.mean()) if nb else 0.0,
         "within_angle": float(np.mean(ang <= angle)) if nb else 1.0,
         "median_angle": float(np.median(ang)) if nb else 0.0,
         "nodes_kept": float(kept.mean()) if alive.any() else 1.0,
@@ -279,6 +284,28 @@ def _true_bridges(damaged: WebGraph, sb: np.ndarray) -> np.ndarray:
     for k in np.flatnonzero(ok):
         a, b = int(sb[k, 0]), int(sb[k, 1])
         out[k] = bool(stretches_of.get(a, set()) & stretches_of.get(b, set()))
+    return out
+
+
+def _near_misses(damaged: WebGraph, sb: np.ndarray, true_br: np.ndarray) -> np.ndarray:
+    """(B,) True for false bridges that would be true with one end moved to an intact neighbour."""
+    out = np.zeros(len(sb), bool)
+    bad = np.flatnonzero(~true_br & (sb >= 0).all(axis=1))
+    if not len(bad):
+        return out
+    src = damaged.node_attrs["source_node"]
+    alive = damaged.edges[(src[damaged.edges] >= 0).all(axis=1)]
+    broken = np.asarray(damaged.meta.get("broken_edges", []), np.int64).reshape(-1, 2)
+    intact = np.concatenate([src[alive], broken])
+    nbrs: dict[int, list[int]] = {}
+    for i, j in intact.tolist():
+        nbrs.setdefault(i, []).append(j)
+        nbrs.setdefault(j, []).append(i)
+    for k in bad:
+        a, b = (int(x) for x in sb[k])
+        moved = [(a, x) for x in nbrs.get(b, [])] + [(x, b) for x in nbrs.get(a, [])]
+        if moved:
+            out[k] = bool(_true_bridges(damaged, np.sort(np.array(moved), axis=1)).any())
     return out
 
 

@@ -3,7 +3,8 @@
 :func:`run_demo` runs the stages below on the embedded default and writes everything to one
 folder (see :func:`araneus.demo_report.write_outputs` for the layout and ``report.html``):
 
-1. :func:`build_source` - the default *Cyrtophora* tent web (a smaller one when quick);
+1. :func:`build_source` - the default *Cyrtophora* tent web in its scan-like form (a
+   smaller one when quick);
 2. :func:`sample_dataset` - inductive samples cut out of it, split train/val/test;
 3. :func:`load_models` - the shipped pretrained weights of all three models;
 4. :func:`generate_samples` - webs for requested conditions taken from the test split,
@@ -211,12 +212,17 @@ class DemoResult:
 
 # ---------------------------------------------------------------------------- stage 1-3
 def build_source(cfg: DemoConfig) -> WebGraph:
-    """Stage 1: the default tent web (a smaller tent when ``cfg.quick``), in mm."""
-    from .builders import TentConfig, build, default_web
+    """Stage 1: the default tent web (a smaller tent when ``cfg.quick``), in mm.
 
-    if not cfg.sizes.source:
-        return default_web(cfg.seed)
-    return build("tent", TentConfig(**dict(cfg.sizes.source)), cfg.seed)
+    In the scan-like form of the default dataset
+    (:data:`araneus.dataset.DEFAULT_RESOLUTION`): threads as polylines of short segments,
+    the representation of users' scans.
+    """
+    from .builders import TentConfig, build
+    from .dataset import DEFAULT_RESOLUTION
+
+    over = {**dict(cfg.sizes.source), "resolution": DEFAULT_RESOLUTION}
+    return build("tent", TentConfig(**over), cfg.seed)
 
 
 def sample_dataset(web: WebGraph, cfg: DemoConfig):

@@ -22,15 +22,19 @@ def register(app: typer.Typer) -> None:
             [],
             "--set",
             "-s",
-            help="Repair parameter key=value (repeatable), e.g. bridge_dist=2.5 relative=true "
-            "simplify=true keep=all; see docs/repair_and_analysis.md.",
+            help="Repair parameter key=value (repeatable), e.g. max_angle=25 min_component=20 "
+            "simplify=true keep=largest; see docs/repair_and_analysis.md.",
         ),
         format: str = typer.Option(
             None, "--format", "-f", help="Input format (overrides IN's suffix)."
         ),
         to: str = typer.Option(None, "--to", "-t", help="Output format (overrides OUT's suffix)."),
     ) -> None:
-        """Repair a fragmented scan skeleton: merge, bridge gaps, simplify, keep components."""
+        """Repair a fragmented scan skeleton: merge, bridge gaps along threads, keep fragments.
+
+        Bridges only continue threads (no rungs between parallel threads, no crossings) and
+        are marked with the edge attribute 'bridge' (kept by the araneus JSON format).
+        """
         import dataclasses
 
         from .._util import apply_overrides, write_text_atomic
@@ -56,9 +60,10 @@ def register(app: typer.Typer) -> None:
         )
         typer.echo(
             f"  merged {rep.nodes_merged} nodes, bridged {rep.bridges_added} of "
-            f"{rep.thread_ends} thread ends (gap <= {rep.bridge_dist:.4g}), "
+            f"{rep.thread_ends} thread ends (gap <= {rep.bridge_dist:.4g}; bridges marked "
+            f"'bridge', median {rep.bridge_length_ratio:.2f}x the median segment), "
             f"contracted {rep.chains_contracted} chains, dropped {rep.components_dropped} "
-            f"components ({rep.nodes_dropped} nodes)"
+            f"components ({rep.nodes_dropped} nodes, {rep.bridges_dropped} bridges)"
         )
 
     @app.command()

@@ -1,4 +1,4 @@
-"""CLI command ``araneus build``: procedural orb, tent and tangle webs."""
+"""CLI commands ``araneus build`` (procedural orb, tent and tangle webs) and ``resample``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``build`` command to ``app``."""
+    """Add the ``build`` and ``resample`` commands to ``app``."""
 
     @app.command()
     def build(
@@ -28,7 +28,8 @@ def register(app: typer.Typer) -> None:
         """Build a procedural spider web and write it to a file.
 
         Example: araneus build orb --seed 3 --set max_radial_gap=30 --out orb.json
-        --preview orb.png
+        --preview orb.png. --set resolution=auto (or a segment length in mm) gives the
+        scan-like form: threads as polylines of short jittered segments.
         """
         from .. import builders
         from .._util import apply_overrides
@@ -56,9 +57,52 @@ def register(app: typer.Typer) -> None:
             f"wrote {out}: {family} web, {web.n_nodes} nodes, {web.n_edges} edges, "
             f"mean degree {web.degrees.mean():.2f}, seed {seed}"
         )
+        if "resample" in web.meta:
+            msg += f", scan-like (segments ~{web.meta['resample']['resolution']:.3g} mm)"
         if preview is not None:
             from ..plot import plot_web
 
             plot_web(web, preview, title=f"{family} web (seed {seed})", linewidth=linewidth)
             msg += f"; preview {preview}"
         typer.echo(msg)
+
+    @app.command()
+    def resample(
+        src: Path = typer.Argument(..., metavar="IN", help="Input web file."),
+        dst: Path = typer.Argument(..., metavar="OUT", help="Output web file."),
+        resolution: str = typer.Option(
+            "auto", "--resolution", "-r",
+            help="Segment length (web units), 'auto' (half the median thread length) or 0.",
+        ),
+        seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same web)."),
+        segment_cv: float = typer.Option(
+            0.6, "--segment-cv", help="Spread (CV) of segment lengths along a thread."
+        ),
+        jitter: float = typer.Option(0.1, "--jitter", help="Lateral noise, fraction of R."),
+        sag: float = typer.Option(
+            0.01, "--sag", help="Mid-span sag ratio of a thread of unit force density."
+        ),
+        format: str = typer.Option(
+            None, "--format", "-f", help="Input format (overrides IN's suffix)."
+        ),
+        to: str = typer.Option(None, "--to", "-t", help="Output format (overrides OUT's suffix)."),
+    ) -> None:
+        """Scan-like form of any web: threads as polylines of short, jittered, sagging segments.
+
+        Example: araneus resample orb.json orb_scan.json --resolution auto
+        """  # fmt: skip
+        from ..io import format_for, read_web, write_web
+        from ..resample import parse_resolution
+        from ..resample import resample as resample_web
+
+        res = parse_resolution(resolution, "--resolution")
+        format_for(dst, to, "write")  # fail before the work on a bad output name
+        web = read_web(src, format)
+        out = resample_web(web, res, segment_cv=segment_cv, jitter=jitter, sag=sag, seed=seed)
+        write_web(out, dst, to)
+        r = out.meta.get("resample", {}).get("resolution", 0.0)
+        typer.echo(
+            f"{src} -> {dst}: {web.n_nodes} -> {out.n_nodes} nodes, {web.n_edges} -> "
+            f"{out.n_edges} edges, segments ~{r:.4g} (degree-2 share "
+            f"{float((out.degrees == 2).mean()):.2f})"
+        )

@@ -12,6 +12,7 @@ Public surface (the contract with the generative models):
 
 from .build import (
     DEFAULT_FAMILIES,
+    DEFAULT_RESOLUTION,
     DEFAULT_SCALES,
     DEFAULT_SETTINGS,
     SAMPLERS,
@@ -38,6 +39,7 @@ __all__ = [
     "SPLITS",
     "EXTRA_FEATURES",
     "DEFAULT_FAMILIES",
+    "DEFAULT_RESOLUTION",
     "DEFAULT_SCALES",
     "DEFAULT_SETTINGS",
 ]

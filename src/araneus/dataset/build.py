@@ -184,6 +184,11 @@ def build_dataset(
 ) -> WebDataset:
     """Cut ``n`` small connected samples out of one or several source webs.
 
+    A source web may consist of several pieces (e.g. a repaired scan that keeps every
+    fragment): every sample lies in one connected piece, seeds are drawn only in pieces of
+    at least ``n_min`` nodes (so pieces are sampled in proportion to their size), and a
+    sample in a piece smaller than its drawn target size is that whole piece.
+
     Parameters
     ----------
     source
@@ -341,29 +346,38 @@ DEFAULT_FAMILIES: tuple[str, ...] = ("tent", "orb", "tangle")
 #: Geometric scale factors (about the web's centroid) applied to every default setting.
 DEFAULT_SCALES: tuple[float, ...] = (0.5, 1.0, 2.0)
 
+#: Segment resolution of the default source webs: the scan-like form (threads as polylines
+#: of short jittered segments, like a laser-scan skeleton; :mod:`araneus.resample`), so
+#: models learn the representation of users' scans. ``0`` gives the junction-only webs.
+DEFAULT_RESOLUTION: str | float = "auto"
+
 
 @functools.lru_cache(maxsize=16)
-def _default_web(family: str, overrides: tuple, seed: int) -> WebGraph:
+def _default_web(family: str, overrides: tuple, seed: int, resolution: str | float) -> WebGraph:
     try:
         from .. import builders
     except ImportError as exc:  # pragma: no cover - builders ship with araneus
         raise AraneusError(f"the default dataset needs araneus.builders ({exc})") from None
-    cfg = apply_overrides(builders.BUILDERS[family].config(), dict(overrides), family)
+    over = {**dict(overrides), "resolution": resolution}
+    cfg = apply_overrides(builders.BUILDERS[family].config(), over, family)
     return builders.build(family, cfg, seed)
 
 
-def default_sources(seed: int = 0, single_web: bool = False) -> list[WebGraph]:
+def default_sources(
+    seed: int = 0, single_web: bool = False, resolution: str | float = DEFAULT_RESOLUTION
+) -> list[WebGraph]:
     """The source webs of the default training set.
 
     Every builder setting in :data:`DEFAULT_SETTINGS`, each at every scale in
-    :data:`DEFAULT_SCALES`. ``single_web=True`` gives only the default tent web (the
-    paper's single-web setting). Built webs are cached per process.
+    :data:`DEFAULT_SCALES`, in the scan-like form of ``resolution`` (default
+    :data:`DEFAULT_RESOLUTION`; 0 = junctions only). ``single_web=True`` gives only the
+    default tent web (the paper's single-web setting). Built webs are cached per process.
     """
     if single_web:
-        return [_default_web("tent", (), int(seed))]
+        return [_default_web("tent", (), int(seed), resolution)]
     out = []
     for fam, over in DEFAULT_SETTINGS:
-        w = _default_web(fam, over, int(seed))
+        w = _default_web(fam, over, int(seed), resolution)
         c = w.pos.mean(axis=0)
         for s in DEFAULT_SCALES:
             sw = w.replace(pos=(w.pos - c) * s + c)
@@ -373,7 +387,13 @@ def default_sources(seed: int = 0, single_web: bool = False) -> list[WebGraph]:
     return out
 
 
-def default_dataset(n: int = 4000, seed: int = 0, single_web: bool = False, **kwargs):
+def default_dataset(
+    n: int = 4000,
+    seed: int = 0,
+    single_web: bool = False,
+    resolution: str | float = DEFAULT_RESOLUTION,
+    **kwargs,
+):
     """The default training set: random-walk samples of 16-64 nodes, random split.
 
     Parameters
@@ -385,6 +405,10 @@ def default_dataset(n: int = 4000, seed: int = 0, single_web: bool = False, **kw
     single_web
         Sample the default tent web only (the paper's way) instead of
         :func:`default_sources` (six builder settings of three families at three scales).
+    resolution
+        Form of the source webs: ``"auto"`` (default, scan-like: most nodes are degree-2
+        points along threads, as in a scan skeleton), a segment length in mm, or 0
+        (junctions only, the form before issue 19).
     **kwargs
         Further arguments of :func:`build_dataset` (``sampler``, ``split``, ...).
 
@@ -393,7 +417,8 @@ def default_dataset(n: int = 4000, seed: int = 0, single_web: bool = False, **kw
     WebDataset
     """
     kwargs.setdefault("sampler", "rw")
-    ds = build_dataset(default_sources(seed, single_web), n, seed=seed, **kwargs)
+    ds = build_dataset(default_sources(seed, single_web, resolution), n, seed=seed, **kwargs)
     ds.meta["default"] = {"single_web": bool(single_web), "scales": list(DEFAULT_SCALES),
-                          "settings": [[f, dict(o)] for f, o in DEFAULT_SETTINGS]}  # fmt: skip
+                          "settings": [[f, dict(o)] for f, o in DEFAULT_SETTINGS],
+                          "resolution": resolution}  # fmt: skip
     return ds
