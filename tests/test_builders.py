@@ -407,3 +407,191 @@ def test_cli_build_checks_names_before_building(tmp_path):
     assert isinstance(res.exception, InputError) and "linewidth" in str(res.exception)
     res = run(app, ["build", "orb", "--out", str(tmp_path / "w.nope")])
     assert isinstance(res.exception, AraneusError) and not out.exists()
+
+
+# ---------------------------------------------------------------------------- calibration
+def test_tent_scan_like_form_meets_the_real_scan_targets():
+    from araneus.builders import check_targets
+
+    for seed in (0, 1, 2):
+        web = build("tent", TentConfig(resolution="auto"), seed=seed)
+        result = check_targets("tent", web)
+        assert all(ok for *_, ok in result.values()), (seed, result)
+
+
+def test_orb_meets_the_traced_orb_targets():
+    from araneus.builders import check_targets
+
+    for seed in range(6):
+        result = check_targets("orb", build("orb", seed=seed))
+        assert all(ok for *_, ok in result.values()), (seed, result)
+
+
+def test_shape_statistics_of_a_known_web():
+    from araneus.builders import shape_statistics
+
+    # a vertical segment, two horizontal ones of length 1 and 3: a path 0-1-2-3
+    web = WebGraph([[0, 0, 0], [0, 0, 2], [1, 0, 2], [4, 0, 2]], [[0, 1], [1, 2], [2, 3]])
+    st = shape_statistics(web)
+    assert st["degree_1"] == 0.5 and st["degree_2"] == 0.5 and st["degree_5+"] == 0.0
+    assert np.isclose(st["vertical_share"], 1 / 3)
+    assert np.isclose(st["length_cv"], np.std([2, 1, 3]) / 2)
+    assert "radials" not in st
+    with pytest.raises(InputError):
+        shape_statistics(WebGraph(np.zeros((2, 3))))
+
+
+# ---------------------------------------------------------------------------- force densities
+@pytest.mark.parametrize("family", ["orb", "tent", "tangle"])
+def test_force_density_attribute_is_the_type_default(family):
+    from araneus.builders import DEFAULT_FORCE_DENSITY
+
+    web = build(family, small(family), seed=2)
+    q = web.edge_attrs["force_density"]
+    expect = [DEFAULT_FORCE_DENSITY[THREAD_TYPES[c]] for c in web.edge_attrs["thread"]]
+    assert q.dtype == np.float64 and np.array_equal(q, expect)
+
+
+def test_orb_sag_is_the_equilibrium_of_the_stored_force_densities():
+    web = build("orb", OrbConfig(jitter=0.0), seed=1)
+    q = web.edge_attrs["force_density"]
+    free = ~web.node_attrs["anchor"]
+    # out-of-plane (y) forces at free nodes balance a uniform lateral load
+    e = web.edges
+    dy = web.pos[e[:, 1], 1] - web.pos[e[:, 0], 1]
+    f = np.zeros(web.n_nodes)
+    np.add.at(f, e[:, 0], q * dy)
+    np.add.at(f, e[:, 1], -q * dy)
+    assert np.ptp(f[free]) < 1e-9 * np.abs(f[free]).max()  # the same load on every node
+
+
+# ---------------------------------------------------------------------------- scan-like form
+def _line(n_edges=1, length=10.0, q=2.0):
+    pos = np.column_stack([np.arange(n_edges + 1) * length, np.zeros(n_edges + 1), np.zeros(n_edges + 1)])
+    edges = np.column_stack([np.arange(n_edges), np.arange(1, n_edges + 1)])
+    anchor = np.zeros(n_edges + 1, bool)
+    anchor[[0, -1]] = True
+    return WebGraph(
+        pos, edges, node_attrs={"anchor": anchor},
+        edge_attrs={"thread": np.full(n_edges, thread_code("radial"), np.int8),
+                    "force_density": np.full(n_edges, q)},
+    )  # fmt: skip
+
+
+def test_resample_keeps_the_tension_of_every_thread():
+    from araneus.resample import resample
+
+    web = build("tent", SMALL_TENT, seed=1)
+    out = resample(web, "auto", jitter=0.0, sag=0.0, seed=3)
+    # without jitter and sag each piece lies on its thread: q * length = the thread's q * l
+    t_in = np.sort(web.edge_attrs["force_density"] * web.edge_lengths)
+    t_out = out.edge_attrs["force_density"] * out.edge_lengths
+    k = np.clip(np.searchsorted(t_in, t_out), 1, len(t_in) - 1)
+    nearest = np.minimum(np.abs(t_in[k] - t_out), np.abs(t_in[k - 1] - t_out))
+    assert np.all(nearest <= 1e-6 * t_out)  # (round-off of the shortest pieces)
+    assert out.n_edges > 2 * web.n_edges
+    assert np.array_equal(out.pos[: web.n_nodes], web.pos)
+    assert out.node_attrs["anchor"][: web.n_nodes].tolist() == web.node_attrs["anchor"].tolist()
+    assert not out.node_attrs["anchor"][web.n_nodes :].any()
+    assert set(np.unique(out.edge_attrs["thread"])) == set(np.unique(web.edge_attrs["thread"]))
+
+
+def test_resample_subdivides_with_exact_tension_and_sag():
+    from araneus.resample import resample
+
+    web = _line(n_edges=1, length=10.0, q=2.0)
+    out = resample(web, 1.0, segment_cv=0.0, jitter=0.0, sag=0.02, seed=0)
+    assert out.n_edges == 10 and out.n_nodes == 11
+    # same tension q * l = 20 in ten pieces of length 1: q_piece = q * l / l_piece = 20
+    assert np.allclose(out.edge_attrs["force_density"], 20.0)
+    assert np.array_equal(out.edge_attrs["thread"], np.full(10, thread_code("radial")))
+    z = out.pos[:, 2]
+    x = out.pos[:, 0]
+    # funicular of equal nodal loads: a parabola through the nodes, mid-span sag ratio sag/q
+    expect = -0.02 / 2.0 * 10.0 * 4 * (x / 10.0) * (1 - x / 10.0)
+    assert np.allclose(z, expect, atol=1e-12)
+    assert np.isclose(z.min(), -0.1)
+    # uneven pieces: q_piece = q * l / l_piece, and every new node is in equilibrium
+    out = resample(web, 1.0, segment_cv=0.6, jitter=0.0, sag=0.02, seed=5)
+    q, e = out.edge_attrs["force_density"], out.edges
+    straight = np.abs(out.pos[e[:, 1], 0] - out.pos[e[:, 0], 0])
+    assert np.allclose(q * straight, 2.0 * 10.0)
+    f = np.zeros(out.n_nodes)
+    dz = out.pos[e[:, 1], 2] - out.pos[e[:, 0], 2]
+    np.add.at(f, e[:, 0], q * dz)
+    np.add.at(f, e[:, 1], -q * dz)
+    carried = np.zeros(out.n_nodes)
+    np.add.at(carried, e.ravel(), np.repeat(straight / 2, 2))
+    assert np.allclose(f[2:], 8 * 0.02 * carried[2:], atol=1e-12)
+
+
+def test_resample_settings_and_errors():
+    from araneus.resample import auto_resolution, resample, thread_lengths
+
+    web = build("orb", seed=0)
+    assert resample(web, 0) is web
+    assert np.isclose(auto_resolution(web), 0.5 * np.median(thread_lengths(web)))
+    scan = resample(web, "auto", seed=1)
+    assert np.mean(scan.degrees == 2) > 0.5
+    assert scan.meta["resample"]["resolution"] == auto_resolution(web)
+    # threads of a scan-like web are its junction-to-junction polylines: auto is stable
+    assert np.isclose(auto_resolution(scan), auto_resolution(web), rtol=0.05)
+    assert resample(web, "auto", seed=1).equals(scan)
+    assert not resample(web, "auto", seed=2).equals(scan)
+    for kw, name in (({"resolution": "fine"}, "resolution"), ({"resolution": -1.0}, "resolution"),
+                     ({"jitter": 2.0}, "jitter"), ({"sag": float("nan")}, "sag"),
+                     ({"segment_cv": -0.1}, "segment_cv"), ({"seed": -3}, "seed")):  # fmt: skip
+        with pytest.raises(ConfigError, match=name):
+            resample(web, **kw)
+
+
+@pytest.mark.parametrize("family", ["orb", "tent", "tangle"])
+def test_scan_like_build_is_the_resampled_junction_web(family):
+    from araneus.resample import resample
+
+    cfg = small(family)
+    scan = build(family, dataclasses.replace(cfg, resolution="auto"), seed=4)
+    junctions = build(family, cfg, seed=4)
+    info = scan.meta["resample"]
+    again = resample(junctions, "auto", seed=info["seed"])
+    assert again.equals(scan)
+    assert info["input_nodes"] == junctions.n_nodes
+    assert np.mean(scan.degrees == 2) > 0.5 and scan.n_components == 1
+    assert scan.edge_lengths.std() / scan.edge_lengths.mean() < 0.8
+    assert scan.meta["config"]["resolution"] == "auto"
+
+
+def test_resolution_setting_parses_and_validates():
+    from araneus._util import apply_overrides
+
+    assert apply_overrides(OrbConfig(), ["resolution=auto"]).resolution == "auto"
+    assert apply_overrides(OrbConfig(), ["resolution=1.5"]).resolution == 1.5
+    assert apply_overrides(OrbConfig(), ["resolution=0"]).resolution == 0.0
+    with pytest.raises(ConfigError, match="resolution"):
+        apply_overrides(TentConfig(), ["resolution=fine"])
+    with pytest.raises(ConfigError, match="resolution"):
+        TangleConfig(resolution=-2.0)
+
+
+def test_cli_build_scan_like_and_resample(tmp_path):
+    from typer.testing import CliRunner
+
+    from araneus.cli import app
+    from araneus.io import read_web
+    from araneus.resample import resample
+
+    run = CliRunner().invoke
+    junctions, scan = tmp_path / "j.json", tmp_path / "s.json"
+    res = run(app, ["build", "orb", "--out", str(junctions)])
+    assert res.exit_code == 0, res.output
+    res = run(app, ["build", "orb", "--set", "resolution=auto", "--out", str(scan)])
+    assert res.exit_code == 0 and "scan-like" in res.output, res.output
+    web = read_web(scan)
+    assert np.mean(web.degrees == 2) > 0.5 and "force_density" in web.edge_attrs
+    out = tmp_path / "r.json"
+    res = run(app, ["resample", str(junctions), str(out), "--resolution", "2", "--seed", "3"])
+    assert res.exit_code == 0, res.output
+    assert read_web(out).equals(resample(read_web(junctions), 2.0, seed=3))
+    res = run(app, ["resample", str(junctions), str(tmp_path / "x.json"), "--resolution", "fine"])
+    assert isinstance(res.exception, ConfigError) and "--resolution" in str(res.exception)
+    assert not (tmp_path / "x.json").exists()

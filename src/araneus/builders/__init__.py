@@ -3,7 +3,12 @@
 Every builder is a function ``build_<family>(cfg, seed) -> WebGraph`` of a frozen config
 dataclass (validated on construction; bad values raise :class:`~araneus.errors.ConfigError`
 naming the parameter) and a seed (same seed, same web). Webs are in millimetres with
-``edge_attrs["thread"]`` thread-type codes and ``node_attrs["anchor"]`` marking anchors.
+``edge_attrs["thread"]`` thread-type codes, ``edge_attrs["force_density"]`` (the force
+density each thread segment was form-found with, relative units) and
+``node_attrs["anchor"]`` marking anchors. Every config has a ``resolution``: 0 (default)
+gives the junction-only web, ``"auto"`` or a segment length in mm its scan-like form
+(:mod:`araneus.resample`). :mod:`.calibration` holds the statistics of real webs the
+builders are calibrated to.
 
 :func:`default_web` is the web every later stage uses when the user brings none: the tent
 web of *Cyrtophora citricola*, the species of the paper's scanned web.
@@ -18,6 +23,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..web import WebGraph
+from .calibration import REAL_WEBS, TARGETS, check_targets, shape_statistics
 from .orb import OrbConfig, build_orb
 from .shaping import DEFAULT_FORCE_DENSITY, edge_force_density, form_find, shape_web
 from .sheet import TentConfig, build_tent
@@ -70,9 +76,14 @@ def build(family: str, cfg: Any = None, seed: int = 0) -> WebGraph:
     return spec.build(cfg or spec.config(), int(seed))
 
 
-def default_web(seed: int = 0) -> WebGraph:
-    """The default web of araneus: a *Cyrtophora* tent web (about 16.5k nodes, mm)."""
-    return build(DEFAULT_FAMILY, None, seed)
+def default_web(seed: int = 0, resolution: str | float = 0.0) -> WebGraph:
+    """The default web of araneus: a *Cyrtophora* tent web (mm).
+
+    ``resolution=0`` (default) gives the junction-only form (about 15.5k nodes);
+    ``"auto"`` or a segment length gives the scan-like form (about 90k nodes at
+    ``"auto"``), as the default dataset and the demo use it.
+    """
+    return build(DEFAULT_FAMILY, BUILDERS[DEFAULT_FAMILY].config(resolution=resolution), seed)
 
 
 __all__ = [
@@ -81,14 +92,18 @@ __all__ = [
     "DEFAULT_FAMILY",
     "DEFAULT_FORCE_DENSITY",
     "OrbConfig",
+    "REAL_WEBS",
+    "TARGETS",
     "TangleConfig",
     "TentConfig",
     "build_tangle",
     "build_orb",
     "build",
     "build_tent",
+    "check_targets",
     "default_web",
     "edge_force_density",
     "form_find",
+    "shape_statistics",
     "shape_web",
 ]

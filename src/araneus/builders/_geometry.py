@@ -141,7 +141,8 @@ class Draft:
             np.concatenate(self._att_t) if self._att_t else np.zeros(0),
             np.concatenate(self._att_node) if self._att_node else np.zeros(0, np.int64),
         )
-        return pos, edges, types[parent], anchor
+        edges, keep, _ = canonicalize_edges(edges, len(pos))  # the edge set shaping sees
+        return pos, edges, types[parent][keep], anchor
 
 
 def split_segments(

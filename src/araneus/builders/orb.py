@@ -302,7 +302,7 @@ def _lay_hub(cfg: OrbConfig, rng: np.random.Generator, draft: Draft, hub, theta)
         join = np.zeros(m, bool)  # join[i]: lines i and i+1 meet on the next loop
         draw = rng.random(m) < cfg.hub_join
         i = 0
-        while i < m - 1:
+        while i < m - 1 and m - join.sum() > 3:  # the inner loop keeps at least 3 nodes
             if draw[i]:
                 join[i] = True
                 i += 1  # line i + 1 is taken
