@@ -75,8 +75,8 @@ def shape_statistics(web: WebGraph) -> dict[str, float]:
         ``degree_1`` ... ``degree_4``, ``degree_5+`` (share of nodes); ``length_p5``,
         ``length_p50``, ``length_p95`` (edge length over the mean edge length at those
         percentiles); ``length_cv`` (std / mean of edge lengths); ``vertical_share``
-        (share of edges within 30 degrees of z); ``nodes``; and, for webs with radial
-        threads, ``radials`` (nodes where a radial thread meets a frame or bridge thread,
+        (share of edges within 30 degrees of z); ``nodes``; and, for orb webs (radial and
+        frame threads), ``radials`` (nodes where a radial thread meets a frame or bridge thread,
         one per radius) and ``rings_per_radial`` (radial-spiral crossings per radius).
     """
     if not isinstance(web, WebGraph) or web.n_edges == 0:
@@ -94,7 +94,8 @@ def shape_statistics(web: WebGraph) -> dict[str, float]:
         "nodes": float(web.n_nodes),
     })  # fmt: skip
     codes = web.edge_attrs.get("thread")
-    if codes is not None and np.any(codes == thread_code("radial")):
+    framed = codes is not None and np.isin(codes, [thread_code("frame"), thread_code("bridge")]).any()
+    if framed and np.any(codes == thread_code("radial")):
         on = {}
         for name in ("radial", "frame", "bridge", "spiral"):
             mask = np.zeros(web.n_nodes, bool)
