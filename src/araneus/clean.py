@@ -47,7 +47,8 @@ from .web import WebGraph, canonicalize_edges
 
 #: Default tolerances as multiples of the median edge length h. In a real 10k-node scan
 #: skeleton the gap from a thread end to the nearest other fragment is ~1.2 h at the median
-#: and ~2.5 h at the 90th percentile; 4 h is an outer cap, the local ``gap_factor`` rules.
+#: and ~2.5 h at the 90th percentile; 6 h is only an outer cap: the local ``gap_factor``
+#: (in local segment lengths) limits bridges.
 DEFAULT_FACTORS: dict[str, float] = {
     "merge_tol": 0.1,
     "bridge_dist": 6.0,
