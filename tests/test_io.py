@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 import tempfile
 from pathlib import Path
 
@@ -566,3 +567,320 @@ def test_meta_that_is_not_a_json_object(tmp_path, meta_text):
     )
     with pytest.raises(FormatError, match="meta"):
         read_web(path)
+
+
+# ------------------------------------------------------------- input hardening (issue 22)
+def _ply(body: str, v1: str = "int", v2: str = "int", n_edges: int = 1) -> str:
+    return (
+        "ply\nformat ascii 1.0\nelement vertex 3\nproperty double x\nproperty double y\n"
+        f"property double z\nelement edge {n_edges}\nproperty {v1} vertex1\n"
+        f"property {v2} vertex2\nend_header\n0 0 0\n1 0 0\n0 1 0\n" + body
+    )
+
+
+def test_csv_blank_node_file_and_nan_ids(tmp_path):
+    (tmp_path / "b.nodes.csv").write_text('"  "\n')
+    (tmp_path / "b.edges.csv").write_text("")
+    with pytest.raises(FormatError, match="no header line"):
+        read_web(tmp_path / "b.csv")
+    (tmp_path / "n.nodes.csv").write_text("id,x,y,z\nnan,0,0,0\nnan,1,0,0\n")
+    (tmp_path / "n.edges.csv").write_text("source,target\n")
+    with pytest.raises(FormatError, match="duplicate node id 'nan'") as info:
+        read_web(tmp_path / "n.csv")
+    assert info.value.where == "line 3"
+    # non-finite and huge ids are compared as text: 'inf' matches 'inf', not '1e999'
+    (tmp_path / "i.nodes.csv").write_text("id,x,y,z\ninf,0,0,0\n1e999,1,0,0\n7,2,0,0\n")
+    (tmp_path / "i.edges.csv").write_text("source,target\ninf,7\n")
+    assert read_web(tmp_path / "i.csv").edges.tolist() == [[0, 2]]
+
+
+@pytest.mark.parametrize(
+    "anchor", [np.array([0.0, 1.0, 0.5]), np.array([0.0, 1.0, 1.0]), np.array([0, 1, 1])]
+)
+def test_csv_non_boolean_anchor_round_trips(anchor):
+    web = WebGraph(np.eye(3), [[0, 1]], node_attrs={"anchor": anchor})
+    out = _roundtrip(web, "w.csv").node_attrs["anchor"]
+    assert np.array_equal(out, anchor)
+    assert out.dtype.kind == ("b" if anchor.dtype.kind == "i" else "f")  # 0/1 words: bool
+
+
+def test_ply_float_vertex_indices(tmp_path):
+    p = tmp_path / "f.ply"
+    p.write_text(_ply("0.5 1.7\n", "float", "double"))
+    with pytest.raises(FormatError, match="non-integer node index") as info:
+        read_web(p)
+    assert info.value.where == "element 'edge' row 0"
+    p.write_text(_ply("2.0 1\n", "float", "double"))
+    assert read_web(p).edges.tolist() == [[1, 2]]
+    web = WebGraph(np.eye(3), [[0, 1]])  # binary float indices: same check
+    data = (
+        b"ply\nformat binary_little_endian 1.0\nelement vertex 3\nproperty double x\n"
+        b"property double y\nproperty double z\nelement edge 1\nproperty float vertex1\n"
+        b"property float vertex2\nend_header\n"
+        + web.pos.tobytes()
+        + np.array([0.0, 1.5], "<f4").tobytes()
+    )
+    p.write_bytes(data)
+    with pytest.raises(FormatError, match="non-integer"):
+        read_web(p)
+
+
+@pytest.mark.parametrize(
+    "typ,value,bound",
+    [("uchar", "258", "255"), ("ushort", "70000", "65535"), ("uint", "-1", "4294967295"),
+     ("char", "200", "127"), ("int", "2147483648", "2147483647")],
+)  # fmt: skip
+def test_ply_ascii_integers_are_range_checked(tmp_path, typ, value, bound):
+    p = tmp_path / "r.ply"
+    p.write_text(_ply(f"{value} 1\n", typ, typ))
+    with pytest.raises(FormatError, match=f"must be an integer in .*{bound}") as info:
+        read_web(p)
+    assert info.value.where == "line 14"
+
+
+def test_ply_rows_past_the_declared_counts(tmp_path):
+    p = tmp_path / "e.ply"
+    p.write_text(_ply("0 1\n1 2\n", n_edges=0))
+    with pytest.raises(FormatError, match="2 data line.* after the last element") as info:
+        read_web(p)
+    assert info.value.where == "line 14"
+    web = WebGraph(np.eye(3), [[0, 1]])
+    write_web(web, tmp_path / "b.ply")
+    (tmp_path / "b.ply").write_bytes((tmp_path / "b.ply").read_bytes() + b"\x01" * 8)
+    with pytest.raises(FormatError, match="8 bytes after the last element"):
+        read_web(tmp_path / "b.ply")
+
+
+@pytest.mark.parametrize("fmt", ["ply", "ply-ascii"])
+def test_ply_meta_mentioning_end_header_round_trips(tmp_path, fmt):
+    meta = {"note": "x\nend_header\nelement vertex 0", "end_header": "end_header"}
+    web = WebGraph(np.eye(3), [[0, 1]], meta=meta)
+    write_web(web, tmp_path / "m.ply", fmt)
+    out = read_web(tmp_path / "m.ply")
+    assert out.meta == meta and out.equals(web)
+
+
+def test_json_absurd_string_dtype_is_refused_before_allocating(tmp_path):
+    import tracemalloc
+
+    p = tmp_path / "u.json"
+    p.write_text(
+        '{"format":"araneus-web","version":1,"nodes":[[0,0,0]],"edges":[],'
+        '"node_attrs":{"a":{"dtype":"<U300000000","data":["x"]}}}'
+    )
+    assert len(p.read_bytes()) < 130
+    tracemalloc.start()
+    try:
+        with pytest.raises(FormatError, match="far more than the file") as info:
+            read_web(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert info.value.where == "node_attrs['a']" and peak < 10e6  # was 2.4 GB
+
+
+@pytest.mark.parametrize(
+    "spec,problem",
+    [
+        ('{"dtype": "int8", "data": [1.7, 2.0]}', "float"),
+        ('{"dtype": "int8", "data": [300, 1]}', "bad attribute data"),
+        ('{"dtype": "int32", "data": [true, false]}', "bool"),
+        ('{"dtype": "U3", "data": [1, 2]}', "int"),
+        ('{"dtype": "U1", "data": ["ab", "c"]}', "does not fit"),
+        ('{"dtype": "float32", "data": [1e300, 1]}', "overflows"),
+        ('{"dtype": "O", "data": [1, 2]}', "unsupported"),
+        ('{"dtype": ["a", "f8"], "data": [1, 2]}', "type name"),
+        ('{"dtype": "f8", "data": [1, 2], "shape": [1, 2]}', "first dimension"),
+        ('{"dtype": "f8", "data": [1, 2], "shape": [3]}', "does not fit"),
+    ],
+)
+def test_json_attribute_data_must_match_its_dtype(tmp_path, spec, problem):
+    p = tmp_path / "a.json"
+    p.write_text(
+        '{"format":"araneus-web","version":1,"nodes":[[0,0,0],[1,0,0]],"edges":[],'
+        f'"node_attrs":{{"a":{spec}}}}}'
+    )
+    with pytest.raises(FormatError, match=problem):
+        read_web(p)
+
+
+def test_json_keeps_big_unsigned_and_2d_thread_attributes():
+    m = 2
+    web = WebGraph(
+        np.eye(3),
+        [[0, 1], [1, 2]],
+        node_attrs={"id64": np.array([0, 2**64 - 1, 5], np.uint64)},
+        edge_attrs={
+            "thread": np.array([[1, 2], [3, 0]], np.int8),
+            "force_density": np.array([1.5, -2e9]),  # issue 19's attributes
+            "bridge": np.array([0, 1], np.int8),
+        },
+    )
+    out = _roundtrip(web, "w.json")
+    _same_attrs(out.node_attrs, web.node_attrs)
+    _same_attrs(out.edge_attrs, web.edge_attrs)
+    for name in ("w.csv", "w.ply", "w.mat", "w.graphml"):
+        plain = {k: v for k, v in web.edge_attrs.items() if k != "thread"}
+        back = _roundtrip(web.replace(node_attrs={}, edge_attrs=plain), name)
+        assert np.array_equal(back.edge_attrs["force_density"][:m], [1.5, -2e9]), name
+        assert back.edge_attrs["bridge"].tolist() == [0, 1], name
+
+
+@pytest.mark.parametrize("name", ["w.ply", "w.csv", "w.graphml"])
+@pytest.mark.parametrize("attr", ["x", "y", "z"])
+def test_attributes_named_like_coordinates(tmp_path, name, attr):
+    web = WebGraph(np.eye(3), [[0, 1]], node_attrs={attr: np.arange(3.0)})
+    with pytest.raises(InputError, match=f"node attribute '{attr}' has the name of a"):
+        write_web(web, tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+    for keeps in ("k.json", "k.mat"):  # formats without a namespace clash keep it
+        assert np.array_equal(_roundtrip(web, keeps).node_attrs[attr], np.arange(3.0))
+
+
+@pytest.mark.parametrize("name", ["w.json", "w.csv", "w.graphml", "w.mat", "w.ply"])
+def test_long_double_attributes_are_refused(tmp_path, name):
+    web = WebGraph(
+        np.eye(3), [[0, 1], [1, 2]], edge_attrs={"q": np.arange(2, dtype=np.longdouble) / 3}
+    )
+    with pytest.raises(InputError, match="long double"):
+        write_web(web, tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "esc\x1b", "cr\r", "lf\nx", "\ud800", " pad"])
+def test_control_characters_in_text_attributes(tmp_path, value):
+    labels = np.array(["ok", value, "z"])
+    web = WebGraph(np.eye(3), [[0, 1]], node_attrs={"label": labels})
+    assert _roundtrip(web, "w.json").node_attrs["label"].tolist() == labels.tolist()
+    for name in ("w.csv",) + (("w.graphml",) if value not in ("lf\nx", " pad") else ()):
+        with pytest.raises(InputError, match="label"):
+            write_web(web, tmp_path / name)
+        assert list(tmp_path.iterdir()) == []
+    for name in ("w.ply", "w.mat"):  # text attributes are not carried (documented)
+        assert "label" not in _roundtrip(web, name).node_attrs
+    if value in ("lf\nx", " pad"):  # XML keeps LF and blanks in element text
+        assert _roundtrip(web, "w.graphml").node_attrs["label"].tolist() == labels.tolist()
+
+
+def test_csv_refuses_text_that_would_read_back_as_numbers(tmp_path):
+    web = WebGraph(np.eye(3), [[0, 1]], node_attrs={"code": np.array(["1", "2", "3"])})
+    with pytest.raises(InputError, match="would not read back"):
+        write_web(web, tmp_path / "w.csv")
+    web = WebGraph(np.eye(3), [[0, 1]], node_attrs={"Weight": np.arange(3)})
+    assert "Weight" in _roundtrip(web, "w.csv").node_attrs  # case kept
+    web = WebGraph(np.eye(3), [[0, 1]], node_attrs={"Anchor": np.ones(3, bool)})
+    with pytest.raises(InputError, match="read back from CSV as 'anchor'"):
+        write_web(web, tmp_path / "w.csv")
+
+
+def test_mat_keeps_one_column_2d_attributes():
+    web = WebGraph(np.eye(3), [[0, 1]], node_attrs={"c": np.arange(3.0)[:, None],
+                                                     "v": np.arange(3.0)})  # fmt: skip
+    out = _roundtrip(web, "w.mat")
+    assert out.node_attrs["c"].shape == (3, 1) and out.node_attrs["v"].shape == (3,)
+
+
+def test_special_files_and_directories(tmp_path, capsys):
+    with pytest.raises(FormatError, match="is a directory, not a web file"):
+        read_web(tmp_path)
+    with pytest.raises(FormatError, match="is a directory"):
+        read_web(tmp_path, format="json")
+    assert _cli("info", str(tmp_path)) == 2
+    assert "is a directory" in capsys.readouterr().err
+    if Path("/dev/zero").exists():
+        for fmt in ("json", "ply", "mat", "graphml", "csv"):
+            with pytest.raises(FormatError, match="not a regular file"):
+                read_web("/dev/zero", format=fmt)
+        assert _cli("info", "/dev/zero", "--format", "json") == 2
+        assert "not a regular file" in capsys.readouterr().err
+
+
+def test_input_size_limit(tmp_path, monkeypatch):
+    web = WebGraph(np.random.default_rng(0).random((50, 3)), [[0, 1]])
+    for name in ("w.json", "w.ply", "w.mat", "w.graphml", "w.obj"):
+        write_web(web, tmp_path / name)
+    monkeypatch.setenv("ARANEUS_MAX_INPUT_BYTES", "500")
+    for name in ("w.json", "w.ply", "w.graphml", "w.obj"):
+        with pytest.raises(FormatError, match="input limit"):
+            read_web(tmp_path / name)
+    monkeypatch.setenv("ARANEUS_MAX_INPUT_BYTES", "lots")
+    with pytest.raises(InputError, match="ARANEUS_MAX_INPUT_BYTES"):
+        read_web(tmp_path / "w.json")
+
+
+def _mat_v5(variables: dict, compress: bool = True) -> bytes:
+    import io as _io
+
+    buf = _io.BytesIO()
+    scipy.io.savemat(buf, variables, do_compression=compress)
+    return buf.getvalue()
+
+
+def test_mat_bomb_and_unused_variables(tmp_path, monkeypatch):
+    import tracemalloc
+
+    small = {"nodes": np.eye(3), "edges": np.array([[1.0, 2.0]])}
+    junk = np.zeros((400_000, 3))  # 9.6 MB of zeros, ~10 kB compressed
+    p = tmp_path / "b.mat"
+    p.write_bytes(_mat_v5({**small, "junk": junk}))
+    assert p.stat().st_size < 50_000
+    monkeypatch.setenv("ARANEUS_MAX_INPUT_BYTES", str(1 << 20))
+    tracemalloc.start()
+    try:
+        assert read_web(p).n_edges == 1  # 'junk' is never inflated
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2e6
+    p.write_bytes(_mat_v5({"nodes": junk, "edges": small["edges"]}))
+    with pytest.raises(FormatError, match="inflate past") as info:
+        read_web(p)
+    assert info.value.where == "variable 'nodes'"
+
+
+def test_mat_crafted_type_codes_do_not_reach_scipy(tmp_path):
+    """scipy's v5 reader indexes a C table with the element type code (a segfault on
+    codes it does not know); araneus parses v5 itself and names the problem."""
+    data = bytearray(_mat_v5({"nodes": np.eye(3), "edges": np.array([[1.0, 2.0]])}, False))
+    real = data.find(struct.pack("<II", 9, 72))  # miDOUBLE data of the 3x3 'nodes'
+    assert real > 0
+    for code in (8, 10, 19, 255, 0x4009):
+        data[real : real + 4] = struct.pack("<I", code)
+        (tmp_path / "t.mat").write_bytes(bytes(data))
+        with pytest.raises(FormatError, match="unknown data type") as info:
+            read_web(tmp_path / "t.mat")
+        assert info.value.where == "variable 'nodes'"
+
+
+_MAT_DTYPES = ["f8", "f4", "i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8", "?"]
+
+
+@HYP
+@given(
+    arrays=st.lists(
+        st.tuples(st.sampled_from(_MAT_DTYPES), st.integers(0, 4), st.integers(0, 3)),
+        min_size=1,
+        max_size=4,
+    ),
+    text=st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12),
+    compress=st.booleans(),
+)
+def test_mat5_reader_agrees_with_scipy(arrays, text, compress):
+    """The bounded v5 reader returns what scipy.io.loadmat returns on valid files."""
+    import io as _io
+
+    from araneus.io._mat5 import read_v5
+
+    rng = np.random.default_rng(len(arrays))
+    variables = {"txt": text}
+    for k, (dt, r, c) in enumerate(arrays):
+        variables[f"v{k}"] = (rng.random((r, c)) * 200 - 50).astype(dt)
+    data = _mat_v5(variables, compress)
+    ours = read_v5(Path("x.mat"), data, lambda name: True)
+    ref = scipy.io.loadmat(_io.BytesIO(data), chars_as_strings=True)
+    for name in variables:
+        a, b = ours[name], ref[name]
+        if name == "txt":
+            assert "".join(a.tolist()) == "".join(np.asarray(b).ravel().tolist()), (a, b)
+        else:
+            assert a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b), name

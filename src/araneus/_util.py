@@ -1,10 +1,11 @@
-"""Small shared helpers: atomic file output and ``key=value`` config overrides."""
+"""Small shared helpers: atomic file output, bounded input reading and ``key=value`` overrides."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import os
+import stat
 import tempfile
 import types
 import typing
@@ -12,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import ConfigError, InputError
+from .errors import ConfigError, FormatError, InputError
 
 T = TypeVar("T")
 
@@ -55,6 +56,89 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename."""
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+#: Default ceiling on the bytes one input file may hold or inflate to (2 GiB); the
+#: environment variable ``ARANEUS_MAX_INPUT_BYTES`` overrides it (a plain integer).
+DEFAULT_MAX_INPUT_BYTES = 2 << 30
+
+
+def max_input_bytes() -> int:
+    """The ceiling on the bytes an input file may hold or decompress to.
+
+    ``ARANEUS_MAX_INPUT_BYTES`` (an integer number of bytes) overrides the default
+    :data:`DEFAULT_MAX_INPUT_BYTES`; an unparsable value raises :class:`ConfigError`.
+    """
+    raw = os.environ.get("ARANEUS_MAX_INPUT_BYTES")
+    if raw is None or not raw.strip():
+        return DEFAULT_MAX_INPUT_BYTES
+    try:
+        val = int(raw)
+    except ValueError:
+        val = 0
+    if val < 1:
+        raise ConfigError(f"ARANEUS_MAX_INPUT_BYTES must be a positive integer, got {raw!r}")
+    return val
+
+
+def check_input_file(path: str | os.PathLike, what: str = "file") -> Path:
+    """``path`` as a :class:`Path` after checking it is a regular file of bounded size.
+
+    Directories, devices (``/dev/zero``), FIFOs and sockets are refused before anything is
+    read, and so is a file larger than :func:`max_input_bytes`.
+
+    Raises
+    ------
+    FormatError
+        Missing, a directory, not a regular file, unreadable, or too large.
+    """
+    p = Path(path)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise FormatError(p, "no such file") from None
+    except OSError as exc:
+        raise FormatError(p, f"cannot read {what}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise FormatError(p, f"is a directory, not a {what}")
+    if not stat.S_ISREG(st.st_mode):
+        raise FormatError(p, f"is not a regular file (a device, pipe or socket); give a {what}")
+    limit = max_input_bytes()
+    if st.st_size > limit:
+        raise FormatError(
+            p,
+            f"{what} holds {st.st_size:,} bytes, more than the {limit:,}-byte input limit "
+            "(raise it with ARANEUS_MAX_INPUT_BYTES)",
+        )
+    return p
+
+
+def read_input_bytes(path: str | os.PathLike, what: str = "file") -> bytes:
+    """The bytes of a regular input file, after :func:`check_input_file`.
+
+    The read itself is bounded as well, so a file that grows while being read cannot
+    exceed :func:`max_input_bytes` either.
+    """
+    p = check_input_file(path, what)
+    limit = max_input_bytes()
+    size = p.stat().st_size
+    try:
+        with open(p, "rb") as fh:
+            parts = [fh.read(size + 1)]  # not read(limit): Python would allocate `limit`
+            total = len(parts[0])
+            while total > size and total <= limit:  # the file grew while being read
+                chunk = fh.read(min(1 << 24, limit + 1 - total))
+                if not chunk:
+                    break
+                parts.append(chunk)
+                total += len(chunk)
+    except IsADirectoryError:
+        raise FormatError(p, f"is a directory, not a {what}") from None
+    except OSError as exc:
+        raise FormatError(p, f"cannot read {what}: {exc.strerror or exc}") from None
+    if total > limit:
+        raise FormatError(p, f"{what} is larger than the {limit:,}-byte input limit")
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _parse_value(raw: str, typ: Any, key: str) -> Any:

@@ -9,10 +9,12 @@ sample and 0 for an empty slot, padded to ``max_length`` rows.
 from __future__ import annotations
 
 import pickle
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from .._util import check_input_file, max_input_bytes
 from ..errors import FormatError, InputError
 from ..web import canonicalize_edges
 from .encode import Packed, degree_cap_mask, restrict_nodes
@@ -27,29 +29,60 @@ _RISK = (
 def _load_tuple(path: Path, allow_pickle: bool):
     import torch
 
+    _check_zip_sizes(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        first = (str(exc).splitlines() or [""])[0]
+        if "weights only" not in str(exc).lower():
+            raise FormatError(path, f"not a readable torch file ({first[:200]})") from None
         if not allow_pickle:
-            raise FormatError(
-                path, f"refusing to load: {_RISK} ({str(exc).splitlines()[0]})"
-            ) from None
+            raise FormatError(path, f"refusing to load: {_RISK} ({first[:200]})") from None
     except Exception as exc:  # noqa: BLE001 - torch.load raises many unrelated types
         raise FormatError(
-            path, f"not a readable torch file ({type(exc).__name__}: {exc})"
+            path, f"not a readable torch file ({type(exc).__name__}: {str(exc)[:200]})"
         ) from None
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # noqa: BLE001 - any failure of an untrusted pickle
-        raise FormatError(path, f"unpickling failed ({exc})") from None
+        raise FormatError(path, f"unpickling failed ({str(exc)[:200]})") from None
+
+
+def _check_zip_sizes(path: Path) -> None:
+    """A zip-format ``.pt`` may not declare records past the input limit (inflation bomb)."""
+    with open(path, "rb") as fh:
+        if fh.read(2) != b"PK":
+            return  # legacy format: reads are bounded by the file itself
+    try:
+        with zipfile.ZipFile(path) as zf:
+            total = sum(i.file_size for i in zf.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise FormatError(path, f"not a readable torch file ({exc})") from None
+    limit = max_input_bytes()
+    if total > limit:
+        raise FormatError(path, f"records declare {total:,} bytes, more than the {limit:,}-byte "
+                          "input limit (raise it with ARANEUS_MAX_INPUT_BYTES)")  # fmt: skip
 
 
 def _as_array(x, path: Path, what: str) -> np.ndarray:
     try:
         arr = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
-        return arr.astype(np.float64)
-    except (TypeError, ValueError) as exc:
-        raise FormatError(path, f"{what} is not numeric ({exc})") from None
+    except (TypeError, ValueError, RuntimeError, RecursionError) as exc:
+        raise FormatError(path, f"{what} is not numeric ({str(exc)[:100]})") from None
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
+        kind = getattr(getattr(arr, "dtype", None), "kind", type(arr).__name__)
+        raise FormatError(path, f"{what} is not a numeric array (kind {kind!r})")
+    return arr.astype(np.float64)
+
+
+def _whole_number(x, path: Path, what: str, lo: int, hi: int) -> int:
+    """``x`` (int, integral float, 0-d array/tensor) as an int in ``[lo, hi]``."""
+    v = x.item() if hasattr(x, "item") and getattr(x, "ndim", 0) == 0 else x
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(float(v))
+    if not ok or float(v) != int(v) or not lo <= int(v) <= hi:
+        raise FormatError(path, f"{what} must be a whole number in [{lo}, {hi}], got "
+                          f"{str(v)[:40]}")  # fmt: skip
+    return int(v)
 
 
 def load_reference(path, allow_pickle: bool = False, K: int | None = None) -> WebDataset:  # noqa: N803
@@ -62,39 +95,44 @@ def load_reference(path, allow_pickle: bool = False, K: int | None = None) -> We
     allow_pickle
         Allow full unpickling if ``weights_only`` loading fails (executes code: trusted files only).
     K
-        Neighbour slots (default: the file's ``max_neighbors``).
+        Neighbour slots, 1..1024 (default: the file's ``max_neighbors``).
 
     Neighbour lists are symmetrised (an edge listed at one end only is kept), self-loops
     and indices pointing past the sample's node count are dropped and counted in
     ``meta["reference_import"]``. Features are re-measured (araneus definitions); the
-    file's own conditioning values are kept in ``meta`` only as their names.
+    file's own conditioning values are kept in ``meta`` only as their names. Every item
+    of the tuple is checked (types, shapes, finiteness, whole-number counts) before use.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FormatError(path, "no such file")
+    if K is not None and (
+        isinstance(K, bool) or not isinstance(K, (int, float, np.integer, np.floating))
+        or not np.isfinite(float(K)) or float(K) != int(K) or not 1 <= int(K) <= 1024
+    ):  # fmt: skip
+        raise InputError(f"K must be a whole number in [1, 1024], got {K!r}")
+    path = check_input_file(path, "torch file")
     obj = _load_tuple(path, allow_pickle)
     if not isinstance(obj, (tuple, list)) or len(obj) < 7:
         raise FormatError(path, "expected the 7-tuple (input, y_data, node_number_list, "
                           "labels_y_txt, max_length, posdim_emb, max_neighbors)")  # fmt: skip
     inp = _as_array(obj[0], path, "input")
-    try:
-        k_file = int(obj[6])
-        counts = _as_array(obj[2], path, "node_number_list").reshape(-1).astype(np.int64)
-    except (TypeError, ValueError) as exc:
-        raise FormatError(path, f"bad max_neighbors or node_number_list ({exc})") from None
-    if inp.ndim != 3 or inp.shape[2] < 4 + k_file:
+    if inp.ndim != 3:
+        raise FormatError(path, f"input must be (S, max_length, 4 + 2K), got {inp.shape}",
+                          "tuple item 0")  # fmt: skip
+    k_file = _whole_number(obj[6], path, "max_neighbors", 1, max(1, inp.shape[2] - 4))
+    if inp.shape[2] < 4 + k_file:
         raise FormatError(path, f"input must be (S, max_length, 4 + 2K) with K={k_file}, "
                           f"got {inp.shape}", "tuple item 0")  # fmt: skip
+    counts = _as_array(obj[2], path, "node_number_list").reshape(-1)
     s, lr, _ = inp.shape
-    if counts.shape != (s,) or (counts < 0).any() or (counts > lr).any():
-        raise FormatError(path, f"node_number_list must hold {s} counts in [0, {lr}]", "item 2")
+    if counts.shape != (s,) or not np.isfinite(counts).all() or (counts != np.round(counts)).any() \
+            or (counts < 0).any() or (counts > lr).any():  # fmt: skip
+        raise FormatError(path, f"node_number_list must hold {s} whole counts in [0, {lr}]",
+                          "tuple item 2")  # fmt: skip
+    counts = counts.astype(np.int64)
     if not np.isfinite(inp[:, :, : 4 + k_file]).all():
         raise FormatError(path, "input holds NaN or infinite values", "tuple item 0")
     k = k_file if K is None else int(K)
-    if k < 1:
-        raise InputError(f"K must be >= 1, got {K}")
     real = np.arange(lr)[None, :] < counts[:, None]
-    nb = np.rint(inp[:, :, 4 : 4 + k_file]).astype(np.int64)
+    nb = np.rint(np.clip(inp[:, :, 4 : 4 + k_file], -1, lr + 1)).astype(np.int64)
     ok = (nb > 0) & real[..., None]
     dangling = ok & (nb > counts[:, None, None])
     ok &= ~dangling
@@ -114,7 +152,14 @@ def load_reference(path, allow_pickle: bool = False, K: int | None = None) -> We
             "samples": int(s), "max_length": int(lr), "max_neighbors": k_file,
             "self_loops_dropped": int(rep.self_loops), "dangling_dropped": int(dangling.sum()),
             "degree_cap_dropped_edges": int((~keep).sum()),
-            "labels_y": [str(x) for x in labels] if isinstance(labels, (list, tuple)) else [],
+            "labels_y": [_label(x) for x in labels] if isinstance(labels, (list, tuple)) else [],
         },
     }  # fmt: skip
     return WebDataset.from_packed(p, k, max(lr, 1), None, meta)
+
+
+def _label(x) -> str:
+    """A label of the file as text: strings and numbers as they are, anything else by type."""
+    if isinstance(x, (str, int, float)):
+        return str(x)[:200]
+    return f"<{type(x).__name__}>"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -338,38 +337,34 @@ class WebDataset:
 
     @classmethod
     def load(cls, path) -> WebDataset:
-        """Read a file written by :meth:`save`; validates shapes and ranges.
+        """Read a file written by :meth:`save`; validates the header, shapes and ranges.
 
-        Raises :class:`FormatError` for a missing, corrupt or inconsistent file.
+        Reading is bounded (see :func:`araneus.dataset.files.read_dataset_file`): declared
+        sizes are checked before anything is inflated. Raises :class:`FormatError` for a
+        missing, corrupt, oversized or inconsistent file.
         """
+        from .files import read_dataset_file
+
         path = Path(path)
-        if not path.is_file():
-            raise FormatError(path, "no such dataset file")
-        with open(path, "rb") as fh:
-            magic = fh.read(4)
-        if magic[:2] != b"PK":
-            raise FormatError(path, "not an .npz dataset file (no zip signature)")
+        header, data = read_dataset_file(path)
+        for name in ("nbrs", "split", "origin", "source_id"):
+            arr = data[name]
+            if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+                raise FormatError(path, "values beyond the int64 range", f"array {name!r}")
+        if data["split"].size and (data["split"].min() < 0 or data["split"].max() > 2):
+            raise FormatError(path, "split codes must be 0 (train), 1 (val) or 2 (test)",
+                              "array 'split'")  # fmt: skip
+        names = header["feature_names"]
         try:
-            with np.load(path, allow_pickle=False) as z:
-                data = {k: z[k] for k in z.files}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-            raise FormatError(path, f"not a readable .npz dataset ({exc})") from None
-        missing = [k for k in ("header", *_ARRAYS) if k not in data]
-        if missing:
-            raise FormatError(path, f"missing arrays {missing}; not an araneus dataset")
-        try:
-            header = json.loads(data["header"].tobytes().decode("utf-8"))
-            if header.get("format") != "araneus.WebDataset":
-                raise ValueError("wrong format tag")
             norm = Normaliser.from_dict(header["normaliser"])
-            names = header["feature_names"]
-            meta = header.get("meta", {})
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError, InputError) as exc:
+            if list(norm.feature_names) != names:
+                raise InputError("normaliser feature names differ from 'feature_names'")
+        except InputError as exc:
             raise FormatError(path, f"bad JSON header ({exc})", "array 'header'") from None
         try:
             return cls(
                 data["pos"], data["nbrs"], data["mask"], data["features"], names,
-                data["split"], meta, norm, data["origin"], data["source_id"],
+                data["split"], header["meta"], norm, data["origin"], data["source_id"],
             )  # fmt: skip
         except InputError as exc:
             raise FormatError(path, str(exc)) from None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,6 +189,7 @@ def read_web_report(
     web, report
     """
     p = Path(path)
+    _refuse_special(p)
     fmt = format_for(p, format, "read")
     reader = fmt._load(fmt.reader)
     try:
@@ -210,6 +212,18 @@ def read_web_report(
         web = web.drop_isolated()
         report = replace(report, n_nodes=web.n_nodes, isolated_dropped=report.isolated_nodes)
     return web, report
+
+
+def _refuse_special(p: Path) -> None:
+    """Refuse a directory or a device/FIFO before guessing its format or reading from it."""
+    try:
+        mode = p.stat().st_mode
+    except OSError:
+        return  # missing or unreadable: the reader names the file it could not open
+    if stat.S_ISDIR(mode):
+        raise FormatError(p, "is a directory, not a web file")
+    if not stat.S_ISREG(mode):
+        raise FormatError(p, "is not a regular file (a device, pipe or socket); give a web file")
 
 
 def read_web(path: str | os.PathLike, format: str | None = None) -> WebGraph:

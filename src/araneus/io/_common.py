@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .._util import read_input_bytes
 from ..errors import FormatError, InputError
 from ..web import THREAD_CODE, THREAD_TYPES, WebGraph
 
@@ -184,10 +185,12 @@ def index_matrix(
     """Convert rows of node indices to int64 (R, width); non-integers raise FormatError."""
     loc = loc or _row_loc(f"{name} row")
     if isinstance(data, np.ndarray) and data.dtype.kind in "iu":
+        if data.size and (data.ndim != 2 or data.shape[1] != width):
+            raise FormatError(path, f"{name} must have {width} columns, got shape {data.shape}")
+        if data.dtype.kind == "u" and data.size and data.max() > np.iinfo(np.int64).max:
+            r = int(np.argmax(data.max(axis=1)))
+            raise FormatError(path, f"{name} has an absurd node index {data[r].tolist()}", loc(r))
         arr = data.astype(np.int64).reshape(-1, width) if data.size else np.zeros((0, width))
-        if data.ndim != 2 or data.shape[1] != width:
-            if data.size:
-                raise FormatError(path, f"{name} must have {width} columns, got shape {data.shape}")
         return arr.astype(np.int64)
     f = float_matrix(path, data, name, (width,), loc)
     bad = f != np.round(f)
@@ -219,8 +222,8 @@ def thread_names_to_codes(path: Path, values: Any, loc: Locator) -> np.ndarray:
             s = v.strip()
             if s in THREAD_CODE:
                 codes[k] = THREAD_CODE[s]
-            elif s.lstrip("-").isdigit():
-                codes[k] = int(s)
+            elif _small_int(s) is not None:
+                codes[k] = _small_int(s)
             else:
                 r = int(np.flatnonzero(inv.ravel() == k)[0])
                 raise FormatError(
@@ -232,6 +235,16 @@ def thread_names_to_codes(path: Path, values: Any, loc: Locator) -> np.ndarray:
         r = int(np.flatnonzero(bad)[0])
         raise FormatError(path, f"thread code {int(out[r])} out of range", loc(r))
     return out.astype(np.int8)
+
+
+def _small_int(s: str) -> int | None:
+    """``s`` as an int if it is a short decimal integer (thread codes), else None."""
+    if len(s) > 18 or not s.lstrip("-").isdecimal():
+        return None
+    try:
+        return int(s)
+    except ValueError:
+        return None
 
 
 def build_web(
@@ -302,8 +315,13 @@ def build_web(
 
 
 def read_text(path: Path) -> str:
-    """Read a text file as UTF-8; binary garbage raises FormatError."""
-    data = path.read_bytes()
+    """Read a text file as UTF-8; binary garbage raises FormatError.
+
+    The file must be a regular file no larger than the input limit
+    (:func:`araneus._util.max_input_bytes`); devices, pipes and directories are refused
+    before anything is read.
+    """
+    data = read_input_bytes(path)
     if b"\x00" in data[:4096]:
         raise FormatError(path, "file looks binary (NUL bytes), not text")
     try:
@@ -394,7 +412,14 @@ def join_component_columns(
     for base, parts in comps.items():
         if sorted(parts) != list(range(len(parts))):
             raise FormatError(path, f"columns {base}[k] must be numbered 0..k-1", where)
+        if base in out:
+            raise FormatError(path, f"column {base} and columns {base}[k] both present", where)
         arrs = [parts[k] for k in range(len(parts))]
+        kinds = {a.dtype.kind for a in arrs}
+        if len(kinds) > 1 and not kinds <= set("iuf"):
+            raise FormatError(
+                path, f"columns {base}[k] mix text, boolean and number columns", where
+            )
         out[base] = np.stack(np.broadcast_arrays(*arrs), axis=1).astype(np.result_type(*arrs))
     return out
 

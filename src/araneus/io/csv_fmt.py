@@ -25,9 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from .._util import atomic_output
-from ..errors import FormatError
+from ..errors import FormatError, InputError
 from ..web import WebGraph
+from ._carry import CarryRules, check_carry
 from ._common import (
+    _COMPONENT,
+    COLUMN_KINDS,
     ReadReport,
     attr_columns,
     build_web,
@@ -55,8 +58,23 @@ def csv_pair(path: Path) -> tuple[Path, Path]:
     return path.with_name(f"{stem}.nodes.csv"), path.with_name(f"{stem}.edges.csv")
 
 
+#: Header names matched case-insensitively (lower-cased on reading); others keep their case.
+SPECIAL = frozenset(ID_NAMES + SRC_NAMES + DST_NAMES + ("x", "y", "z", "thread", "anchor"))
+
+
+def _column_name(cell: str, first: bool) -> str:
+    name = cell.strip()
+    if first:
+        name = name.lstrip("#").strip()
+    m = _COMPONENT.match(name)
+    base = m.group(1) if m else name
+    if base.lower() in SPECIAL:
+        return name.lower()
+    return name
+
+
 class _Table:
-    """A parsed CSV table: lower-cased header, string columns, and source line numbers."""
+    """A parsed CSV table: header names, string columns, and source line numbers."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -76,7 +94,7 @@ class _Table:
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
                 if header is None:
-                    header = [c.strip().lstrip("#").strip().lower() for c in row]
+                    header = [_column_name(c, k == 0) for k, c in enumerate(row)]
                     self.header_line = reader.line_num
                     continue
                 if len(row) != len(header):
@@ -89,7 +107,8 @@ class _Table:
                 self.lines.append(reader.line_num)
         except csv.Error as exc:
             raise FormatError(path, f"bad CSV: {exc}", f"line {reader.line_num}") from None
-        assert header is not None
+        if header is None:  # only blank cells, e.g. a line holding '"  "'
+            raise FormatError(path, "file holds no header line (only blanks)")
         if len(set(header)) != len(header):
             raise FormatError(path, f"duplicate column names in header {header}", "header")
         self.header = header
@@ -114,20 +133,26 @@ class _Table:
         return float_matrix(self.path, data, what, (len(names),), self.loc)
 
 
-def _parse_column(t: _Table, name: str) -> np.ndarray:
-    vals = t.cols[name]
-    if name == "thread":
-        return thread_names_to_codes(t.path, vals, t.loc)
+_BOOL_WORDS = ("true", "false", "1", "0", "yes", "no")
+
+
+def parse_cells(path: Path, name: str, vals: np.ndarray, loc) -> np.ndarray:
+    """Typed values of the CSV column ``name`` from its (stripped) text cells.
+
+    ``thread`` (and ``thread[k]``) columns hold thread names or codes; an ``anchor``
+    column of true/false/yes/no/1/0 words is boolean; otherwise the first of int64,
+    uint64, float64, true/false booleans or text that holds every cell.
+    """
+    m = _COMPONENT.match(name)
+    base = m.group(1) if m else name
+    if base == "thread":
+        return thread_names_to_codes(path, vals, loc)
     low = np.char.lower(vals)
-    if name == "anchor":
-        ok = np.isin(low, ["true", "false", "1", "0", "yes", "no"])
-        if not ok.all():
-            r = int(np.flatnonzero(~ok)[0])
-            raise FormatError(t.path, f"anchor must be true/false, got {str(vals[r])!r}", t.loc(r))
+    if base == "anchor" and np.isin(low, _BOOL_WORDS).all():
         return np.isin(low, ["true", "1", "yes"])
     if len(vals) == 0:
         return vals.astype(np.float64)
-    for typ in (np.int64, np.float64):
+    for typ in (np.int64, np.uint64, np.float64):
         try:
             return vals.astype(typ)
         except (ValueError, OverflowError):
@@ -138,15 +163,22 @@ def _parse_column(t: _Table, name: str) -> np.ndarray:
 
 
 def _attrs(t: _Table, used: set[str]) -> dict[str, np.ndarray]:
-    cols = {name: _parse_column(t, name) for name in t.header if name not in used}
+    cols = {name: parse_cells(t.path, name, t.cols[name], t.loc) for name in t.header
+            if name not in used}  # fmt: skip
     return join_component_columns(t.path, cols)
 
 
 def _keys(ids: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Comparable keys of node ids and edge ends: numbers if every one is a finite number
+    that float64 holds exactly (so ``7`` matches ``7.0``), else the stripped text."""
     try:
-        return ids.astype(np.float64), other.astype(np.float64)
+        a, b = ids.astype(np.float64), other.astype(np.float64)
     except ValueError:
         return ids, other
+    both = np.concatenate([a, b])
+    if not np.isfinite(both).all() or np.abs(both).max(initial=0) > 2**53:
+        return ids, other
+    return a, b
 
 
 def read_csv(path: Path, fmt: str = "csv") -> tuple[WebGraph, ReadReport]:
@@ -206,8 +238,64 @@ def _write_table(path: Path, header: list[str], cols: list[list]) -> None:
         tmp.write_text(buf.getvalue(), encoding="utf-8")
 
 
+RULES = CarryRules(
+    "CSV",
+    node_reserved=frozenset({"id", "x", "y", "z"}),
+    edge_reserved=frozenset({"source", "target"}),
+    fold_case=True,
+    text="csv",
+    components=True,
+)
+
+
+def _check_csv(web: WebGraph, path: Path) -> None:
+    """Refuse attributes whose CSV columns would not read back as written (InputError)."""
+    carried = lambda k, a: a.ndim <= 2 and a.dtype.kind in COLUMN_KINDS  # noqa: E731
+    check_carry(web, RULES, carried)
+    for what, attrs in (("node", web.node_attrs), ("edge", web.edge_attrs)):
+        for name in attrs:
+            if name.lower() in SPECIAL and name != name.lower():
+                raise InputError(
+                    f"{what} attribute {name!r} would read back from CSV as {name.lower()!r} "
+                    "(that header name is case-insensitive); rename it"
+                )
+        for key, cells in attr_columns(attrs, bool_text=True).items():
+            text = np.array([v if isinstance(v, str) else str(v) for v in cells], dtype=str)
+            back = parse_cells(path, key, text, str)
+            m = _COMPONENT.match(key)
+            orig = attrs[m.group(1)][:, int(m.group(2))] if m and m.group(1) in attrs else None
+            orig = attrs[key] if orig is None else orig
+            if not _same_values(orig, back):
+                raise InputError(
+                    f"{what} attribute {key!r} would not read back from CSV as written "
+                    f"({orig.dtype} values read as {back.dtype}); araneus JSON keeps it"
+                )
+
+
+def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
+    if len(a) == 0:
+        return True
+    if (a.dtype.kind == "U") != (b.dtype.kind == "U"):
+        return False
+    if (
+        a.dtype.kind in "biuf"
+        and b.dtype.kind in "biuf"
+        and (a.dtype.kind == "b") != (b.dtype.kind == "b")
+    ):
+        return bool(np.isin(a, (0, 1)).all()) and np.array_equal(a.astype(bool), b.astype(bool))
+    nan = a.dtype.kind == "f" and b.dtype.kind == "f"
+    return bool(np.array_equal(a, b, equal_nan=nan))
+
+
 def write_csv(web: WebGraph, path: Path) -> None:
-    """Write ``NAME.nodes.csv`` and ``NAME.edges.csv`` (ids 0..N-1; see module docstring)."""
+    """Write ``NAME.nodes.csv`` and ``NAME.edges.csv`` (ids 0..N-1; see module docstring).
+
+    Raises :class:`InputError` before writing anything for an attribute that would not
+    read back as written (a name clashing with ``id``/``x``/``y``/``z`` or
+    ``source``/``target``, text with control characters or surrounding blanks, text that
+    reads as numbers, long doubles, ...).
+    """
+    _check_csv(web, path)
     npath, epath = csv_pair(path)
     nattr = attr_columns(web.node_attrs, bool_text=True)
     eattr = attr_columns(web.edge_attrs, bool_text=True)

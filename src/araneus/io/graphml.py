@@ -10,15 +10,19 @@ are counted as duplicates.
 
 from __future__ import annotations
 
+import io
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .._util import atomic_output
+from .._util import atomic_output, read_input_bytes
 from ..errors import FormatError
 from ..web import WebGraph
+from ._carry import CarryRules, check_carry
 from ._common import (
+    _COMPONENT,
     COLUMN_KINDS,
     ReadReport,
     attr_columns,
@@ -43,11 +47,15 @@ def _common(path: Path, dicts: list[dict], skip: set[str], what: str) -> dict[st
     cols: dict[str, np.ndarray] = {}
     for k in sorted(keys):
         vals = [d[k] for d in dicts]
-        if k == "thread":
+        m = _COMPONENT.match(k)
+        if (m.group(1) if m else k) == "thread":
             arr = thread_names_to_codes(path, np.array(vals), lambda r: f"{what} {r}")
         else:
-            arr = np.array(vals)
-        if arr.dtype.kind in COLUMN_KINDS:
+            try:
+                arr = np.array(vals)
+            except (ValueError, TypeError, OverflowError):
+                continue  # values no numpy column holds (mixed, huge ints): not an attribute
+        if arr.ndim == 1 and arr.dtype.kind in COLUMN_KINDS:
             cols[k] = arr
     return join_component_columns(path, cols, f"{what} attributes")
 
@@ -56,10 +64,11 @@ def read_graphml(path: Path, fmt: str = "graphml") -> tuple[WebGraph, ReadReport
     """Read a GraphML file whose nodes carry ``x``, ``y`` (and ``z``)."""
     import networkx as nx
 
-    if not path.is_file():
-        raise FileNotFoundError(path)
+    data = read_input_bytes(path)
     try:
-        g = nx.read_graphml(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # networkx warns on keys without a type
+            g = nx.read_graphml(io.BytesIO(data))
     except Exception as exc:  # noqa: BLE001 - xml/networkx raise many unrelated types
         raise FormatError(
             path, f"not a readable GraphML file ({type(exc).__name__}: {exc})"
@@ -103,9 +112,18 @@ def _records(attrs: dict[str, np.ndarray], n: int) -> list[dict[str, Any]]:
     return [dict(zip(keys, vals)) for vals in zip(*cols.values())] if keys else [{}] * n
 
 
+RULES = CarryRules("GraphML", node_reserved=frozenset({"x", "y", "z"}), text="xml", components=True)
+
+
 def write_graphml(web: WebGraph, path: Path) -> None:
-    """Write GraphML with node attributes x, y, z plus the web's attributes and meta."""
+    """Write GraphML with node attributes x, y, z plus the web's attributes and meta.
+
+    Raises :class:`InputError` before writing for a node attribute named ``x``/``y``/``z``
+    and for text XML cannot hold (control characters, CR, lone surrogates).
+    """
     import networkx as nx
+
+    check_carry(web, RULES, lambda k, a: a.ndim <= 2 and a.dtype.kind in COLUMN_KINDS)
 
     g = nx.Graph()
     g.graph[_META_KEY] = meta_to_json(web.meta)

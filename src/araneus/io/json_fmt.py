@@ -26,6 +26,7 @@ import numpy as np
 from .._util import atomic_output
 from ..errors import FormatError, InputError
 from ..web import THREAD_CODE, THREAD_TYPES, WebGraph
+from ._carry import CarryRules, check_carry
 from ._common import ReadReport, build_web, float_matrix, index_matrix, pad_xyz, read_text
 
 FORMAT_TAG = "araneus-web"
@@ -67,8 +68,9 @@ def read_json(path: Path, fmt: str = "json") -> tuple[WebGraph, ReadReport]:
     meta = doc.get("meta", {})
     if not isinstance(meta, dict):
         raise FormatError(path, "'meta' must be a JSON object", "key 'meta'")
-    node_attrs = _read_attrs(path, doc.get("node_attrs", {}), "node_attrs", len(pos))
-    edge_attrs = _read_attrs(path, doc.get("edge_attrs", {}), "edge_attrs", len(edges))
+    budget = 64 * path.stat().st_size + (16 << 20)  # decoded attributes vs the file's size
+    node_attrs = _read_attrs(path, doc.get("node_attrs", {}), "node_attrs", len(pos), budget)
+    edge_attrs = _read_attrs(path, doc.get("edge_attrs", {}), "edge_attrs", len(edges), budget)
     if "thread" in edge_attrs:
         edge_attrs["thread"] = _remap_threads(path, edge_attrs["thread"], doc.get("thread_types"))
     return build_web(
@@ -96,9 +98,11 @@ def _load(path: Path) -> Any:
         ) from None
     except RecursionError:
         raise FormatError(path, "invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer literal longer than Python converts
+        raise FormatError(path, f"invalid JSON: {exc}") from None
 
 
-def _read_attrs(path: Path, block: Any, key: str, n: int) -> dict[str, np.ndarray]:
+def _read_attrs(path: Path, block: Any, key: str, n: int, budget: int) -> dict[str, np.ndarray]:
     if not isinstance(block, dict):
         raise FormatError(path, f"{key!r} must be a JSON object", f"key {key!r}")
     out = {}
@@ -106,24 +110,92 @@ def _read_attrs(path: Path, block: Any, key: str, n: int) -> dict[str, np.ndarra
         where = f"{key}[{name!r}]"
         if not isinstance(spec, dict) or "dtype" not in spec or "data" not in spec:
             raise FormatError(path, "attribute must be an object with 'dtype' and 'data'", where)
-        try:
-            dtype = np.dtype(spec["dtype"])
-        except TypeError:
-            raise FormatError(path, f"unknown dtype {spec['dtype']!r}", where) from None
-        if dtype.kind not in _ATTR_KINDS:
-            raise FormatError(path, f"unsupported attribute dtype {dtype}", where)
-        try:
-            arr = np.array(spec["data"], dtype=dtype)
-            if "shape" in spec:
-                arr = arr.reshape(spec["shape"])
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise FormatError(path, f"bad attribute data: {exc}", where) from None
-        if arr.ndim == 0 or arr.shape[0] != n:
-            raise FormatError(
-                path, f"attribute has shape {arr.shape}, expected first dimension {n}", where
-            )
-        out[name] = arr
+        out[name] = _typed_array(path, spec, where, n, budget)
     return out
+
+
+def _declared_dtype(path: Path, spec: Any, where: str) -> np.dtype:
+    if not isinstance(spec, str) or len(spec) > 16:
+        raise FormatError(path, f"dtype must be a short type name, got {str(spec)[:40]!r}", where)
+    try:
+        dtype = np.dtype(spec)
+    except (TypeError, ValueError):
+        raise FormatError(path, f"unknown dtype {spec!r}", where) from None
+    if dtype.kind not in _ATTR_KINDS or dtype.shape or dtype.names:
+        raise FormatError(path, f"unsupported attribute dtype {spec!r}", where)
+    return dtype
+
+
+def _typed_array(path: Path, spec: dict, where: str, n: int, budget: int) -> np.ndarray:
+    """The attribute ``spec`` as an array of its declared dtype, checked before allocating.
+
+    Every value must already be of the declared kind (no float truncated to an integer,
+    no number turned into text, no string longer than a ``<U`` width), the shape must
+    match the data, and the declared dtype must not blow the data up past ``budget``
+    bytes (a 120-byte file declaring ``<U300000000``).
+    """
+    dtype = _declared_dtype(path, spec["dtype"], where)
+    count, widest, bad = _leaves(spec["data"], _LEAF_TYPES[dtype.kind])
+    if bad is not None:
+        raise FormatError(
+            path, f"value {str(bad)[:40]!r} ({type(bad).__name__}) in data of dtype {dtype}", where
+        )
+    if count * dtype.itemsize > budget:
+        raise FormatError(
+            path,
+            f"dtype {spec['dtype']} for {count} values needs {count * dtype.itemsize:,} bytes, "
+            "far more than the file's data could fill",
+            where,
+        )
+    if dtype.kind == "U" and widest > dtype.itemsize // 4:
+        raise FormatError(
+            path, f"a string of {widest} characters does not fit dtype {dtype}", where
+        )
+    try:
+        with np.errstate(over="ignore"):  # an overflow to inf is reported just below
+            arr = np.array(spec["data"], dtype=dtype)
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise FormatError(path, f"bad attribute data: {str(exc)[:200]}", where) from None
+    if dtype.kind == "f" and count and not np.isfinite(arr).all():
+        finite = np.isfinite(np.array(spec["data"], dtype=np.float64))
+        if (finite & ~np.isfinite(arr)).any():
+            raise FormatError(path, f"a value overflows dtype {dtype}", where)
+    if "shape" in spec:
+        shape = spec["shape"]
+        ok = isinstance(shape, list) and all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+        )
+        if not ok or len(shape) > 8 or int(np.prod(shape, dtype=object)) != arr.size:
+            raise FormatError(
+                path, f"shape {str(shape)[:40]} does not fit {arr.size} data values", where
+            )
+        arr = arr.reshape(shape)
+    if arr.ndim == 0 or arr.shape[0] != n:
+        raise FormatError(
+            path, f"attribute has shape {arr.shape}, expected first dimension {n}", where
+        )
+    return arr
+
+
+#: Python types a JSON value may have for each dtype kind (bool is not a number here).
+_LEAF_TYPES = {"b": (bool,), "i": (int,), "u": (int,), "f": (int, float), "U": (str,)}
+
+
+def _leaves(data: Any, types: tuple[type, ...]) -> tuple[int, int, Any]:
+    """(number of leaves, longest string, first leaf of a wrong type or None) of nested
+    lists ``data``, walked without recursion."""
+    count, widest, stack = 0, 0, [data]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, list):
+            stack.extend(x)
+            continue
+        if not isinstance(x, types) or (isinstance(x, bool) and bool not in types):
+            return count, widest, x
+        count += 1
+        if isinstance(x, str):
+            widest = max(widest, len(x))
+    return count, widest, None
 
 
 def _remap_threads(path: Path, codes: np.ndarray, table: Any) -> np.ndarray:
@@ -135,13 +207,14 @@ def _remap_threads(path: Path, codes: np.ndarray, table: Any) -> np.ndarray:
     unknown = [t for t in table if t not in THREAD_CODE]
     if unknown:
         raise FormatError(path, f"unknown thread type(s) {unknown}", "key 'thread_types'")
-    if codes.dtype.kind not in "iu" or codes.ndim != 1:
-        raise FormatError(path, "thread codes must be a 1-D integer array", where)
-    if len(codes) and (codes.min() < 0 or codes.max() >= len(table)):
-        r = int(np.flatnonzero((codes < 0) | (codes >= len(table)))[0])
-        raise FormatError(path, f"thread code {int(codes[r])} out of range", f"{where} row {r}")
+    if codes.dtype.kind not in "iu":
+        raise FormatError(path, "thread codes must be integers", where)
+    bad = (codes < 0) | (codes >= len(table))
+    if bad.any():
+        r = int(np.argwhere(bad)[0, 0])
+        raise FormatError(path, f"thread code {codes[r].tolist()} out of range", f"{where} row {r}")
     lut = np.array([THREAD_CODE[t] for t in table], dtype=np.int8)
-    return lut[codes] if len(codes) else codes.astype(np.int8)
+    return lut[codes] if codes.size else codes.astype(np.int8)
 
 
 def _attr_block(attrs: dict[str, np.ndarray], what: str) -> dict[str, Any]:
@@ -180,8 +253,12 @@ def _dump(path: Path, doc: dict[str, Any]) -> None:
         tmp.write_text(text + "\n", encoding="utf-8")
 
 
+RULES = CarryRules("araneus JSON")
+
+
 def write_json(web: WebGraph, path: Path) -> None:
     """Write araneus JSON (lossless: positions, edges, attributes, meta)."""
+    check_carry(web, RULES)
     doc: dict[str, Any] = {"format": FORMAT_TAG, "version": VERSION, "meta": web.meta}
     if "thread" in web.edge_attrs:
         doc["thread_types"] = list(THREAD_TYPES)

@@ -2,21 +2,27 @@
 
 Edge indices are **1-based**, as MATLAB users write them; 2-D webs get z = 0. The writer
 also stores 1-D/2-D numeric attributes as variables ``node_<name>`` / ``edge_<name>`` (one
-row per node/edge) and ``meta`` as JSON text in ``araneus_meta`` (``araneus_bool`` lists the boolean ones); the reader picks those up
-again. MATLAB v7.3 (HDF5) files are not supported: save them with ``-v7``.
+row per node/edge) and ``meta`` as JSON text in ``araneus_meta``; ``araneus_bool`` and
+``araneus_matrix`` list the boolean and the 2-D attributes. The reader picks those up again.
+v5/v7 files are read by :mod:`araneus.io._mat5`: bounded (only the variables araneus uses
+are inflated, each only up to the size it declares, within the input limit) and safe on
+untrusted files; v4 files by scipy.io. MATLAB v7.3 (HDF5) files are not supported: save them with ``-v7``.
 """
 
 from __future__ import annotations
 
+import io
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .._util import atomic_output
+from .._util import atomic_output, read_input_bytes
 from ..errors import FormatError
 from ..web import WebGraph
+from ._carry import CarryRules, check_carry
 from ._common import (
     ReadReport,
     build_web,
@@ -27,6 +33,7 @@ from ._common import (
     meta_to_json,
     pad_xyz,
 )
+from ._mat5 import is_v5, read_v5
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,57}$")
 
@@ -42,14 +49,38 @@ def _numeric(path: Path, mat: dict, name: str) -> np.ndarray:
     return arr
 
 
-def read_mat(path: Path, fmt: str = "mat") -> tuple[WebGraph, ReadReport]:
-    """Read ``nodes``/``edges`` (1-based) and any ``node_*``/``edge_*`` attribute variables."""
+_REQUIRED = ("nodes", "edges", "araneus_meta", "araneus_bool", "araneus_matrix")
+
+
+def _wanted(name: str) -> bool:
+    return name in _REQUIRED or name.startswith(("node_", "edge_"))
+
+
+def _load(path: Path) -> dict:
+    """The variables araneus uses: v5/v7 files through the bounded reader of
+    :mod:`araneus.io._mat5` (scipy's is not safe on untrusted files), v4 through scipy."""
     import scipy.io
 
-    if not path.is_file():
-        raise FileNotFoundError(path)
+    data = read_input_bytes(path)
+    if is_v5(data):
+        mat = read_v5(path, data, _wanted)
+        for name in ("nodes", "edges", "araneus_meta"):
+            if isinstance(mat.get(name), str):
+                raise FormatError(
+                    path, f"must be a numeric matrix or text, got {mat[name]}", f"variable {name!r}"
+                )
+        return {k: v for k, v in mat.items() if not isinstance(v, str)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scipy's MatReadWarning etc.: the checks below speak
+        return scipy.io.loadmat(io.BytesIO(data), squeeze_me=False, chars_as_strings=True)
+
+
+def read_mat(path: Path, fmt: str = "mat") -> tuple[WebGraph, ReadReport]:
+    """Read ``nodes``/``edges`` (1-based) and any ``node_*``/``edge_*`` attribute variables."""
     try:
-        mat = scipy.io.loadmat(path, squeeze_me=False, chars_as_strings=True)
+        mat = _load(path)
+    except FormatError:
+        raise
     except NotImplementedError:
         raise FormatError(
             path, "MATLAB v7.3 (HDF5) files are not supported; save with -v7"
@@ -77,13 +108,12 @@ def read_mat(path: Path, fmt: str = "mat") -> tuple[WebGraph, ReadReport]:
         raise FormatError(path, f"must be E x 2, got {e.shape}", "variable 'edges'")
     eloc = lambda r: f"variable 'edges' row {r + 1}"  # noqa: E731
     edges = index_matrix(path, e.astype(np.float64), "edges", eloc) - 1
-    node_attrs = _attrs(path, mat, "node_", len(pos))
-    edge_attrs = _attrs(path, mat, "edge_", len(edges))
-    if "araneus_bool" in mat:
-        names = str(np.asarray(mat["araneus_bool"]).ravel()[0]) if mat["araneus_bool"].size else ""
-        names = names.split(",")
-        mark_bools(node_attrs, [k[5:] for k in names if k.startswith("node_")])
-        mark_bools(edge_attrs, [k[5:] for k in names if k.startswith("edge_")])
+    matrices = set(_text_var(mat, "araneus_matrix").split(","))
+    node_attrs = _attrs(path, mat, "node_", len(pos), matrices)
+    edge_attrs = _attrs(path, mat, "edge_", len(edges), matrices)
+    names = _text_var(mat, "araneus_bool").split(",")
+    mark_bools(node_attrs, [k[5:] for k in names if k.startswith("node_")])
+    mark_bools(edge_attrs, [k[5:] for k in names if k.startswith("edge_")])
     meta: dict[str, Any] = {}
     if "araneus_meta" in mat:
         text = np.asarray(mat["araneus_meta"]).ravel()
@@ -102,41 +132,65 @@ def read_mat(path: Path, fmt: str = "mat") -> tuple[WebGraph, ReadReport]:
     )
 
 
-def _attrs(path: Path, mat: dict, prefix: str, n: int) -> dict[str, np.ndarray]:
+def _text_var(mat: dict, name: str) -> str:
+    """The text held by variable ``name`` ('' if absent, empty or not text)."""
+    v = mat.get(name)
+    if not isinstance(v, np.ndarray) or v.size == 0 or v.dtype.kind != "U":
+        return ""
+    return str(v.ravel()[0])
+
+
+def _attrs(path: Path, mat: dict, prefix: str, n: int, matrices: set[str]) -> dict:
+    """``prefix*`` variables with one row per node/edge; 1-D unless listed in ``matrices``
+    (``araneus_matrix``), since MATLAB stores a 1-D attribute as an N x 1 column."""
     out = {}
     for key, arr in mat.items():
         if not key.startswith(prefix) or not isinstance(arr, np.ndarray):
             continue
         if arr.dtype.kind not in "biuf" or arr.ndim != 2:
             continue
-        if arr.size == 0 and n == 0:
+        if key in matrices:
+            if arr.size == 0 and n == 0:
+                arr = arr.reshape(0, arr.shape[1])
+        elif arr.size == 0 and n == 0:
             arr = arr.reshape(0)
         elif arr.shape == (1, n) and n != 1:
             arr = arr[0]
         elif arr.shape[0] == n and arr.shape[1] == 1:
             arr = arr[:, 0]
-        elif arr.shape[0] != n:
+        if arr.shape[0] != n:
             raise FormatError(path, f"has {arr.shape[0]} rows, expected {n}", f"variable {key!r}")
         out[key[len(prefix) :]] = arr
     return out
+
+
+RULES = CarryRules("MAT")
+
+
+def _carried(name: str, arr: np.ndarray) -> bool:
+    return arr.dtype.kind in "biuf" and arr.ndim <= 2 and bool(_NAME.match(name))
 
 
 def write_mat(web: WebGraph, path: Path) -> None:
     """Write ``nodes`` (N x 3), ``edges`` (E x 2, 1-based, double), attributes and meta."""
     import scipy.io
 
+    check_carry(web, RULES, _carried)
     data: dict[str, Any] = {
         "nodes": web.pos,
         "edges": (web.edges + 1).astype(np.float64).reshape(-1, 2),
         "araneus_meta": meta_to_json(web.meta),
     }
-    bools = []
+    bools, matrices = [], []
     for prefix, attrs in (("node_", web.node_attrs), ("edge_", web.edge_attrs)):
         for name, arr in attrs.items():
-            if arr.dtype.kind in "biuf" and arr.ndim <= 2 and _NAME.match(name):
+            if _carried(name, arr):
                 data[prefix + name] = arr[:, None] if arr.ndim == 1 else arr
                 if arr.dtype.kind == "b":
                     bools.append(prefix + name)
+                if arr.ndim == 2:
+                    matrices.append(prefix + name)
     data["araneus_bool"] = ",".join(bools)
+    data["araneus_matrix"] = ",".join(matrices)
     with atomic_output(path) as tmp, open(tmp, "wb") as fh:
         scipy.io.savemat(fh, data, do_compression=True, oned_as="column")

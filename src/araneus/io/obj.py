@@ -23,9 +23,14 @@ from ._common import ReadReport, build_web, float_matrix, read_text
 def _index(path: Path, tok: str, nv: int, line: int) -> int:
     head = tok.split("/", 1)[0]
     try:
-        k = int(head)
+        k = int(head) if len(head) <= 18 else None
     except ValueError:
-        raise FormatError(path, f"vertex index {tok!r} is not an integer", f"line {line}") from None
+        k = None
+    if k is None:
+        shown = tok if len(tok) <= 40 else tok[:40] + "..."
+        raise FormatError(
+            path, f"vertex index {shown!r} is not an integer of at most 18 digits", f"line {line}"
+        )
     if k == 0:
         raise FormatError(path, "vertex index 0 (OBJ indices start at 1)", f"line {line}")
     if k < 0:

@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from .._util import atomic_output
+from .._util import atomic_output, read_input_bytes
 from ..errors import FormatError
 from ..web import WebGraph
+from ._carry import CarryRules, check_carry
 from ._common import (
     ReadReport,
     build_web,
@@ -75,18 +76,32 @@ class _Element:
     order: list[str] = field(default_factory=list)
 
 
+def _header_end(path: Path, data: bytes) -> tuple[int, int]:
+    """(offset of the ``end_header`` line, offset of the body): the first line that *is*
+    ``end_header``, so a comment mentioning it (meta text) does not end the header."""
+    pos = 0
+    while True:
+        k = data.find(b"end_header", pos)
+        if k < 0:
+            raise FormatError(path, "header has no 'end_header' line (truncated or not PLY)")
+        start = data.rfind(b"\n", 0, k) + 1
+        nl = data.find(b"\n", k)
+        line = data[start : len(data) if nl < 0 else nl]
+        if line.strip() == b"end_header":
+            return start, len(data) if nl < 0 else nl + 1
+        pos = k + len(b"end_header")
+
+
 def _parse_header(path: Path, data: bytes) -> tuple[str, list[_Element], int, list[str]]:
     if not data.startswith(b"ply"):
         raise FormatError(path, "not a PLY file (does not start with 'ply')", "line 1")
-    end = data.find(b"end_header")
-    if end < 0:
-        raise FormatError(path, "header has no 'end_header' line (truncated or not PLY)")
-    nl = data.find(b"\n", end)
-    body = len(data) if nl < 0 else nl + 1
+    end, body = _header_end(path, data)
     try:
         lines = data[:end].decode("ascii").splitlines()
     except UnicodeDecodeError:
         raise FormatError(path, "header is not ASCII text") from None
+    if not lines or lines[0].strip() != "ply":
+        raise FormatError(path, "not a PLY file (first line is not 'ply')", "line 1")
     fmt, elements, comments = None, [], []
     for k, raw in enumerate(lines[1:], start=2):
         tok = raw.split()
@@ -100,13 +115,19 @@ def _parse_header(path: Path, data: bytes) -> tuple[str, list[_Element], int, li
                 raise FormatError(path, f"unknown PLY format line {raw.strip()!r}", where)
             fmt = tok[1]
         elif tok[0] == "element":
-            if len(tok) != 3 or not tok[2].isdigit():
+            if len(tok) != 3 or not tok[2].isdecimal() or len(tok[2]) > 18:
                 raise FormatError(path, f"bad element line {raw.strip()!r}", where)
+            if any(el.name == tok[1] for el in elements):
+                raise FormatError(path, f"element {tok[1]!r} declared twice", where)
             elements.append(_Element(tok[1], int(tok[2])))
         elif tok[0] == "property":
             if not elements:
                 raise FormatError(path, "property before any element", where)
             el = elements[-1]
+            if tok[-1] in el.order:
+                raise FormatError(
+                    path, f"property {tok[-1]!r} declared twice in element {el.name!r}", where
+                )
             if len(tok) == 5 and tok[1] == "list" and tok[2] in PLY_TYPES and tok[3] in PLY_TYPES:
                 el.lists[tok[4]] = (PLY_TYPES[tok[2]], PLY_TYPES[tok[3]])
                 el.order.append(tok[4])
@@ -152,21 +173,40 @@ def _read_ascii(path: Path, data: bytes, body: int, elements: list[_Element], hl
             lambda r, f=first: f"line {f + r}",
             finite=False,
         )
-        cols = {}
-        for k, (name, code) in enumerate(el.props):
-            col = vals[:, k]
-            if code[0] in "iu":
-                bad = col != np.round(col)
-                if bad.any():
-                    r = int(np.flatnonzero(bad)[0])
-                    raise FormatError(
-                        path,
-                        f"property {name!r} must be an integer, got {col[r]}",
-                        f"line {first + r}",
-                    )
-            cols[name] = col.astype(code)
-        out[el.name] = cols
+        out[el.name] = {
+            name: _ascii_column(path, name, code, vals[:, k], first)
+            for k, (name, code) in enumerate(el.props)
+        }
+    extra = next((k for k in range(i, len(lines)) if lines[k].strip()), None)
+    if extra is not None:
+        raise FormatError(
+            path,
+            f"{sum(1 for ln in lines[i:] if ln.strip())} data line(s) after the last element "
+            "the header declares (an element count too small?)",
+            f"line {hlines + 1 + extra}",
+        )
     return out
+
+
+def _ascii_column(path: Path, name: str, code: str, col: np.ndarray, first: int) -> np.ndarray:
+    """An ASCII column as its declared PLY type, refusing values the type cannot hold."""
+    dt = np.dtype(code)
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        bad = (col != np.round(col)) | (col < info.min) | (col > info.max) | np.isnan(col)
+        what = f"an integer in [{info.min}, {info.max}]"
+    else:
+        big = np.finfo(dt).max
+        bad = np.isfinite(col) & (np.abs(col) > big)
+        what = f"within the range of {_NP_TO_PLY[dt.str[1:]]}"
+    if bad.any():
+        r = int(np.flatnonzero(bad)[0])
+        raise FormatError(
+            path,
+            f"property {name!r} ({_NP_TO_PLY[dt.str[1:]]}) must be {what}, got {col[r]}",
+            f"line {first + r}",
+        )
+    return col.astype(dt)
 
 
 def _read_binary(path: Path, data: bytes, body: int, elements: list[_Element], endian: str) -> dict:
@@ -187,6 +227,12 @@ def _read_binary(path: Path, data: bytes, body: int, elements: list[_Element], e
         arr = np.frombuffer(data, dtype=dt, count=el.count, offset=off)
         off += need
         out[el.name] = {n: arr[n].astype(arr[n].dtype.newbyteorder("=")) for n, _ in el.props}
+    if data[off:].strip(b" \t\r\n\x00"):
+        raise FormatError(
+            path,
+            f"{len(data) - off} bytes after the last element the header declares "
+            "(an element count too small?)",
+        )
     return out
 
 
@@ -209,7 +255,7 @@ def _skip_list_element(path: Path, data: bytes, off: int, el: _Element, endian: 
 
 def read_ply(path: Path, fmt: str = "ply") -> tuple[WebGraph, ReadReport]:
     """Read a PLY file with ``vertex`` (x, y[, z]) and optional ``edge`` (vertex1, vertex2)."""
-    data = path.read_bytes()
+    data = read_input_bytes(path)
     if not data:
         raise FormatError(path, "file is empty")
     kind, elements, body, comments = _parse_header(path, data)
@@ -234,9 +280,9 @@ def read_ply(path: Path, fmt: str = "ply") -> tuple[WebGraph, ReadReport]:
         if c not in e:
             raise FormatError(path, f"edge element has no property {c!r}", "element 'edge'")
     eloc = lambda r: f"element 'edge' row {r}"  # noqa: E731
-    edges = index_matrix(
-        path, np.stack([e["vertex1"], e["vertex2"]], axis=1).astype(np.int64), "edge", eloc
-    )
+    ends = np.stack([e["vertex1"], e["vertex2"]], axis=1)  # float types: integral values only
+    edges = index_matrix(path, ends if ends.dtype.kind in "iu" else ends.astype(np.float64),
+                         "edge", eloc)  # fmt: skip
     bools, meta = _read_comments(path, comments)
     node_attrs = {k: a for k, a in v.items() if k not in ("x", "y", "z")}
     edge_attrs = {k: a for k, a in e.items() if k not in ("vertex1", "vertex2")}
@@ -273,10 +319,23 @@ def _read_comments(path: Path, comments: list[str]) -> tuple[set, dict[str, Any]
     return bools, meta
 
 
+RULES = CarryRules(
+    "PLY",
+    node_reserved=frozenset({"x", "y", "z"}),
+    edge_reserved=frozenset({"vertex1", "vertex2"}),
+    max_exact_int=2**53,
+)
+
+
+def _carried(name: str, a: np.ndarray) -> bool:
+    """PLY carries 1-D numeric/bool attributes whose name is an ASCII identifier."""
+    return a.ndim == 1 and a.dtype.kind in "biuf" and name.isascii() and name.isidentifier()
+
+
 def _columns(attrs: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
     out = []
     for k, a in scalar_attrs(attrs).items():
-        if not k.isidentifier():
+        if not _carried(k, a):
             continue
         if a.dtype.kind == "b":
             a = a.astype(np.uint8)
@@ -303,7 +362,7 @@ def _header(web: WebGraph, kind: str, tables: list) -> bytes:
         lines += [
             f"comment araneus-bool {el} {k}"
             for k, a in scalar_attrs(attrs).items()
-            if a.dtype.kind == "b"
+            if a.dtype.kind == "b" and _carried(k, a)
         ]
     if web.meta:
         lines.append("comment araneus-meta " + meta_to_json(web.meta))
@@ -315,6 +374,7 @@ def _header(web: WebGraph, kind: str, tables: list) -> bytes:
 
 
 def _write(web: WebGraph, path: Path, kind: str) -> None:
+    check_carry(web, RULES, _carried)
     tables = _tables(web)
     parts = [_header(web, kind, tables)]
     for _, cols in tables:

@@ -92,13 +92,15 @@ def read_xyz(path: Path, fmt: str = "xyz") -> tuple[WebGraph, ReadReport]:
             lines.append(ln)
     if not rows:
         raise FormatError(path, "file holds no node rows")
-    if len(rows[0]) == 1 and rows[0][0].isdigit() and len(rows) >= 2:
+    if len(rows[0]) == 1 and rows[0][0].isdecimal() and len(rows[0][0]) <= 18 and len(rows) >= 2:
         count = int(rows[0][0])
         skip = 2 if len(rows) >= count + 2 else 1  # count line, comment line (may be blank)
         rows, lines = rows[skip:], lines[skip:]
         if len(rows) < count:
             raise FormatError(path, f"XYZ header promises {count} atoms, file has {len(rows)}")
         rows, lines = rows[:count], lines[:count]
+        if not rows:
+            raise FormatError(path, "XYZ header promises 0 atoms: no node rows")
     width = len(rows[0]) if rows else 0
     if width not in (3, 4):
         raise FormatError(

@@ -1,0 +1,367 @@
+"""Property-based fuzzing of every input path: web readers, the dataset loader, the
+reference ``.pt`` importer.
+
+Each is fed arbitrary bytes and mutated valid files (byte and token mutations, JSON-tree
+mutations, re-zipped arrays with wrong dtypes/shapes/headers, tuples with wrong items).
+The property: the reader either raises an :class:`~araneus.errors.AraneusError` or returns
+a valid result (a WebGraph that round-trips through araneus JSON, a WebDataset whose
+summary and webs can be produced). Any other exception fails.
+
+Web readers are called directly (``FileFormat.reader``), below ``read_web``'s last-resort
+conversion of stray ValueErrors, so a reader that relies on that net fails here.
+The default run is derandomized (reproducible); ``make test-slow`` runs ten times more.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from araneus.dataset import WebDataset, build_dataset, load_reference
+from araneus.dataset.files import summary
+from araneus.io import available_formats
+from fuzz_inputs import (
+    assert_valid_web,
+    dump_json,
+    expect_araneus,
+    fuzz_settings,
+    json_mutated,
+    json_values,
+    mutated,
+    npz_bytes,
+    web_seeds,
+)
+from synthetic_webs import grid_web
+
+#: Examples per test in the default run and in ``make test-slow``.
+N_FAST, N_SLOW = 120, 1500
+
+READERS = sorted({f.reader for f in available_formats().values() if f.reader})
+_FORMAT_OF = {f.reader: f for f in reversed(list(available_formats().values())) if f.reader}
+MAGIC = {
+    "json_fmt:read_json": [b'{"format": "araneus-web", "version": 1, "nodes": ', b'{"nodes": '],
+    "csv_fmt:read_csv": [b"id,x,y,z\n", b"source,target\n"],
+    "graphml:read_graphml": [b"<graphml><graph><node id='a'>", b"<?xml version='1.0'?>"],
+    "matlab:read_mat": [b"MATLAB 5.0 MAT-file".ljust(124, b" ") + b"\x00\x01IM"],
+    "ply:read_ply": [b"ply\nformat ascii 1.0\nelement vertex 2\nproperty float x\n",
+                     b"ply\nformat binary_little_endian 1.0\nelement vertex 1\n"],
+    "obj:read_obj": [b"v 0 0 0\nv 1 1 1\nl "],
+    "text:read_xyz": [b"2\ncomment\n"],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fuzz_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("fuzz")
+
+
+def test_every_reader_has_seeds():
+    assert set(READERS) <= set(web_seeds()), "add seed files for a new format to fuzz_inputs"
+    assert set(READERS) <= set(MAGIC)
+
+
+def _run_reader(spec: str, files: dict[str, bytes], d: Path) -> None:
+    """Write ``files`` into ``d`` and read them with reader ``spec``: an araneus error or a
+    valid web, nothing else."""
+    for old in d.iterdir():
+        old.unlink()
+    for name, data in files.items():
+        (d / name).write_bytes(data)
+    fmt = _FORMAT_OF[spec]
+    path = d / ("w.csv" if spec.startswith("csv") else next(iter(files)))
+    res = expect_araneus(lambda: fmt._load(spec)(path, fmt.name))
+    if res is not None:
+        web, report = res
+        assert report.n_nodes == web.n_nodes and report.n_edges == web.n_edges
+        assert_valid_web(web, d)
+
+
+def _file_names(spec: str) -> list[str]:
+    return sorted(web_seeds()[spec][0])
+
+
+def _arbitrary(spec: str) -> st.SearchStrategy:
+    raw = st.binary(max_size=3000)
+    prefixed = st.builds(bytes.__add__, st.sampled_from(MAGIC[spec]), raw)
+    return st.lists(st.one_of(raw, prefixed), min_size=len(_file_names(spec)),
+                    max_size=len(_file_names(spec)))  # fmt: skip
+
+
+def _body_bytes(spec, blobs, fuzz_dir):
+    _run_reader(spec, dict(zip(_file_names(spec), blobs)), fuzz_dir / spec.split(":")[1])
+
+
+def _body_mutated(spec, data, fuzz_dir):
+    seeds = web_seeds()[spec]
+    seed = seeds[data.draw(st.integers(0, len(seeds) - 1), label="seed")]
+    files = data.draw(mutated(seed), label="files")
+    _run_reader(spec, files, fuzz_dir / spec.split(":")[1])
+
+
+def _body_json_tree(data, fuzz_dir):
+    seeds = web_seeds()["json_fmt:read_json"]
+    doc = json.loads(seeds[data.draw(st.integers(0, len(seeds) - 1))]["w.json"])
+    files = {"w.json": dump_json(data.draw(json_mutated(doc), label="doc"))}
+    _run_reader("json_fmt:read_json", files, fuzz_dir / "read_json_tree")
+
+
+def _setup_dirs(fuzz_dir: Path) -> None:
+    for spec in READERS:
+        (fuzz_dir / spec.split(":")[1]).mkdir(exist_ok=True)
+    for name in ("read_json_tree", "npz", "pt"):
+        (fuzz_dir / name).mkdir(exist_ok=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _dirs(fuzz_dir):
+    _setup_dirs(fuzz_dir)
+
+
+def _reader_tests(n: int):
+    @pytest.mark.parametrize("spec", READERS)
+    @fuzz_settings(n)
+    @given(blobs=st.data())
+    def arbitrary(spec, blobs, fuzz_dir):
+        _body_bytes(spec, blobs.draw(_arbitrary(spec), label="blobs"), fuzz_dir)
+
+    @pytest.mark.parametrize("spec", READERS)
+    @fuzz_settings(2 * n)
+    @given(data=st.data())
+    def mutants(spec, data, fuzz_dir):
+        _body_mutated(spec, data, fuzz_dir)
+
+    @fuzz_settings(2 * n)
+    @given(data=st.data())
+    def json_tree(data, fuzz_dir):
+        _body_json_tree(data, fuzz_dir)
+
+    return arbitrary, mutants, json_tree
+
+
+test_readers_arbitrary_bytes, test_readers_mutated_files, test_json_tree_mutations = _reader_tests(
+    N_FAST
+)
+_slow = _reader_tests(N_SLOW)
+test_readers_arbitrary_bytes_slow = pytest.mark.slow(_slow[0])
+test_readers_mutated_files_slow = pytest.mark.slow(_slow[1])
+test_json_tree_mutations_slow = pytest.mark.slow(_slow[2])
+
+
+# ----------------------------------------------------------------------------- datasets
+_DS_CACHE: dict[str, object] = {}
+
+
+def _seed_dataset() -> WebDataset:
+    if "ds" not in _DS_CACHE:
+        _DS_CACHE["ds"] = build_dataset(grid_web(4, 4, 2), 6, n_min=4, n_max=8, seed=0)
+    return _DS_CACHE["ds"]  # type: ignore[return-value]
+
+
+def _seed_members() -> dict[str, object]:
+    ds = _seed_dataset()
+    header = {
+        "format": "araneus.WebDataset",
+        "version": 1,
+        "feature_names": list(ds.feature_names),
+        "meta": ds.meta,
+        "normaliser": ds.normaliser.to_dict(),
+    }
+    members: dict[str, object] = {n: getattr(ds, n) for n in
+                                  ("pos", "nbrs", "mask", "features", "split", "origin",
+                                   "source_id")}  # fmt: skip
+    members["header"] = json.loads(json.dumps(header))
+    return members
+
+
+def _load_dataset(blob: bytes, d: Path) -> None:
+    path = d / "d.npz"
+    path.write_bytes(blob)
+    ds = expect_araneus(lambda: WebDataset.load(path))
+    if ds is not None:
+        assert isinstance(ds, WebDataset)
+        assert isinstance(summary(ds), str)
+        for w in ds.to_webs():
+            assert_valid_web(w, d)
+
+
+_DTYPES = ["f4", "f8", "i8", "i1", "u8", "u1", "?", "c16", "U3", "O", "V4", ">f4", "f2"]
+
+
+@st.composite
+def _npz_members(draw) -> tuple[dict[str, object], bool]:
+    members = _seed_members()
+    for _ in range(draw(st.integers(1, 3))):
+        key = draw(st.sampled_from(sorted(members) + ["junk"]))
+        how = draw(st.sampled_from(["header", "array", "drop", "raw", "values"]))
+        if key == "header" or how == "header":
+            hdr = dict(members["header"]) if isinstance(members["header"], dict) else {}
+            members["header"] = draw(json_mutated(hdr))
+        elif how == "drop" and key in members:
+            del members[key]
+        elif how == "raw":
+            members[key] = draw(st.binary(max_size=200))
+        elif how == "values" and key in members and not isinstance(members[key], bytes):
+            arr = np.array(members[key], copy=True)
+            if arr.size:
+                flat = arr.reshape(-1)
+                i = draw(st.integers(0, flat.size - 1))
+                flat[i] = draw(st.sampled_from([-2, -1, 0, 1, 3, 99, 2**31, 0.5]))
+                members[key] = arr
+        else:
+            dt = draw(st.sampled_from(_DTYPES))
+            shape = draw(st.lists(st.integers(0, 5), max_size=4))
+            members[key] = np.zeros(shape, dtype=dt) if dt != "O" else np.empty(shape, object)
+    out = {}
+    for k, v in members.items():
+        if k == "header" and not isinstance(v, bytes):
+            out[k] = np.frombuffer(dump_json(v), dtype=np.uint8)
+        else:
+            out[k] = v
+    return out, draw(st.booleans())
+
+
+def _valid_npz() -> bytes:
+    m = _seed_members()
+    m["header"] = np.frombuffer(json.dumps(m["header"]).encode(), np.uint8)
+    return npz_bytes(m)
+
+
+def _dataset_tests(n: int):
+    @fuzz_settings(n)
+    @given(blob=st.one_of(st.binary(max_size=3000),
+                          st.builds(bytes.__add__, st.just(b"PK\x03\x04"), st.binary())))  # fmt: skip
+    def arbitrary(blob, fuzz_dir):
+        _load_dataset(blob, fuzz_dir / "npz")
+
+    @fuzz_settings(2 * n)
+    @given(data=st.data())
+    def mutants(data, fuzz_dir):
+        files = data.draw(mutated({"d.npz": _valid_npz()}))
+        _load_dataset(files["d.npz"], fuzz_dir / "npz")
+
+    @fuzz_settings(2 * n)
+    @given(spec=_npz_members())
+    def members(spec, fuzz_dir):
+        m, compressed = spec
+        _load_dataset(npz_bytes(m, compressed), fuzz_dir / "npz")
+
+    return arbitrary, mutants, members
+
+
+test_dataset_arbitrary_bytes, test_dataset_mutated_file, test_dataset_mutated_members = (
+    _dataset_tests(N_FAST)
+)
+_slow_ds = _dataset_tests(N_SLOW)
+test_dataset_arbitrary_bytes_slow = pytest.mark.slow(_slow_ds[0])
+test_dataset_mutated_file_slow = pytest.mark.slow(_slow_ds[1])
+test_dataset_mutated_members_slow = pytest.mark.slow(_slow_ds[2])
+
+
+def test_valid_dataset_seed_loads(fuzz_dir):
+    path = fuzz_dir / "npz" / "ok.npz"
+    path.write_bytes(_valid_npz())
+    ds = WebDataset.load(path)
+    assert len(ds) == len(_seed_dataset()) and np.array_equal(ds.nbrs, _seed_dataset().nbrs)
+
+
+# ----------------------------------------------------------------------------- reference .pt
+def _reference_tuple():
+    import torch
+
+    k, lr = 3, 5
+    inp = torch.zeros(2, lr, 4 + 2 * k)
+    inp[0, :4, 1:4] = torch.tensor([[0.0, 0, 0], [1, 0, 0], [2, 0, 0], [0, 1, 0]])
+    inp[0, 0, 4:6] = torch.tensor([2.0, 4])
+    inp[0, 1, 4:6] = torch.tensor([1.0, 3])
+    inp[1, :3, 1:4] = torch.tensor([[0.0, 0, 1], [1, 0, 1], [0, 1, 1]])
+    inp[1, 0, 4:6] = torch.tensor([2.0, 3])
+    return [inp, torch.zeros(2, 7), [4, 3], ["a", "b"], lr, 3, k]
+
+
+def _pt_bytes(items) -> bytes:
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(tuple(items), buf)
+    return buf.getvalue()
+
+
+def _load_pt(blob: bytes, d: Path) -> None:
+    path = d / "r.pt"
+    path.write_bytes(blob)
+    ds = expect_araneus(lambda: load_reference(path))
+    if ds is not None:
+        assert isinstance(ds, WebDataset)
+        assert isinstance(summary(ds), str)
+        for w in ds.to_webs():
+            assert_valid_web(w, d)
+
+
+@st.composite
+def _pt_item(draw):
+    import torch
+
+    kind = draw(st.sampled_from(["number", "tensor", "json", "array"]))
+    if kind == "number":
+        return draw(st.sampled_from([float("inf"), float("nan"), -1, 0, 1, 2.5, 1e30, 10**30,
+                                     True, None, "3"]))  # fmt: skip
+    if kind == "json":
+        return draw(json_values())
+    shape = tuple(draw(st.lists(st.integers(0, 6), max_size=4)))
+    dt = draw(st.sampled_from([torch.float32, torch.float64, torch.int64, torch.bool,
+                               torch.uint8, torch.complex64, torch.bfloat16]))  # fmt: skip
+    fill = draw(st.sampled_from([0, 1, 3, -1, float("nan"), float("inf"), 1e30, 0.5]))
+    try:
+        t = torch.full(shape, fill, dtype=dt)
+    except (RuntimeError, OverflowError):
+        t = torch.zeros(shape, dtype=dt)
+    return t if kind == "tensor" else t.numpy() if dt not in (torch.bfloat16,) else t
+
+
+def _reference_tests(n: int):
+    @fuzz_settings(n)
+    @given(blob=st.one_of(st.binary(max_size=2000),
+                          st.builds(bytes.__add__, st.just(b"PK\x03\x04"), st.binary())))  # fmt: skip
+    def arbitrary(blob, fuzz_dir):
+        _load_pt(blob, fuzz_dir / "pt")
+
+    @fuzz_settings(n)
+    @given(data=st.data())
+    def mutants(data, fuzz_dir):
+        files = data.draw(mutated({"r.pt": _pt_bytes(_reference_tuple())}))
+        _load_pt(files["r.pt"], fuzz_dir / "pt")
+
+    @fuzz_settings(2 * n)
+    @given(data=st.data())
+    def items(data, fuzz_dir):
+        tup = _reference_tuple()
+        for _ in range(data.draw(st.integers(1, 3))):
+            i = data.draw(st.integers(0, 7))
+            if i == 7:
+                tup = tup[: data.draw(st.integers(0, 6))]
+            elif i < len(tup):
+                tup[i] = data.draw(_pt_item())
+        try:
+            blob = _pt_bytes(tup)
+        except (pickle.PicklingError, TypeError, RuntimeError):
+            return
+        _load_pt(blob, fuzz_dir / "pt")
+
+    return arbitrary, mutants, items
+
+
+test_reference_arbitrary_bytes, test_reference_mutated_file, test_reference_mutated_items = (
+    _reference_tests(N_FAST)
+)
+_slow_pt = _reference_tests(N_SLOW)
+test_reference_arbitrary_bytes_slow = pytest.mark.slow(_slow_pt[0])
+test_reference_mutated_file_slow = pytest.mark.slow(_slow_pt[1])
+test_reference_mutated_items_slow = pytest.mark.slow(_slow_pt[2])
