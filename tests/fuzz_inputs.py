@@ -29,8 +29,8 @@ from hypothesis import strategies as st
 
 from araneus import WebGraph
 from araneus.errors import AraneusError
-from araneus.io import write_web
 from araneus.io import ply as ply_mod
+from araneus.io import write_web
 
 #: Hypothesis settings of the fuzz suites: reproducible (derandomized, no example
 #: database), no per-example deadline (timings on a shared 2-core machine vary).
@@ -73,7 +73,7 @@ def _bytes_of(writer: Callable[[Path], None], *names: str) -> dict[str, bytes]:
         return {n: (Path(d) / n).read_bytes() for n in names}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def web_seeds() -> dict[str, list[dict[str, bytes]]]:
     """Valid files per reader (keyed by the registry's reader spec), several variants each."""
     import scipy.io

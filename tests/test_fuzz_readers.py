@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from araneus.dataset import WebDataset, build_dataset, load_reference
 from araneus.dataset.files import summary
+from araneus.errors import FormatError
 from araneus.io import available_formats
 from fuzz_inputs import (
     assert_valid_web,
@@ -211,7 +212,10 @@ def _npz_members(draw) -> tuple[dict[str, object], bool]:
             if arr.size:
                 flat = arr.reshape(-1)
                 i = draw(st.integers(0, flat.size - 1))
-                flat[i] = draw(st.sampled_from([-2, -1, 0, 1, 3, 99, 2**31, 0.5]))
+                try:
+                    flat[i] = draw(st.sampled_from([-2, -1, 0, 1, 3, 99, 2**31, 0.5]))
+                except (OverflowError, ValueError, TypeError):
+                    continue  # a value this dtype cannot hold: no mutation
                 members[key] = arr
         else:
             dt = draw(st.sampled_from(_DTYPES))
@@ -365,3 +369,177 @@ _slow_pt = _reference_tests(N_SLOW)
 test_reference_arbitrary_bytes_slow = pytest.mark.slow(_slow_pt[0])
 test_reference_mutated_file_slow = pytest.mark.slow(_slow_pt[1])
 test_reference_mutated_items_slow = pytest.mark.slow(_slow_pt[2])
+
+
+# ----------------------------------------------------------------------------- listed cases
+def _npz_with_header(header_text: bytes, d: Path) -> Path:
+    m = _seed_members()
+    m["header"] = np.frombuffer(header_text, np.uint8)
+    path = d / "h.npz"
+    path.write_bytes(npz_bytes(m))
+    return path
+
+
+def _header_doc(**changes) -> dict:
+    doc = dict(_seed_members()["header"])
+    doc.update(changes)
+    return doc
+
+
+@pytest.mark.parametrize(
+    "header,problem",
+    [
+        (b"null", "header must be a JSON object, got null"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (json.dumps(_header_doc(feature_names=None)).encode(), "'feature_names' must be a list"),
+        (json.dumps(_header_doc(meta=[1, 2])).encode(), "'meta' must be a JSON object"),
+        (json.dumps(_header_doc(version="1")).encode(), "unsupported dataset version"),
+        (json.dumps(_header_doc(feature_names=["a"] * 7)).encode(), "distinct names"),
+        (b'{"format": "araneus.WebDataset", "version": 1e999}', "unsupported dataset version"),
+        (b"1" * 5000, "not JSON text"),
+        (b"\xff\xfe", "not JSON text"),
+    ],
+)
+def test_dataset_header_problems(fuzz_dir, header, problem):
+    path = _npz_with_header(header, fuzz_dir / "npz")
+    with pytest.raises(FormatError, match=problem) as info:
+        WebDataset.load(path)
+    assert info.value.where == "array 'header'"
+
+
+def test_dataset_normaliser_problems(fuzz_dir):
+    norm = dict(_seed_members()["header"]["normaliser"])
+    for bad in ({"pos_scale": 10**400}, {"pos_scale": None}, {"feat_min": [0.0]},
+                {"feat_max": ["a"] * 7}, {"feature_names": ["x"] * 7}):  # fmt: skip
+        text = json.dumps(_header_doc(normaliser={**norm, **bad})).encode()
+        with pytest.raises(FormatError, match="normaliser"):
+            WebDataset.load(_npz_with_header(text, fuzz_dir / "npz"))
+
+
+def test_dataset_flipped_bit_in_a_deflated_member(fuzz_dir):
+    import zipfile
+
+    blob = bytearray(_valid_npz())
+    with zipfile.ZipFile(__import__("io").BytesIO(bytes(blob))) as zf:
+        info = zf.getinfo("pos.npy")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    path = fuzz_dir / "npz" / "flip.npz"
+    for k in range(0, info.compress_size, max(1, info.compress_size // 9)):
+        data = bytearray(blob)
+        data[start + k] ^= 0x10
+        path.write_bytes(bytes(data))
+        with pytest.raises(FormatError, match="not a readable .npz dataset|array 'pos'"):
+            WebDataset.load(path)
+
+
+def test_dataset_bombs_are_refused_before_inflating(fuzz_dir, monkeypatch):
+    import tracemalloc
+
+    d = fuzz_dir / "npz"
+    m = _seed_members()
+    m["header"] = np.frombuffer(json.dumps(m["header"]).encode(), np.uint8)
+    # an unused member of 80 MB zeros (80 kB compressed) is never inflated
+    (d / "junk.npz").write_bytes(npz_bytes({**m, "junk": np.zeros(10_000_000)}))
+    monkeypatch.setenv("ARANEUS_MAX_INPUT_BYTES", str(4 << 20))
+    tracemalloc.start()
+    try:
+        assert len(WebDataset.load(d / "junk.npz")) == len(_seed_dataset())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8e6
+    # a used member declaring more than the limit: refused from the zip directory alone
+    s, length, _ = m["pos"].shape
+    big = {**m, "features": np.zeros((s, 8_000_000 // s))}
+    (d / "bomb.npz").write_bytes(npz_bytes(big))
+    assert (d / "bomb.npz").stat().st_size < 200_000
+    with pytest.raises(FormatError, match="more than the .*input limit"):
+        WebDataset.load(d / "bomb.npz")
+    # a .npy header whose shape disagrees with the sizes the zip declares
+    hdr = np.lib.format.header_data_from_array_1_0(m["pos"])
+    hdr["shape"] = (10**6, length, 3)
+    raw = __import__("io").BytesIO()
+    np.lib.format.write_array_header_1_0(raw, hdr)
+    (d / "lie.npz").write_bytes(npz_bytes({**m, "pos": raw.getvalue() + m["pos"].tobytes()}))
+    with pytest.raises(FormatError, match="needs .* bytes but the archive declares") as info:
+        WebDataset.load(d / "lie.npz")
+    assert info.value.where == "array 'pos'"
+
+
+@pytest.mark.parametrize(
+    "member,value,problem",
+    [
+        ("split", np.full(6, 256), "split codes"),
+        ("nbrs", np.zeros((6, 8, 5), np.uint64) + 2**63, "int64"),
+        ("mask", np.zeros((6, 8), np.int8), "dtype int8"),
+        ("pos", np.zeros((6, 8, 3), object), "dtype object"),
+        ("origin", np.zeros((5, 8), np.int64), "disagrees with mask"),
+        ("features", np.zeros((6, 7, 1)), "dimension"),
+    ],
+)
+def test_dataset_array_problems(fuzz_dir, member, value, problem):
+    m = _seed_members()
+    m["header"] = np.frombuffer(json.dumps(m["header"]).encode(), np.uint8)
+    if m[member].shape[:1] != value.shape[:1] and member != "origin":
+        value = np.resize(value, m[member].shape[:1] + value.shape[1:])
+    path = fuzz_dir / "npz" / "a.npz"
+    path.write_bytes(npz_bytes({**m, member: value}))
+    with pytest.raises(FormatError, match=problem):
+        WebDataset.load(path)
+
+
+def test_dataset_summary_tolerates_odd_meta(fuzz_dir):
+    m = _seed_members()
+    meta = {"sampler": "rw", "sources": 3, "counts": [1, 2], "bandwidth": {"a": [[[[1]]]]},
+            "source": "x" * 500}  # fmt: skip
+    m["header"] = np.frombuffer(json.dumps(_header_doc(meta=meta)).encode(), np.uint8)
+    path = fuzz_dir / "npz" / "odd.npz"
+    path.write_bytes(npz_bytes(m))
+    text = summary(WebDataset.load(path))
+    assert "source  " + "x" * 77 + "..." in text and "<nested dict>" in text
+
+
+def test_dataset_special_paths(fuzz_dir):
+    with pytest.raises(FormatError, match="is a directory"):
+        WebDataset.load(fuzz_dir)
+    if Path("/dev/zero").exists():
+        with pytest.raises(FormatError, match="not a regular file"):
+            WebDataset.load("/dev/zero")
+
+
+@pytest.mark.parametrize(
+    "item,value,problem",
+    [
+        (6, float("inf"), "max_neighbors must be a whole number"),
+        (6, float("nan"), "max_neighbors must be a whole number"),
+        (6, 1e30, "max_neighbors must be a whole number"),
+        (6, 2.5, "max_neighbors must be a whole number"),
+        (6, True, "max_neighbors must be a whole number"),
+        (6, "3", "max_neighbors must be a whole number"),
+        (2, [4, float("nan")], "node_number_list"),
+        (2, [4.5, 3], "node_number_list"),
+        (2, [4, 9], "node_number_list"),
+        (0, "input", "not a numeric array"),
+    ],
+)
+def test_reference_item_problems(fuzz_dir, item, value, problem):
+    tup = _reference_tuple()
+    tup[item] = value
+    path = fuzz_dir / "pt" / "bad.pt"
+    path.write_bytes(_pt_bytes(tup))
+    with pytest.raises(FormatError, match=problem):
+        load_reference(path)
+
+
+def test_reference_k_argument_and_odd_labels(fuzz_dir):
+    from araneus.errors import InputError
+
+    path = fuzz_dir / "pt" / "ok.pt"
+    tup = _reference_tuple()
+    tup[3] = ["a", ["deep", ["er"]], 3.5]
+    path.write_bytes(_pt_bytes(tup))
+    ds = load_reference(path, K=2)
+    assert ds.K == 2 and ds.meta["reference_import"]["labels_y"] == ["a", "<list>", "3.5"]
+    for k in (float("inf"), 0, 2.5, 10**6, "3"):
+        with pytest.raises(InputError, match="K must be a whole number"):
+            load_reference(path, K=k)

@@ -113,6 +113,8 @@ def _check_one(
             "2-D attribute, so it would not read back; rename it"
         )
     if rules.text is not None:
+        if not name:
+            raise InputError(f"{what} attribute with an empty name: {rules.fmt} needs a name")
         _check_text(rules, f"{label}: its name", name, is_name=True)
         if arr.dtype.kind == "U":
             for v in np.unique(arr).tolist():
@@ -139,8 +141,6 @@ def _check_text(rules: CarryRules, label: str, text: str, is_name: bool) -> None
             )
         if text != text.strip():
             raise InputError(f"{label} starts or ends with blanks, which {rules.fmt} readers strip")
-        if is_name and not text:
-            raise InputError(f"{label} must not be empty in {rules.fmt}")
 
 
 __all__ = ["CarryRules", "check_carry"]

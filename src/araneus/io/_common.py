@@ -338,10 +338,10 @@ def thread_names(codes: np.ndarray) -> list[str]:
         raise InputError(f"edge attribute 'thread' must hold integer codes, got dtype {c.dtype}")
     bad = (c < 0) | (c >= len(THREAD_TYPES))
     if bad.any():
-        r = int(np.flatnonzero(bad)[0])
+        at = tuple(np.argwhere(bad)[0])
         raise InputError(
-            f"edge attribute 'thread' row {r} holds code {int(c[r])}, outside THREAD_TYPES "
-            f"(0..{len(THREAD_TYPES) - 1})"
+            f"edge attribute 'thread' row {at[0]} holds code {int(c[at])}, outside "
+            f"THREAD_TYPES (0..{len(THREAD_TYPES) - 1})"
         )
     return np.asarray(THREAD_TYPES)[c.astype(np.int64)].tolist()
 

@@ -213,8 +213,8 @@ def _remap_threads(path: Path, codes: np.ndarray, table: Any) -> np.ndarray:
     if bad.any():
         r = int(np.argwhere(bad)[0, 0])
         raise FormatError(path, f"thread code {codes[r].tolist()} out of range", f"{where} row {r}")
-    lut = np.array([THREAD_CODE[t] for t in table], dtype=np.int8)
-    return lut[codes] if codes.size else codes.astype(np.int8)
+    lut = np.array([THREAD_CODE[t] for t in table], dtype=codes.dtype)
+    return lut[codes]  # the file's dtype kept (int8 as araneus writes it)
 
 
 def _attr_block(attrs: dict[str, np.ndarray], what: str) -> dict[str, Any]:
