@@ -41,7 +41,7 @@ from fuzz_inputs import (
 from synthetic_webs import grid_web
 
 #: Examples per test in the default run and in ``make test-slow``.
-N_FAST, N_SLOW = 120, 1500
+N_FAST, N_SLOW = 120, 1000
 
 READERS = sorted({f.reader for f in available_formats().values() if f.reader})
 _FORMAT_OF = {f.reader: f for f in reversed(list(available_formats().values())) if f.reader}
@@ -543,3 +543,13 @@ def test_reference_k_argument_and_odd_labels(fuzz_dir):
     for k in (float("inf"), 0, 2.5, 10**6, "3"):
         with pytest.raises(InputError, match="K must be a whole number"):
             load_reference(path, K=k)
+
+
+def test_cli_dataset_info_on_a_broken_file(fuzz_dir, capsys):
+    from araneus.cli import main
+
+    path = _npz_with_header(b"null", fuzz_dir / "npz")
+    with pytest.raises(SystemExit) as info:
+        main(["dataset", "info", str(path)])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.startswith("error: ") and err.count("\n") == 1

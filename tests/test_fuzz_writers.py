@@ -24,7 +24,7 @@ from araneus.errors import InputError
 from araneus.io import read_web, write_web
 from fuzz_inputs import fuzz_settings, json_values
 
-N_FAST, N_SLOW = 60, 800
+N_FAST, N_SLOW = 60, 400
 
 _NAMES = ["x", "y", "z", "X", "id", "ID", "source", "target", "vertex1", "vertex2", "thread",
           "anchor", "a[0]", "a[1]", "label", " pad", "#h", "node", "Thread", "end_header",

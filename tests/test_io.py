@@ -884,3 +884,14 @@ def test_mat5_reader_agrees_with_scipy(arrays, text, compress):
             assert "".join(a.tolist()) == "".join(np.asarray(b).ravel().tolist()), (a, b)
         else:
             assert a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b), name
+
+
+def test_cli_convert_refuses_what_the_target_would_garble(tmp_path, capsys):
+    web = WebGraph(np.eye(3), [[0, 1]], node_attrs={"x": np.arange(3.0)})
+    write_web(web, tmp_path / "w.json")
+    for out in ("o.ply", "o.csv", "o.graphml"):
+        assert _cli("convert", str(tmp_path / "w.json"), str(tmp_path / out)) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: node attribute 'x'") and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.json"]
+    assert _cli("convert", str(tmp_path / "w.json"), str(tmp_path / "o.mat")) == 0

@@ -195,6 +195,8 @@ def _npy_header(p: Path, key: str, fh, size: int, kinds: str, ndim: int) -> tupl
     where = f"array {key!r}"
     try:
         version = np.lib.format.read_magic(fh)
+        if version not in ((1, 0), (2, 0), (3, 0)):
+            raise ValueError(f"unknown .npy format version {version}")
         read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                 else np.lib.format.read_array_header_2_0)  # fmt: skip
         shape, fortran, dtype = read(fh, max_header_size=10000)

@@ -9,6 +9,7 @@ sample and 0 for an empty slot, padded to ``max_length`` rows.
 from __future__ import annotations
 
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -31,7 +32,9 @@ def _load_tuple(path: Path, allow_pickle: bool):
 
     _check_zip_sizes(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on odd pickles: the error speaks
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         first = (str(exc).splitlines() or [""])[0]
         if "weights only" not in str(exc).lower():

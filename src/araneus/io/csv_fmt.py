@@ -7,13 +7,17 @@ A web ``NAME`` is stored as two files side by side:
 
 Any of ``NAME.csv``, ``NAME.nodes.csv`` or ``NAME.edges.csv`` names the pair, for reading
 and writing. Node ids are arbitrary labels (numbers or text, unique); edges refer to them
-and are mapped to 0-based indices in node-table order. When every id is numeric, ids are
-compared as numbers (``7`` matches ``7.0``). Header names are case-insensitive; a leading
-``#`` on the header is ignored; tab- or semicolon-separated files are accepted.
+and are mapped to 0-based indices in node-table order. When every id (and edge end) is a
+finite number that float64 holds exactly, ids are compared as numbers (``7`` matches
+``7.0``), otherwise as text. The header names the reader looks for (:data:`SPECIAL`) are
+case-insensitive, other names keep their case; a leading ``#`` on the header is ignored;
+tab- or semicolon-separated files are accepted.
 
 Extra columns become attributes: integers, floats, ``true``/``false`` booleans or text.
-``thread`` holds thread-type names (or codes), ``anchor`` true/false (or 1/0). A column ``name[k]`` (k = 0, 1, ...) is one
-component of a 2-D attribute ``name``.
+``thread`` holds thread-type names (or codes); an ``anchor`` column of true/false/yes/no/1/0
+is boolean, any other ``anchor`` column is read like the rest. A column ``name[k]``
+(k = 0, 1, ...) is one component of a 2-D attribute ``name``. The writer refuses (before
+writing) attributes that would not read back as written; see :func:`write_csv`.
 """
 
 from __future__ import annotations
