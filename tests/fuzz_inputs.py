@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -45,6 +46,20 @@ FUZZ = dict(
 def fuzz_settings(n: int) -> settings:
     """Settings for a fuzz test with ``n`` examples."""
     return settings(max_examples=n, **FUZZ)
+
+
+def dir_fixture(name: str, subdirs: tuple[str, ...] = ()):
+    """A module-scoped fixture: a fresh temporary folder with ``subdirs`` (hypothesis tests
+    cannot use the function-scoped ``tmp_path``)."""
+
+    @pytest.fixture(scope="module")
+    def _dir(tmp_path_factory) -> Path:
+        d = tmp_path_factory.mktemp(name)
+        for sub in subdirs:
+            (d / sub).mkdir()
+        return d
+
+    return _dir
 
 
 # ----------------------------------------------------------------------------- seeds

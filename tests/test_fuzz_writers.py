@@ -22,7 +22,7 @@ from hypothesis.extra import numpy as hnp
 from araneus import WebGraph
 from araneus.errors import InputError
 from araneus.io import read_web, write_web
-from fuzz_inputs import fuzz_settings, json_values
+from fuzz_inputs import dir_fixture, fuzz_settings, json_values
 
 N_FAST, N_SLOW = 60, 400
 
@@ -141,9 +141,7 @@ def _check_roundtrip(web: WebGraph, fmt: str, d: Path) -> None:
 FORMATS = ["json", "csv", "graphml", "mat", "ply", "ply-ascii"]
 
 
-@pytest.fixture(scope="module")
-def wdir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("fuzz_write")
+wdir = dir_fixture("fuzz_write", tuple(FORMATS))
 
 
 def _writer_test(n: int):
@@ -151,9 +149,7 @@ def _writer_test(n: int):
     @fuzz_settings(n)
     @given(web=attr_webs())
     def roundtrip(fmt, web, wdir):
-        d = wdir / fmt
-        d.mkdir(exist_ok=True)
-        _check_roundtrip(web, fmt, d)
+        _check_roundtrip(web, fmt, wdir / fmt)
 
     return roundtrip
 
