@@ -416,10 +416,8 @@ def join_component_columns(
             raise FormatError(path, f"column {base} and columns {base}[k] both present", where)
         arrs = [parts[k] for k in range(len(parts))]
         kinds = {a.dtype.kind for a in arrs}
-        if len(kinds) > 1 and not kinds <= set("iuf"):
-            raise FormatError(
-                path, f"columns {base}[k] mix text, boolean and number columns", where
-            )
+        if len(kinds) > 1 and "U" in kinds:  # booleans and numbers join as numbers
+            raise FormatError(path, f"columns {base}[k] mix text and number columns", where)
         out[base] = np.stack(np.broadcast_arrays(*arrs), axis=1).astype(np.result_type(*arrs))
     return out
 
