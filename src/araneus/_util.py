@@ -1,12 +1,23 @@
-"""Small shared helpers: atomic file output, bounded input reading and ``key=value`` overrides."""
+"""Small shared helpers: atomic file output, output-path checks, bounded input reading and
+``key=value`` overrides.
+
+Every file araneus writes goes through :func:`atomic_output` (one file) or
+:func:`atomic_outputs` (a group of files read together, such as a CSV node/edge pair): the
+data is written to a temporary file next to the destination and renamed into place, so a
+killed or failing writer never leaves a half-written file under the final name.
+:func:`check_output_path` tells, before any work is done, whether an output can be written
+at all (name length, existing folder/file in the way, permissions, the input itself).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import stat
 import tempfile
+import time
 import types
 import typing
 from collections.abc import Iterator, Sequence
@@ -17,45 +28,200 @@ from .errors import ConfigError, FormatError, InputError
 
 T = TypeVar("T")
 
+#: Longest file name (bytes) and path most Linux/macOS file systems accept.
+NAME_MAX = 255
+PATH_MAX = 4095
+TMP_SUFFIX = ".tmp"
 
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
 
-    On any exception the temporary file is removed, so a half-written output never
-    appears under the final name. Parent directories are created.
+def _name_problem(p: Path) -> str | None:
+    """Why ``p`` cannot be a file name on this system (None if it can)."""
+    if len(os.fsencode(str(p))) > PATH_MAX:
+        return f"the path is longer than {PATH_MAX} bytes"
+    for part in p.parts:
+        n = len(os.fsencode(part))
+        if n > NAME_MAX:
+            return f"the name {part[:24]}... is {n} bytes long, over the {NAME_MAX} allowed"
+    return None
+
+
+def _existing_ancestor(p: Path) -> Path:
+    q = p
+    while not (q.exists() or q.is_symlink()) and q != q.parent:
+        q = q.parent
+    return q
+
+
+def check_output_path(
+    path: str | os.PathLike,
+    what: str = "output",
+    *,
+    folder: bool = False,
+    inputs: Sequence[str | os.PathLike] = (),
+) -> Path:
+    """Check, before any work is done, that ``path`` can be written; return it as a Path.
+
+    Raises :class:`InputError` naming ``what`` (e.g. ``"--out"``) and the problem: a name
+    longer than the file system allows, a folder where a file is wanted (or a file where
+    a folder is wanted, ``folder=True``), a file in the way of a folder to be created, a
+    folder that cannot be written (checked by creating and removing a probe file, which
+    also catches read-only file systems and the super-user case), or an output that is one
+    of ``inputs``. Nothing is left on disk.
     """
-    dest = Path(path)
+    p = Path(path)
+    problem = _name_problem(p)
+    if problem:
+        raise InputError(f"{what} {p}: {problem}")
+    if folder and p.exists() and not p.is_dir():
+        raise InputError(f"{what} {p} exists and is not a folder")
+    if not folder and p.is_dir():
+        raise InputError(f"{what} {p} is a folder; give a file name")
+    for inp in inputs:
+        q = Path(inp)
+        same = p.exists() and q.exists() and os.path.samefile(p, q)
+        if same or p.resolve() == q.resolve():
+            raise InputError(f"{what} {p} is the input {q}; write to another name")
+    anc = _existing_ancestor(p if folder else p.parent)
+    if not anc.is_dir():
+        raise InputError(f"{what} {p}: {anc} is not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".araneus-probe.", suffix=TMP_SUFFIX, dir=anc)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"{what} {p}: cannot write in {anc} ({exc.strerror or exc})") from None
+    return p
+
+
+def ensure_dir(path: str | os.PathLike, what: str = "output folder") -> Path:
+    """Create folder ``path`` (and its parents); an :class:`InputError` says why it cannot."""
+    p = check_output_path(path, what, folder=True)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{what} {p}: cannot create the folder ({exc.strerror or exc})") from None
+    return p
+
+
+def _os_error(dest: Path, exc: OSError) -> InputError:
+    return InputError(f"cannot write {dest}: {exc.strerror or exc}")
+
+
+def _temp_for(dest: Path) -> Path:
+    """A new empty temporary file next to ``dest`` (usual permissions), for a later rename."""
     if dest.is_dir():
         raise InputError(f"{dest} is a directory; give a file name to write")
+    problem = _name_problem(dest)
+    if problem:
+        raise InputError(f"cannot write {dest}: {problem}")
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create the folder for {dest}: {exc.strerror or exc}") from None
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    # the temporary name must fit too: shorten the prefix taken from a long name
+    prefix = f".{dest.name[: max(NAME_MAX - 40, 1)]}."
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=TMP_SUFFIX, dir=dest.parent)
+    except OSError as exc:
+        raise _os_error(dest, exc) from None
     os.close(fd)
-    tmp_path = Path(tmp)
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
+    return Path(tmp)
+
+
+def _fsync(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike, *, durable: bool = False) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
+
+    On any exception the temporary file is removed, so a half-written output never
+    appears under the final name. Parent directories are created. Operating-system
+    failures (no permission, disk full, name too long) become one :class:`InputError`
+    naming ``path``. ``durable=True`` also flushes the data to disk before the rename
+    (for checkpoints that must survive a power cut, not only a killed process).
+    """
+    dest = Path(path)
+    tmp_path = _temp_for(dest)
     try:
-        yield tmp_path
-        os.replace(tmp_path, dest)
+        try:
+            yield tmp_path
+            if durable:
+                _fsync(tmp_path)
+            os.replace(tmp_path, dest)
+        except OSError as exc:
+            raise _os_error(dest, exc) from None
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             tmp_path.unlink()
         raise
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+@contextlib.contextmanager
+def atomic_outputs(paths: Sequence[str | os.PathLike]) -> Iterator[list[Path]]:
+    """:func:`atomic_output` for a group of files that are only read together.
+
+    Yields one temporary path per destination. After all are written, the old versions
+    of every destination but the first are removed, then the temporary files are renamed
+    in order. A process killed at any point thus leaves either the complete old group,
+    the complete new group, or a group with a member missing (which readers refuse),
+    never a mix of old and new files.
+    """
+    dests = [Path(p) for p in paths]
+    tmps: list[Path] = []
+    try:
+        for d in dests:
+            tmps.append(_temp_for(d))
+        try:
+            yield list(tmps)
+            for d in dests[1:]:
+                with contextlib.suppress(FileNotFoundError):
+                    d.unlink()
+            for t, d in zip(tmps, dests):
+                os.replace(t, d)
+        except OSError as exc:
+            raise _os_error(dests[0], exc) from None
+    except BaseException:
+        for t in tmps:
+            with contextlib.suppress(OSError):
+                t.unlink()
+        raise
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes, *, durable: bool = False) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename."""
-    with atomic_output(path) as tmp:
+    with atomic_output(path, durable=durable) as tmp:
         tmp.write_bytes(data)
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+def write_text_atomic(path: str | os.PathLike, text: str, *, durable: bool = False) -> None:
     """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename."""
-    write_bytes_atomic(path, text.encode("utf-8"))
+    write_bytes_atomic(path, text.encode("utf-8"), durable=durable)
+
+
+def remove_stale_temps(folder: str | os.PathLike, older_than_s: float = 0.0) -> list[Path]:
+    """Remove the temporary files (``.NAME.XXXX.tmp``) that killed writers left in
+    ``folder`` (not below it), if older than ``older_than_s`` seconds; returns them."""
+    gone: list[Path] = []
+    d = Path(folder)
+    if not d.is_dir():
+        return gone
+    now = time.time()
+    for p in d.glob(f".*{TMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            if p.is_file() and now - p.stat().st_mtime >= older_than_s:
+                p.unlink()
+                gone.append(p)
+    return gone
 
 
 #: Default ceiling on the bytes one input file may hold or inflate to (2 GiB); the
@@ -163,14 +329,21 @@ def _parse_value(raw: str, typ: Any, key: str) -> Any:
                 return False
             raise ValueError
         if typ is int:
-            f = float(raw)
-            if f != int(f):
+            try:
+                return int(raw)
+            except ValueError:
+                f = float(raw)
+            if not math.isfinite(f) or f != int(f) or abs(f) > 2**53:
                 raise ValueError
             return int(f)
         if typ is float:
-            return float(raw)
+            f = float(raw)
+            if not math.isfinite(f):
+                raise ValueError
+            return f
     except ValueError:
-        raise ConfigError(f"--set {key}={raw}: expected {typ.__name__}") from None
+        what = "a finite number" if typ is float else "an integer" if typ is int else typ.__name__
+        raise ConfigError(f"--set {key}={raw}: expected {what}") from None
     return raw
 
 

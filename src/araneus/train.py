@@ -1,20 +1,22 @@
 """Training loop shared by all torch generative models.
 
 AdamW with linear warmup and cosine decay, gradient clipping, EMA weights, seeded noise and
-data order, checkpoints that resume exactly (the loss curve after a resume is the one the
-uninterrupted run would have produced), a rich progress bar, torch.distributed DDP when
-launched by ``torchrun`` (gloo on CPU, NCCL on CUDA) and bf16 autocast on CUDA.
+data order, checkpoints that resume bit-identically (the weights and loss curve after a
+resume, even after ``kill -9``, are those of the uninterrupted run), a rich progress bar,
+torch.distributed DDP when launched by ``torchrun`` (gloo on CPU, NCCL on CUDA) and bf16
+autocast on CUDA.
 
-A run folder holds the model checkpoint (``model.safetensors`` + ``model.json``, EMA
-weights, usable by :func:`araneus.models.load_model`) and the training state
-(``train_state.safetensors`` + ``train_state.json``: raw weights, optimizer moments, RNG
-state, step, loss history). No pickles anywhere.
+A run folder holds the newest model checkpoint (``model.safetensors`` + ``model.json``, EMA
+weights, usable by :func:`araneus.models.load_model`) and ``checkpoints/step-N/`` folders,
+each one complete unit with the training state (raw weights, optimizer moments, every
+process's RNG state, step, loss history); see :mod:`araneus.train_state`. Checkpoints are
+written every ``ckpt_every`` steps and every ``ckpt_minutes`` minutes, whichever comes
+first, and at the end. No pickles anywhere.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import time
@@ -22,11 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._util import atomic_output, write_text_atomic
-from .errors import ConfigError, FormatError, InputError
+from ._progress import Progress
+from .errors import AraneusError, ConfigError, InputError
+from .train_state import STATE_JSON, STATE_WEIGHTS, load_checkpoint, prepare_run, save_checkpoint
 
-STATE_WEIGHTS = "train_state.safetensors"
-STATE_JSON = "train_state.json"
+#: Largest number of optimisation steps of a run.
+MAX_STEPS = 10**8
+
+__all__ = ["STATE_JSON", "STATE_WEIGHTS", "TrainConfig", "TrainResult", "lr_factor", "train"]
 
 
 @dataclass
@@ -45,6 +50,8 @@ class TrainConfig:
     out : run folder (checkpoints); ``None`` trains in memory only.
     resume : continue the run in ``out`` from its last checkpoint.
     ckpt_every : checkpoint period in steps (and at the end).
+    ckpt_minutes : checkpoint period in minutes of wall-clock time (``None``: by steps only).
+    keep_checkpoints : number of newest checkpoint folders kept in ``out/checkpoints``.
     stop_after : stop after this many steps (schedule still follows ``steps``).
     max_minutes : wall-clock budget; stops early with a checkpoint when exceeded.
     device : "auto" (CUDA if available, else CPU), "cpu", "cuda", "cuda:1", ...
@@ -64,6 +71,8 @@ class TrainConfig:
     out: str | None = None
     resume: bool = False
     ckpt_every: int = 500
+    ckpt_minutes: float | None = 10.0
+    keep_checkpoints: int = 2
     stop_after: int | None = None
     max_minutes: float | None = None
     device: str = "auto"
@@ -71,16 +80,27 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if self.steps < 1 or self.batch_size < 1:
-            raise ConfigError(
-                f"steps and batch_size must be >= 1, got {self.steps}, {self.batch_size}"
-            )
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ConfigError(f"lr must be positive and finite, got {self.lr}")
-        if self.warmup < 0 or self.ckpt_every < 1 or self.weight_decay < 0 or self.grad_clip < 0:
-            raise ConfigError("warmup, weight_decay and grad_clip must be >= 0, ckpt_every >= 1")
+        for name, lo, hi in (
+            ("steps", 1, MAX_STEPS), ("batch_size", 1, 65536), ("warmup", 0, MAX_STEPS),
+            ("ckpt_every", 1, MAX_STEPS), ("keep_checkpoints", 1, 1000), ("seed", 0, 2**63 - 1),
+        ):  # fmt: skip
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise ConfigError(f"{name} must be an integer in [{lo}, {hi}], got {v!r}")
+        if self.stop_after is not None and not (
+            isinstance(self.stop_after, int) and 1 <= self.stop_after <= MAX_STEPS
+        ):
+            raise ConfigError(f"stop_after must be an integer in [1, {MAX_STEPS}]")
+        if not (0 < self.lr <= 1 and math.isfinite(self.lr)):
+            raise ConfigError(f"lr must be in (0, 1] (larger AdamW steps diverge), got {self.lr}")
+        if not (0 <= self.weight_decay <= 10 and 0 <= self.grad_clip <= 1e6):
+            raise ConfigError("weight_decay must be in [0, 10] and grad_clip in [0, 1e6]")
         if not 0 <= self.ema_decay < 1 or not 0 < self.min_lr_ratio <= 1:
             raise ConfigError("ema_decay must be in [0, 1) and min_lr_ratio in (0, 1]")
+        for name in ("max_minutes", "ckpt_minutes"):
+            v = getattr(self, name)
+            if v is not None and not (0 < v <= 1e6 and math.isfinite(v)):
+                raise ConfigError(f"{name} must be in (0, 1e6] minutes or None, got {v}")
         if self.resume and not self.out:
             raise ConfigError("resume needs an output run folder (out)")
 
@@ -142,76 +162,8 @@ def _init_distributed(device) -> tuple[int, int, bool]:
     return dist.get_world_size(), dist.get_rank(), True
 
 
-# ----- checkpoint state --------------------------------------------------------------------
-def _save_state(
-    run: Path, model, net, opt, gen, step: int, losses: list[float], cfg: TrainConfig, world: int
-) -> None:
-    import torch
-    from safetensors.torch import save_file
-
-    tensors: dict[str, torch.Tensor] = {}
-    for k, v in net.state_dict().items():
-        tensors[f"raw.{k}"] = v.detach().cpu().contiguous()
-    sd = opt.state_dict()
-    shapes: dict[str, list[int]] = {}
-    scalars: dict[str, Any] = {}
-    for pid, st in sd["state"].items():
-        for k, v in st.items():
-            key = f"opt.{pid}.{k}"
-            if torch.is_tensor(v):
-                shapes[key] = list(v.shape)
-                tensors[key] = v.detach().cpu().reshape(-1).contiguous()
-            else:
-                scalars[key] = v
-    tensors["rng.torch"] = gen.get_state().cpu()
-    run.mkdir(parents=True, exist_ok=True)
-    model.train_info = {
-        "step": step,
-        "train_config": dataclasses.asdict(cfg),
-        "world_size": world,
-        "final_loss": sum(losses[-20:]) / max(len(losses[-20:]), 1),
-    }
-    with atomic_output(run / STATE_WEIGHTS) as tmp:
-        save_file(tensors, str(tmp))
-    meta = {
-        "step": step,
-        "losses": losses,
-        "param_groups": sd["param_groups"],
-        "opt_shapes": shapes,
-        "opt_scalars": scalars,
-        "rng_device": str(gen.device),
-        "world_size": world,
-    }
-    write_text_atomic(run / STATE_JSON, json.dumps(meta))
-    model.save(run)  # EMA weights last: its presence marks a complete checkpoint
 
 
-def _load_state(run: Path, net, opt, gen) -> tuple[int, list[float]]:
-    import torch
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    try:
-        meta = json.loads((run / STATE_JSON).read_text(encoding="utf-8"))
-        tensors = load_file(str(run / STATE_WEIGHTS))
-    except FileNotFoundError:
-        raise FormatError(run, "cannot resume: no training state in this run folder") from None
-    except (OSError, json.JSONDecodeError, SafetensorError) as exc:
-        raise FormatError(run, f"cannot resume: training state unreadable ({exc})") from None
-    net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("raw.")})
-    state: dict[int, dict[str, Any]] = {}
-    for key, shape in meta["opt_shapes"].items():
-        _, pid, name = key.split(".", 2)
-        state.setdefault(int(pid), {})[name] = tensors[key].reshape(shape)
-    for key, v in meta["opt_scalars"].items():
-        _, pid, name = key.split(".", 2)
-        state.setdefault(int(pid), {})[name] = v
-    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-    gen.set_state(tensors["rng.torch"].to(torch.uint8))
-    return int(meta["step"]), list(meta["losses"])
-
-
-# ----- the loop ----------------------------------------------------------------------------
 def _batches(n: int, world: int, rank: int, per_rank: int, seed: int):
     from torch.utils.data import DistributedSampler
 
@@ -236,14 +188,103 @@ def _batches(n: int, world: int, rank: int, per_rank: int, seed: int):
     return batch
 
 
+def _loss_module(model, net):
+    """The model's whole training loss as one ``nn.Module`` call.
+
+    DDP synchronises gradients only through its wrapped module's ``forward``; models whose
+    loss calls several methods of their network (the autoregressive one: ``context``,
+    ``forward_full``, heads) are wrapped as a whole this way.
+    """
+    from torch import nn
+
+    class LossModule(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, batch, generator):
+            return model.training_loss(self.net, batch, generator)
+
+    return LossModule()
+
+
+def _all_ranks_rng(gen, world: int, device) -> list:
+    """Every rank's RNG state (rank order), gathered to all ranks."""
+    import torch
+    import torch.distributed as dist
+
+    state = gen.get_state()
+    if world == 1:
+        return [state]
+    dev = device if device.type == "cuda" else torch.device("cpu")
+    mine = state.to(dev)
+    out = [torch.empty_like(mine) for _ in range(world)]
+    dist.all_gather(out, mine)
+    return [t.cpu() for t in out]
+
+
+def _any_rank(flags: list[bool], world: int, device) -> list[bool]:
+    """Element-wise OR of boolean flags over all ranks (so every rank decides alike)."""
+    import torch
+    import torch.distributed as dist
+
+    if world == 1:
+        return flags
+    t = torch.tensor([float(f) for f in flags], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return [bool(v) for v in t.tolist()]
+
+
+def _choose_checkpoint(run: Path | None, resume: bool, rank: int, world: int):
+    """Rank 0 checks the run folder and picks the checkpoint; every rank gets its choice
+    (or its error), so all start from the same step even while files change."""
+    import torch.distributed as dist
+
+    if world == 1:
+        return prepare_run(run, resume) if run else None
+    msg: list[Any] = [None]
+    if rank == 0:
+        try:
+            msg = [("ok", prepare_run(run, resume) if run else None)]
+        except AraneusError as exc:
+            msg = [("error", exc)]
+    dist.broadcast_object_list(msg, src=0)
+    kind, value = msg[0]
+    if kind == "error":
+        raise value
+    return value
+
+
+def _start(model, data, cfg: TrainConfig, run: Path | None, rank: int, world: int):
+    """Set up ``model`` (fresh, or from the checkpoint to resume); returns that checkpoint."""
+    import torch
+
+    ckpt = _choose_checkpoint(run, cfg.resume, rank, world)
+    if ckpt is not None:
+        from .models.base import read_checkpoint_json
+
+        meta = read_checkpoint_json(ckpt[1])
+        if meta["model"] != model.name:
+            raise InputError(f"run {run} holds a {meta['model']!r} model, not {model.name!r}")
+        loaded = type(model)._load_from(ckpt[1], meta)
+        model.__dict__.update(loaded.__dict__)
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)  # seeded weight initialisation, global RNG untouched
+            model.setup(data)
+    return ckpt
+
+
 def train(model, data, cfg: TrainConfig) -> TrainResult:
     """Train ``model`` (a :class:`~araneus.models.base.TorchGenerator`) on ``data``.
 
     On return ``model.net`` holds the EMA weights (the ones to sample with). With
-    ``cfg.out`` set, checkpoints are written there every ``ckpt_every`` steps and at the end.
+    ``cfg.out`` set, the run folder is checked before any work (writable; without
+    ``resume``, not already holding a run) and checkpoints are written there every
+    ``ckpt_every`` steps, every ``ckpt_minutes`` minutes and at the end; ``resume``
+    continues from the newest complete checkpoint, bit-identically to an uninterrupted run
+    with the same number of processes.
     """
-    import copy
-
     import torch
     import torch.distributed as dist
 
@@ -251,24 +292,28 @@ def train(model, data, cfg: TrainConfig) -> TrainResult:
     world, rank, own_group = _init_distributed(device)
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", torch.cuda.current_device())
-    run = Path(cfg.out) if cfg.out else None
-    resuming = bool(cfg.resume and run and (run / STATE_JSON).exists())
-    if cfg.resume and not resuming:
-        raise FormatError(run, "cannot resume: no training state in this run folder")
-    if resuming:
-        from .models.base import read_checkpoint_json
+    ok = False
+    try:
+        res = _train(model, data, cfg, device, world, rank)
+        ok = True
+        return res
+    finally:
+        if own_group:
+            if ok:
+                dist.barrier()
+            dist.destroy_process_group()
 
-        meta = read_checkpoint_json(run)
-        if meta["model"] != model.name:
-            raise InputError(f"run {run} holds a {meta['model']!r} model, not {model.name!r}")
-        loaded = type(model)._load_from(run, meta)
-        model.__dict__.update(loaded.__dict__)
-    else:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(cfg.seed)  # seeded weight initialisation, global RNG untouched
-            model.setup(data)
+
+def _train(model, data, cfg: TrainConfig, device, world: int, rank: int) -> TrainResult:
+    import copy
+
+    import torch
+    import torch.distributed as dist
+
     if cfg.batch_size % world:
         raise ConfigError(f"batch_size {cfg.batch_size} is not divisible by {world} processes")
+    run = Path(cfg.out) if cfg.out else None
+    ckpt = _start(model, data, cfg, run, rank, world)
     per_rank = cfg.batch_size // world
     tensors = {k: v.to(device) for k, v in model.encode(data.subset("train")).items()}
     n_train = next(iter(tensors.values())).shape[0]
@@ -279,27 +324,35 @@ def train(model, data, cfg: TrainConfig) -> TrainResult:
     )
     gen = torch.Generator(device).manual_seed(cfg.seed * 7919 + rank)
     start, losses = 0, []
-    if resuming:
-        start, losses = _load_state(run, net, opt, gen)
+    if ckpt is not None:
+        start, losses, rng = load_checkpoint(ckpt[1], net, opt, rank, world)
+        if rng is not None:
+            gen.set_state(rng)
+        else:  # a rank the saved run did not have: seeded from the seed, rank and step
+            gen.manual_seed(cfg.seed * 7919 + rank + 104729 * start)
     batch_of = _batches(n_train, world, rank, per_rank, cfg.seed)
-    train_net = net
+    loss_net = _loss_module(model, net)
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
-        train_net = DDP(net, device_ids=[device.index] if device.type == "cuda" else None)
+        loss_net = DDP(loss_net, device_ids=[device.index] if device.type == "cuda" else None)
     amp = cfg.amp and device.type == "cuda"
     end = min(cfg.steps, cfg.stop_after) if cfg.stop_after else cfg.steps
-    t0 = time.perf_counter()
-    progress = _progress(cfg.progress and rank == 0, model.name, start, end)
+    t0 = last_ckpt = time.perf_counter()
+    info = {"train_config": dataclasses.asdict(cfg), "world_size": world}
     done = start
-    try:
+    bar = Progress(
+        f"train {model.name}", end, enabled=cfg.progress and rank == 0, start=start,
+        fields={"loss": float("nan")}, fmt="loss {loss:.4f}",
+    )  # fmt: skip
+    with bar:
         for step in range(start, end):
             idx = torch.as_tensor(batch_of(step), device=device)
             batch = {k: v[idx] for k, v in tensors.items()}
             for g in opt.param_groups:
                 g["lr"] = cfg.lr * lr_factor(step, cfg)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                loss = model.training_loss(train_net, batch, gen)
+                loss = loss_net(batch, gen)
             if not torch.isfinite(loss):
                 raise InputError(
                     f"training diverged at step {step} (loss {loss.item()}); lower the lr"
@@ -318,57 +371,25 @@ def train(model, data, cfg: TrainConfig) -> TrainResult:
                 dist.all_reduce(lv)
                 lv /= world
             losses.append(float(lv))
-            progress.update(step + 1, losses[-1])
+            bar.update(step + 1, loss=losses[-1])
             done = step + 1
-            over = cfg.max_minutes is not None and time.perf_counter() - t0 > 60 * cfg.max_minutes
-            if world > 1:
-                flag = torch.tensor(float(over), device=device)
-                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-                over = bool(flag.item())
-            if run and rank == 0 and (done % cfg.ckpt_every == 0 or done == end or over):
-                model.net = ema
-                _save_state(run, model, net, opt, gen, done, losses, cfg, world)
+            now = time.perf_counter()
+            over = cfg.max_minutes is not None and now - t0 > 60 * cfg.max_minutes
+            due = cfg.ckpt_minutes is not None and now - last_ckpt > 60 * cfg.ckpt_minutes
+            over, due = _any_rank([over, due], world, device)
+            if run and (done % cfg.ckpt_every == 0 or done == end or over or due):
+                rngs = _all_ranks_rng(gen, world, device)
+                if rank == 0:
+                    info["final_loss"] = sum(losses[-20:]) / max(len(losses[-20:]), 1)
+                    model.net = ema
+                    save_checkpoint(
+                        run, model, net, opt, rngs, done, losses, info, cfg.keep_checkpoints
+                    )
+                last_ckpt = time.perf_counter()
             if over:
                 break
-    finally:
-        progress.close()
-        if own_group:
-            dist.barrier()
-            dist.destroy_process_group()
+    if world > 1:
+        dist.barrier()  # rank 0 has written the last checkpoint before anyone moves on
     model.net = ema
-    model.train_info = {**model.train_info, "step": done, "world_size": world}
+    model.train_info = {**model.train_info, **info, "step": done}
     return TrainResult(done, losses, time.perf_counter() - t0, str(run) if run else None, world)
-
-
-class _progress:
-    """Rich progress bar with the running loss (a no-op when disabled)."""
-
-    def __init__(self, enabled: bool, name: str, start: int, total: int):
-        self.bar = None
-        if enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-            )
-
-            self.bar = Progress(
-                TextColumn(f"train {name}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("loss {task.fields[loss]:.4f}"),
-                TimeRemainingColumn(),
-                transient=False,
-            )
-            self.bar.start()
-            self.task = self.bar.add_task("train", total=total, completed=start, loss=float("nan"))
-
-    def update(self, done: int, loss: float) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, completed=done, loss=loss)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()

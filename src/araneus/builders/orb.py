@@ -128,6 +128,8 @@ class OrbConfig:
                 f"spiral_spacing_inner ({self.spiral_spacing_inner}) must not exceed "
                 f"spiral_spacing_outer ({self.spiral_spacing_outer}): spacing widens outward"
             )
+        if self.frame_radius / self.spiral_spacing_inner > 50_000:  # rows laid out per radius
+            raise ConfigError("spiral_spacing_inner is too fine for frame_radius (over 50000 turns)")
         inner = self.hub_radius + self.free_zone + self.spiral_spacing_outer
         room = 0.5 * self.frame_radius * (1 - self.hub_offset)
         if inner >= room:

@@ -1,8 +1,10 @@
 """The ``araneus`` command-line interface: a thin typer layer over the Python API.
 
 Each family of commands lives in its own module of this package and registers itself on
-:data:`app` through ``register(app)``; :func:`main` turns every :class:`AraneusError`
-into one clear line on stderr and exit status 2.
+:data:`app` through ``register(app)``; arguments are checked by the one validation layer
+:mod:`araneus.cli._args` before any work. :func:`main` turns every :class:`AraneusError`,
+every usage error (unknown option, missing or malformed argument) and every operating-system
+refusal (no permission, disk full) into one clear line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import importlib
 import sys
 
 import typer
+from typer._click import exceptions as click_exc  # usage errors (typer vendors click)
 
 from ..errors import AraneusError
 
@@ -45,10 +48,49 @@ def _root() -> None:
     """Generative design of bio-inspired 3-D spider-web structures."""
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _usage_line(exc: click_exc.ClickException) -> str:
+    """``araneus CMD: problem (see araneus CMD --help)`` for a usage error."""
+    ctx = getattr(exc, "ctx", None)
+    where = ctx.command_path if ctx is not None else "araneus"
+    msg = _one_line(exc.format_message()).rstrip(".")
+    if msg[:1].isupper() and not msg[1:2].isupper():
+        msg = msg[0].lower() + msg[1:]
+    return f"{where}: {msg} (see {where} --help)"
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the console script; converts araneus errors to one-line messages."""
+    """Entry point of the console script.
+
+    Errors are one line on stderr (``error: ...``) with exit status 2: araneus errors,
+    usage errors, and operating-system errors on a named file. ``araneus`` (or a command
+    group) without arguments prints its help.
+    """
     try:
-        app(args=argv, prog_name="araneus")
-    except AraneusError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        rv = app(args=argv, prog_name="araneus", standalone_mode=False)
+    except click_exc.NoArgsIsHelpError as exc:
+        typer.echo(exc.ctx.get_help())
+        sys.exit(0)
+    except click_exc.ClickException as exc:
+        typer.echo(f"error: {_usage_line(exc)}", err=True)
         sys.exit(2)
+    except typer.Abort:
+        typer.echo("error: aborted", err=True)
+        sys.exit(130)
+    except AraneusError as exc:
+        typer.echo(f"error: {_one_line(exc)}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        if exc.filename is None and exc.strerror is None:
+            raise
+        name = f"{exc.filename}: " if exc.filename is not None else ""
+        typer.echo(f"error: {name}{exc.strerror or exc}", err=True)
+        sys.exit(2)
+    except MemoryError:
+        typer.echo("error: out of memory (try smaller sizes)", err=True)
+        sys.exit(2)
+    if isinstance(rv, int) and not isinstance(rv, bool) and rv:
+        sys.exit(rv)

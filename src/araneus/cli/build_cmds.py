@@ -35,18 +35,20 @@ def register(app: typer.Typer) -> None:
         from .._util import apply_overrides
         from ..errors import ConfigError
         from ..io import format_for, write_web
+        from . import _args as A
 
         if family not in builders.BUILDERS:
             raise ConfigError(
                 f"unknown web family {family!r}; valid: {', '.join(builders.BUILDERS)}"
             )
-        if seed < 0:
-            raise ConfigError(f"--seed must be >= 0, got {seed}")
+        A.seed(seed)
         format_for(out, None, "write")  # fail on a bad name before the build
+        A.out_file(out)
         if preview is not None:
             from ..plot import _check_linewidth, figure_format
 
             figure_format(preview)
+            A.out_file(preview, "--preview")
             if linewidth is not None:
                 _check_linewidth(linewidth)
         spec = builders.BUILDERS[family]

@@ -9,11 +9,18 @@ from .base import (
     load_model,
     register_model,
 )
-from .pretrained import WEIGHTS_DIR, load_pretrained, pretrained_models, pretrained_path
+from .pretrained import (
+    WEIGHTS_DIR,
+    load_model_or_pretrained,
+    load_pretrained,
+    pretrained_models,
+    pretrained_path,
+)
 
 __all__ = [
     "WEIGHTS_DIR",
     "load_pretrained",
+    "load_model_or_pretrained",
     "pretrained_models",
     "pretrained_path",
     "TorchGenerator",

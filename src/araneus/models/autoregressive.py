@@ -117,10 +117,10 @@ class AutoregressiveConfig:
 
     def __post_init__(self) -> None:
         check_common_config(self.width, self.depth, self.heads, self.p_hide, self.p_uncond)
-        if self.mixtures < 1:
-            raise ConfigError(f"mixtures must be >= 1, got {self.mixtures}")
-        if self.band < 0 or self.min_nodes < 1:
-            raise ConfigError("band must be >= 0 and min_nodes >= 1")
+        if not 1 <= self.mixtures <= 256:
+            raise ConfigError(f"mixtures must be in [1, 256], got {self.mixtures}")
+        if not 0 <= self.band <= 4096 or not 1 <= self.min_nodes <= 4096:
+            raise ConfigError("band must be in [0, 4096] and min_nodes in [1, 4096]")
         _check_sampling(self.temperature, self.top_p)
 
 

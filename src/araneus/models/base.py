@@ -5,14 +5,15 @@ registers itself by name with :func:`register_model`, so the CLI, evaluation and
 never special-case a model. :func:`load_model` reads a checkpoint's JSON to pick the class.
 
 A checkpoint is a folder holding ``model.safetensors`` (the EMA weights, float32, plus the
-node-count prior) and ``model.json`` (or a pair ``STEM.safetensors`` + ``STEM.json``) (model name and config, feature names, the feature
-scaler fitted on the training split, shapes, training summary). No pickles.
+node-count prior) and ``model.json`` (model name and config, feature names, the feature
+scaler fitted on the training split, shapes, training summary), or a pair
+``STEM.safetensors`` + ``STEM.json``; :mod:`araneus.models.checkpoint` writes it as one unit
+and validates all of it on reading. No pickles.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,18 +21,23 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._util import apply_overrides, atomic_output, write_text_atomic
+from .._util import apply_overrides
 from ..errors import ConfigError, FormatError, InputError, ModelError
 from ..web import WebGraph
+from .checkpoint import (  # noqa: F401 - the format names are re-exported here
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_VERSION,
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    checkpoint_paths,
+    load_torch_checkpoint,
+    read_checkpoint_json,
+    write_checkpoint,
+)
 from .conditioning import Conditions, FeatureScaler, NodeCountPrior, parse_conditions
 from .decode import DecodeStats, fit_orientation
 
 ORIENTATION_FEATURES = ("mean_abs_dx", "mean_abs_dy", "mean_abs_dz")
-
-CHECKPOINT_FORMAT = "araneus-model"
-CHECKPOINT_VERSION = 1
-WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "model.json"
 
 _REGISTRY: dict[str, type[WebGenerator]] = {}
 
@@ -72,6 +78,11 @@ def check_common_config(width: int, depth: int, heads: int, p_hide: float, p_unc
     """Validate the settings every transformer model shares (raises :class:`ConfigError`)."""
     if width < 8 or depth < 1 or heads < 1 or width % heads:
         raise ConfigError("width must be >= 8 and divisible by heads; depth, heads >= 1")
+    if width > 4096 or depth > 64 or heads > 64:
+        raise ConfigError(
+            f"width <= 4096, depth <= 64 and heads <= 64 required (a bigger network does not "
+            f"fit one GPU's memory), got {width}, {depth}, {heads}"
+        )
     if not (0 <= p_hide < 1 and 0 <= p_uncond < 1):
         raise ConfigError("p_hide and p_uncond must be in [0, 1)")
 
@@ -142,39 +153,20 @@ def get_model(name: str) -> type[WebGenerator]:
     return _REGISTRY[name]
 
 
-def _checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
-    """(json, weights) paths: a folder holds model.json + model.safetensors; a path ending
-    in .json or .safetensors names a pair ``STEM.json`` + ``STEM.safetensors``."""
-    p = Path(path)
-    if p.suffix in (".json", ".safetensors"):
-        return p.with_suffix(".json"), p.with_suffix(".safetensors")
-    return p / CONFIG_FILE, p / WEIGHTS_FILE
-
-
-def read_checkpoint_json(path: str | Path) -> dict:
-    """Read and check the JSON half of a checkpoint (folder or its ``model.json``)."""
-    cfg_path, _ = _checkpoint_paths(path)
-    if not cfg_path.is_file():
-        raise FormatError(cfg_path, "no model checkpoint here (missing model.json)")
-    try:
-        meta = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FormatError(cfg_path, f"cannot read checkpoint JSON: {exc}") from None
-    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
-        raise FormatError(
-            cfg_path, f"not an araneus model checkpoint (format != {CHECKPOINT_FORMAT!r})"
-        )
-    if meta.get("version", 0) > CHECKPOINT_VERSION:
-        raise FormatError(
-            cfg_path, f"checkpoint version {meta.get('version')} is newer than supported"
-        )
-    return meta
+_checkpoint_paths = checkpoint_paths  # older name
 
 
 def load_model(path: str | Path) -> WebGenerator:
     """Load any registered model from a checkpoint folder (class chosen from its JSON)."""
     meta = read_checkpoint_json(path)
-    return get_model(str(meta.get("model")))._load_from(path, meta)
+    name = meta["model"]
+    _import_builtin_models()
+    if name not in _REGISTRY:
+        cfg_path, _ = checkpoint_paths(path)
+        raise FormatError(
+            cfg_path, f"unknown model {name!r:.60}; available: {', '.join(sorted(_REGISTRY))}"
+        )
+    return _REGISTRY[name]._load_from(path, meta)
 
 
 class TorchGenerator(WebGenerator):
@@ -346,7 +338,21 @@ class TorchGenerator(WebGenerator):
             isinstance(steps, bool) or int(steps) != steps or not 1 <= steps <= 1000
         ):
             raise InputError(f"steps must be an integer in [1, 1000], got {steps}")
+        if isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0:
+            cells = int(n) * self.max_nodes**2
+            if cells > MAX_SAMPLE_CELLS:
+                most = MAX_SAMPLE_CELLS // self.max_nodes**2
+                raise InputError(
+                    f"n={n} webs of up to {self.max_nodes} nodes in one call would need "
+                    f"n * L^2 = {cells:,} pair cells (limit {MAX_SAMPLE_CELLS:,}); sample at "
+                    f"most {most:,} per call"
+                )
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+        ):
+            raise InputError(f"seed must be a non-negative integer or None, got {seed!r}")
         vals, present = parse_conditions(conditions, n, self.scaler.names)
+        self.check_conditions(vals, present)
         rng = np.random.default_rng(seed)
         counts, lengths = self.prior.draw(
             self.scaler.normalise(vals), present, vals, self.max_nodes, rng
@@ -381,6 +387,87 @@ class TorchGenerator(WebGenerator):
             }  # fmt: skip
             out.append(w)
         return out
+
+    def condition_bounds(self) -> dict[str, tuple[float, float]]:
+        """Range of each condition this model can be asked for (physical units).
+
+        Counts are bounded by what any web of the model has: ``num_nodes`` in
+        [2, max_nodes], ``num_edges`` in [1, max_nodes * max_degree / 2], ``mean_degree``
+        and ``max_degree`` in [0, max_degree], ``frac_leaf`` in [0, 1] (constrained decoding
+        meets any of these exactly). Lengths and other sizes are non-negative and at most
+        :data:`EXTRAPOLATION` times the training split's largest value; ``mean_edge_length``
+        also at least its smallest divided by that factor.
+        """
+        self._require_net()
+        k, big = float(self.max_degree), EXTRAPOLATION
+        hard = {
+            "num_nodes": (2.0, float(self.max_nodes)),
+            "num_edges": (1.0, self.max_nodes * k / 2.0),
+            "mean_degree": (0.0, k),
+            "max_degree": (0.0, k),
+            "frac_leaf": (0.0, 1.0),
+        }
+        out = {}
+        for i, name in enumerate(self.scaler.names):
+            lo, hi = float(self.scaler.lo[i]), float(self.scaler.hi[i])
+            if name in hard:
+                out[name] = hard[name]
+            elif name == "mean_edge_length":
+                out[name] = (max(lo, 0.0) / big, max(hi, 0.0) * big)
+            else:
+                out[name] = (0.0, max(hi, 0.0) * big)
+        return out
+
+    def check_conditions(self, values: np.ndarray, present: np.ndarray) -> None:
+        """Refuse requests the model cannot make (an :class:`InputError` naming the feature,
+        value, range and training range): values outside :meth:`condition_bounds`, more
+        edges than ``num_nodes`` allows at the degree cap, and a mean axis projection
+        ``mean_abs_d*`` above the ``mean_edge_length`` requested with it."""
+        names = self.scaler.names
+        bounds = self.condition_bounds()
+        for i, name in enumerate(names):
+            v = values[:, i][present[:, i]]
+            a, b = bounds[name]
+            bad = v[(v < a) | (v > b) | ((v <= 0) & (name == "mean_edge_length"))]
+            if bad.size:
+                lo, hi = self.scaler.lo[i], self.scaler.hi[i]
+                left = "(" if name == "mean_edge_length" and a <= 0 else "["
+                raise InputError(
+                    f"condition {name}={bad[0]:.6g} is outside what this {self.name} model "
+                    f"can make: {left}{a:.4g}, {b:.4g}] (its training data: {lo:.4g} to "
+                    f"{hi:.4g})"
+                )
+
+        def col(name: str):
+            if name not in names:
+                return None, None
+            i = names.index(name)
+            return values[:, i], present[:, i]
+
+        nv, npres = col("num_nodes")
+        ev, epres = col("num_edges")
+        if nv is not None and ev is not None:
+            cap = np.round(nv) * self.max_degree / 2.0
+            both = npres & epres & (ev > cap)
+            if both.any():
+                r = int(np.flatnonzero(both)[0])
+                raise InputError(
+                    f"conditions num_nodes={nv[r]:.6g}, num_edges={ev[r]:.6g}: webs of "
+                    f"{nv[r]:.0f} nodes with degree <= {self.max_degree} have at most "
+                    f"{cap[r]:.0f} edges"
+                )
+        lv, lpres = col("mean_edge_length")
+        for axis in ORIENTATION_FEATURES:
+            av, apres = col(axis)
+            if lv is None or av is None:
+                continue
+            both = lpres & apres & (av > lv * (1 + 1e-9))
+            if both.any():
+                r = int(np.flatnonzero(both)[0])
+                raise InputError(
+                    f"conditions {axis}={av[r]:.6g} > mean_edge_length={lv[r]:.6g}: an edge's "
+                    "projection on an axis is never longer than the edge"
+                )
 
     def cfg_net(self, call, values, present, guidance: float):
         """Run ``call(values, present, reps)`` with classifier-free guidance.
@@ -437,12 +524,9 @@ class TorchGenerator(WebGenerator):
         return w
 
     def save(self, path: str | Path) -> None:
-        from safetensors.torch import save_file
-
-        cfg_path, w_path = _checkpoint_paths(path)
-        with atomic_output(w_path) as tmp:
-            save_file(self.weights(), str(tmp))
-        write_text_atomic(cfg_path, json.dumps(self.meta(), indent=1, default=_json_default))
+        """Write the checkpoint pair (``model.json`` + ``model.safetensors`` in folder
+        ``path``, or ``STEM.json`` + ``STEM.safetensors``) as one unit."""
+        write_checkpoint(path, self.meta(), self.weights())
 
     @classmethod
     def load(cls, path: str | Path) -> TorchGenerator:
@@ -455,40 +539,14 @@ class TorchGenerator(WebGenerator):
 
     @classmethod
     def _load_from(cls, path: str | Path, meta: dict) -> TorchGenerator:
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
+        return load_torch_checkpoint(cls, path, meta)
 
-        cfg_path, w_path = _checkpoint_paths(path)
-        try:
-            config = apply_overrides(
-                cls.Config(), {**cls.legacy_config, **meta["config"]}, f"{cls.name} checkpoint"
-            )
-            model = cls(config)
-            model.scaler = FeatureScaler.from_dict(meta["scaler"])
-            model.max_nodes = int(meta["max_nodes"])
-            model.max_degree = int(meta["max_degree"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise FormatError(cfg_path, f"checkpoint JSON is incomplete: {exc}") from None
-        model.train_info = meta.get("train") or {}
-        model.dataset_normaliser = meta.get("dataset_normaliser")
-        try:
-            w = load_file(str(w_path))
-        except (OSError, SafetensorError) as exc:
-            raise FormatError(w_path, f"cannot read weights: {exc}") from None
-        try:
-            lengths = w.pop("prior.lengths", None)
-            model.prior = NodeCountPrior(
-                w.pop("prior.features").numpy(),
-                w.pop("prior.counts").numpy(),
-                model.scaler.names,
-                lengths=None if lengths is None else lengths.numpy(),
-            )
-            model.build_net()
-            model.net.load_state_dict({k[4:]: v for k, v in w.items() if k.startswith("net.")})
-        except (KeyError, RuntimeError) as exc:
-            raise FormatError(w_path, f"weights do not match the model config: {exc}") from None
-        return model
 
+#: How far beyond the training data a length-like condition may lie (factor).
+EXTRAPOLATION = 100.0
+
+#: Largest ``n * max_nodes**2`` of one sampling call (dense pair tensors grow with it).
+MAX_SAMPLE_CELLS = 2**24
 
 #: Config fields that only change sampling (safe to override on a trained model).
 SAMPLING_KEYS = (
@@ -532,13 +590,3 @@ def mean_edge_lengths(pos: np.ndarray, nbrs: np.ndarray) -> np.ndarray:
     d = np.linalg.norm(pos[s, np.where(valid, nbrs, 0)] - pos[:, :, None], axis=-1)
     rho = (d * valid).sum((1, 2)) / np.maximum(valid.sum((1, 2)), 1)
     return np.maximum(rho, 1e-6)
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, tuple):
-        return list(o)
-    raise TypeError(f"not JSON serialisable: {type(o)}")

@@ -154,8 +154,17 @@ class DiscreteConfig:
         check_leaf_fraction(self.leaf_fraction)
         if self.edge_width < 2:
             raise ConfigError(f"edge_width must be >= 2, got {self.edge_width}")
-        if self.diffusion_steps < 2 or not 1 <= self.sample_steps <= self.diffusion_steps:
-            raise ConfigError("need diffusion_steps >= 2 and 1 <= sample_steps <= diffusion_steps")
+        if not 2 <= self.diffusion_steps <= 100_000 or not 1 <= self.sample_steps <= min(
+            self.diffusion_steps, 1000
+        ):
+            raise ConfigError(
+                "need 2 <= diffusion_steps <= 100000 and 1 <= sample_steps <= "
+                "min(diffusion_steps, 1000)"
+            )
+        if not 2 <= self.edge_width <= 1024:
+            raise ConfigError(f"edge_width must be in [2, 1024], got {self.edge_width}")
+        if not (0 <= self.position_unit <= 1e6 and math.isfinite(self.position_unit)):
+            raise ConfigError(f"position_unit must be in [0, 1e6] (0: from the data), got {self.position_unit}")
         if self.sampler not in SAMPLERS:
             raise ConfigError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
         if not 0 <= self.parent_weight <= 100:

@@ -7,6 +7,7 @@ script to reproduce or refresh them. Nothing is downloaded at run time.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..errors import InputError
@@ -36,3 +37,22 @@ def pretrained_path(name: str) -> Path:
 def load_pretrained(name: str) -> WebGenerator:
     """Load the shipped pretrained model ``name`` (e.g. ``"sparse"``)."""
     return load_model(pretrained_path(name))
+
+
+def load_model_or_pretrained(spec: str | os.PathLike) -> WebGenerator:
+    """A model from a checkpoint path, or the shipped model of that name.
+
+    ``spec`` is a checkpoint folder, a ``STEM.json``/``STEM.safetensors`` path, or, when
+    no such path exists, a shipped model's name (``"sparse"``, ``"discrete"``,
+    ``"autoregressive"``; see :func:`pretrained_models`).
+    """
+    p = Path(spec)
+    if os.path.lexists(p) or p.suffix in (".json", ".safetensors") or len(p.parts) > 1:
+        return load_model(p)
+    if str(spec) in pretrained_models():
+        return load_pretrained(str(spec))
+    have = ", ".join(pretrained_models()) or "none"
+    raise InputError(
+        f"{spec}: no such checkpoint folder, and no shipped model of that name "
+        f"(shipped: {have})"
+    )

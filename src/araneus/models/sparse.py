@@ -97,8 +97,12 @@ class SparseConfig:
         check_leaf_fraction(self.leaf_fraction)
         if self.sampler not in SAMPLERS:
             raise ConfigError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
-        if self.sample_steps < 1 or self.offset_range < 0 or self.churn < 0:
-            raise ConfigError("sample_steps >= 1, offset_range >= 0 and churn >= 0 required")
+        if not 1 <= self.sample_steps <= 1000 or not 0 <= self.offset_range <= 4096:
+            raise ConfigError("1 <= sample_steps <= 1000 and 0 <= offset_range <= 4096 required")
+        if not 0 <= self.churn <= 100:
+            raise ConfigError(f"churn must be in [0, 100], got {self.churn}")
+        if not (0 <= self.position_unit <= 1e6 and np.isfinite(self.position_unit)):
+            raise ConfigError(f"position_unit must be in [0, 1e6] (0: from the data), got {self.position_unit}")
         if self.slots not in ("backward", "signed"):
             raise ConfigError(f"slots must be 'backward' or 'signed', got {self.slots!r}")
         if self.pair_bias and self.slots != "backward":
