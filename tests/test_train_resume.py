@@ -202,7 +202,7 @@ def test_run_folder_checked_before_any_work(tmp_path):
         _fit(tmp_path, steps=2)
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(InputError, match="not a folder"):
+    with pytest.raises(InputError, match="not a directory"):
         _fit(tmp_path, out=str(blocker))
     with pytest.raises(FormatError, match="no complete checkpoint"):
         _fit(tmp_path, out=str(tmp_path / "empty"), resume=True)

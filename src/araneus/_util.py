@@ -73,9 +73,9 @@ def check_output_path(
     if problem:
         raise InputError(f"{what} {p}: {problem}")
     if folder and p.exists() and not p.is_dir():
-        raise InputError(f"{what} {p} exists and is not a folder")
+        raise InputError(f"{what} {p} exists and is not a directory")
     if not folder and p.is_dir():
-        raise InputError(f"{what} {p} is a folder; give a file name")
+        raise InputError(f"{what} {p} is a directory; give a file name")
     for inp in inputs:
         q = Path(inp)
         same = p.exists() and q.exists() and os.path.samefile(p, q)
@@ -83,7 +83,7 @@ def check_output_path(
             raise InputError(f"{what} {p} is the input {q}; write to another name")
     anc = _existing_ancestor(p if folder else p.parent)
     if not anc.is_dir():
-        raise InputError(f"{what} {p}: {anc} is not a folder")
+        raise InputError(f"{what} {p}: {anc} is not a directory")
     try:
         fd, probe = tempfile.mkstemp(prefix=".araneus-probe.", suffix=TMP_SUFFIX, dir=anc)
         os.close(fd)

@@ -92,5 +92,4 @@ def main(argv: list[str] | None = None) -> None:
     except MemoryError:
         typer.echo("error: out of memory (try smaller sizes)", err=True)
         sys.exit(2)
-    if isinstance(rv, int) and not isinstance(rv, bool) and rv:
-        sys.exit(rv)
+    sys.exit(rv if isinstance(rv, int) and not isinstance(rv, bool) else 0)

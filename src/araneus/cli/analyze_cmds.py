@@ -40,13 +40,14 @@ def register(app: typer.Typer) -> None:
         from .._util import apply_overrides, write_text_atomic
         from ..clean import RepairConfig
         from ..clean import repair as repair_web
-        from ..errors import InputError
         from ..io import format_for, read_web, write_web
+        from . import _args as A
 
         cfg = apply_overrides(RepairConfig(), settings, "repair")
+        A.out_file(dst, "OUT", inputs=[src])
         format_for(dst, to, "write")  # fail before the work on a bad output name
-        if report is not None and report.is_dir():
-            raise InputError(f"--report {report} is a directory; give a file name")
+        if report is not None:
+            A.out_file(report, "--report", inputs=[src, dst])
         web = read_web(src, format)
         fixed, rep = repair_web(web, **dataclasses.asdict(cfg))
         write_web(fixed, dst, to)
@@ -81,12 +82,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Structural statistics of a web: stats.json plus degree/length/orientation/3-D PNGs."""
         from .._util import write_text_atomic
-        from ..errors import InputError
         from ..features import web_statistics
         from ..io import read_web
+        from . import _args as A
 
-        if out.exists() and not out.is_dir():
-            raise InputError(f"--out {out} exists and is not a directory")
+        A.out_dir(out)
+        A.count(bins, "--bins", 1, 10_000)
+        A.count(voxels, "--voxels", 1, 64, "cells grow as its cube")
         web = read_web(file, format)
         stats = web_statistics(web, bins=bins, voxels=voxels)
         doc = {"input": str(file), **stats}

@@ -30,6 +30,24 @@ def parse_schedule(items: list[str]) -> dict[str, float | tuple[float, float]]:
     return out
 
 
+#: Most placements of one assembly: from files, and from a model (one sample each).
+MAX_PIECES = 100_000
+MAX_MODEL_PIECES = 10_000
+
+
+class _Counted:
+    """A model whose every ``sample`` call advances a progress bar (assembly samples one
+    piece per placement)."""
+
+    def __init__(self, model, bar):
+        self.model, self.bar = model, bar
+
+    def sample(self, conditions, n, **kw):
+        out = self.model.sample(conditions, n, **kw)
+        self.bar.advance(n)
+        return out
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``assemble`` command to ``app``."""
 
@@ -46,7 +64,12 @@ def register(app: typer.Typer) -> None:
         ),
         steps: int = typer.Option(None, "--steps", help="Number of pieces placed."),
         piece: list[Path] = typer.Option([], "--piece", help="Piece web file (repeatable)."),
-        model: Path = typer.Option(None, "--model", help="Model checkpoint folder (runs/NAME)."),
+        model: str = typer.Option(
+            None,
+            "--model",
+            help="Model checkpoint folder (runs/NAME) or a shipped model's name "
+            "(sparse, discrete, autoregressive).",
+        ),
         condition: list[str] = typer.Option(
             [], "--condition", "-c", help="name=value or name=start:end ramp (with --model)."
         ),
@@ -60,40 +83,65 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Seed for generated pieces."),
         out: Path = typer.Option(..., "--out", "-o", help="Output web file (.json, ...)."),
         preview: Path = typer.Option(None, "--preview", help="Also write a PNG preview."),
+        progress: bool = typer.Option(True, "--progress/--no-progress"),
     ) -> None:
         """Assemble pieces (files or a model's samples) along a design curve into one web."""
+        from .._progress import Progress
         from ..assembly import CurveSpec, read_points_csv
         from ..assembly import assemble as run_assembly
-        from ..io import read_web, write_web
+        from ..io import format_for, read_web, write_web
+        from . import _args as A
 
         files = list(piece) + list(pieces or [])
         if bool(files) == (model is not None):
             raise InputError("give piece files (--piece FILE ...) or --model DIR, not both/neither")
         if condition and model is None:
             raise InputError("--condition needs --model")
+        if steps is not None:
+            hi = MAX_MODEL_PIECES if model is not None else MAX_PIECES
+            why = "each piece is sampled from the model" if model is not None else "pieces"
+            A.count(steps, "--steps", 1, hi, why)
+        A.number(overlap, "--overlap", 0.0, 1.0)
+        A.optional_number(tol, "--tol", 0.0, 1e9)
+        A.optional_number(stitch_radius, "--stitch-radius", 0.0, 1e9)
+        A.count(max_degree, "--max-degree", 1, 64)
+        A.number(scale, "--scale", 0.0, 1e6, lo_open=True)
+        A.seed(seed)
+        A.out_file(out, inputs=files)
+        format_for(out, None, "write")
+        if preview is not None:
+            from ..plot import figure_format
+
+            figure_format(preview)
+            A.out_file(preview, "--preview", inputs=[*files, out])
+        schedule = parse_schedule(condition)
         pts = read_points_csv(points) if points is not None else None
         spec = CurveSpec(curve, settings, pts)
-        if model is not None:
-            from ..models.base import load_model
+        with Progress("assemble", steps if model is not None else None, enabled=progress) as bar:
+            if model is not None:
+                from ..models import load_model_or_pretrained
 
-            source = load_model(model)
-        else:
-            source = [read_web(f) for f in files]
-            source = source[0] if len(source) == 1 else source
-        web, report = run_assembly(
-            spec,
-            source,
-            steps=steps,
-            overlap=overlap,
-            orient="upright" if upright else "frame",
-            scale=scale,
-            tol=tol,
-            stitch_radius=stitch_radius,
-            max_degree=max_degree,
-            conditions=parse_schedule(condition),
-            seed=seed,
-        )
-        write_web(web, out)
+                bar.update(label=f"assemble: loading {model}")
+                source = _Counted(load_model_or_pretrained(model), bar)
+                bar.update(label="assemble: sampling pieces")
+            else:
+                source = [read_web(f) for f in files]
+                source = source[0] if len(source) == 1 else source
+            web, report = run_assembly(
+                spec,
+                source,
+                steps=steps,
+                overlap=overlap,
+                orient="upright" if upright else "frame",
+                scale=scale,
+                tol=tol,
+                stitch_radius=stitch_radius,
+                max_degree=max_degree,
+                conditions=schedule,
+                seed=seed,
+            )
+            bar.update(label=f"assemble: writing {out.name}")
+            write_web(web, out)
         if preview is not None:
             from ..plot import plot_web
 

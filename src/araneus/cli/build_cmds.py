@@ -42,8 +42,8 @@ def register(app: typer.Typer) -> None:
                 f"unknown web family {family!r}; valid: {', '.join(builders.BUILDERS)}"
             )
         A.seed(seed)
-        format_for(out, None, "write")  # fail on a bad name before the build
         A.out_file(out)
+        format_for(out, None, "write")  # fail on a bad name before the build
         if preview is not None:
             from ..plot import _check_linewidth, figure_format
 

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import typer
 
+#: Most samples of one dataset (held in memory: about 2 kB each at L=64, K=5).
+MAX_SAMPLES = 2_000_000
+
 
 def register(app: typer.Typer) -> None:
     """Add the ``dataset`` command group and the ``evaluate`` command to ``app``."""
@@ -37,39 +40,50 @@ def register(app: typer.Typer) -> None:
         jitter: float = typer.Option(0.0, "--jitter", help="Noise, fraction of edge length."),
         extra: str = typer.Option("", "--extra", help="Extra features, comma-separated."),
         crop_shape: str = typer.Option("sphere", "--crop-shape", help="sphere or cube."),
+        progress: bool = typer.Option(True, "--progress/--no-progress"),
     ) -> None:
         """Cut --n samples out of a web and save them as a dataset.
 
         Example: araneus dataset build --builder tent --n 20000 --split region --out data.npz
         """
+        from .._progress import Progress
         from ..dataset import build_dataset, default_dataset
         from ..errors import InputError
+        from . import _args as A
 
         if (source is None) == (builder is None):
             raise InputError("give exactly one of --source FILE or --builder NAME")
-        if out.is_dir():
-            raise InputError(f"--out {out} is a directory; give a dataset file name (.npz)")
+        A.count(n, "--n", 1, MAX_SAMPLES, "the dataset is held in memory")
+        A.count(k, "--max-neighbors", 1, 64)
+        A.seed(seed)
+        A.number(jitter, "--jitter", 0.0, 1.0)
+        if source is not None:
+            A.in_path(source, "--source")
+        A.out_file(out, inputs=[source] if source is not None else ())
         kw = dict(
             sampler=sampler, n_min=n_min, n_max=n_max, K=k, split=split, seed=seed,
             rotate=rotate, reflect=reflect, jitter=jitter, crop_shape=crop_shape,
             extra_features=[e.strip() for e in extra.split(",") if e.strip()],
         )  # fmt: skip
-        if builder == "default":
-            ds = default_dataset(n, **kw)
-        else:
-            if builder is not None:
-                from .. import builders
-
-                if builder not in builders.BUILDERS:
-                    valid = ", ".join([*builders.BUILDERS, "default"])
-                    raise InputError(f"--builder {builder!r} unknown; valid: {valid}")
-                web = builders.build(builder, None, max(seed, 0))
+        with Progress("dataset: source webs", n, enabled=progress) as bar:
+            kw["progress"] = lambda done, total: bar.update(done, label="dataset: sampling")
+            if builder == "default":
+                ds = default_dataset(n, **kw)
             else:
-                from ..io import read_web
+                if builder is not None:
+                    from .. import builders
 
-                web = read_web(source)
-            ds = build_dataset(web, n, **kw)
-        ds.save(out)
+                    if builder not in builders.BUILDERS:
+                        valid = ", ".join([*builders.BUILDERS, "default"])
+                        raise InputError(f"--builder {builder!r} unknown; valid: {valid}")
+                    web = builders.build(builder, None, max(seed, 0))
+                else:
+                    from ..io import read_web
+
+                    web = read_web(source)
+                ds = build_dataset(web, n, **kw)
+            bar.update(label=f"dataset: writing {out.name}")
+            ds.save(out)
         c = ds.meta["counts"]
         typer.echo(f"wrote {out}: {len(ds)} samples (train/val/test {c['split']}), "
                    f"L={ds.L}, K={ds.K}, rejected {c['rejected_small']}, degree-cap dropped "
@@ -104,7 +118,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Convert the reference work's tuple file into an araneus dataset."""
         from ..dataset import load_reference
+        from . import _args as A
 
+        A.out_file(out, inputs=[path])
         ds = load_reference(path, allow_pickle=allow_pickle)
         ds.save(out)
         typer.echo(f"wrote {out}: {len(ds)} samples, {ds.meta['reference_import']}")

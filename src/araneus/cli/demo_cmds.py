@@ -7,6 +7,13 @@ from pathlib import Path
 import typer
 
 
+def stage_line(i: int, stage: str) -> str:
+    """Progress label of stage ``i`` (0-based) of the demo: ``demo [i+1/N] name``."""
+    from ..demo import STAGES
+
+    return f"demo [{i + 1}/{len(STAGES)}] {stage}"
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``demo`` command to ``app``."""
 
@@ -29,11 +36,16 @@ def register(app: typer.Typer) -> None:
         Writes webs/, meshes/ (STL), mechanics/ (CSV + PNG), figures/, generation.csv,
         metrics.json, summary.json and a self-contained report.html to --out.
         """
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        import sys
 
+        from .._progress import Progress
         from ..demo import STAGES, DemoConfig, run_demo
+        from . import _args as A
 
+        A.seed(seed)
+        if threads is not None:
+            A.count(threads, "--threads", 1, 1024)
+        A.out_dir(out)
         cfg = DemoConfig(
             quick=quick,
             seed=seed,
@@ -41,21 +53,18 @@ def register(app: typer.Typer) -> None:
             weights_dir=None if weights is None else str(weights),
             threads=threads,
         )
-        console = Console(stderr=True)
-        columns = (
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(),
-        )
-        with Progress(*columns, console=console, transient=False) as bar:
-            task = bar.add_task("starting", total=len(STAGES))
+        n = len(STAGES)
+        with Progress("demo", n) as bar:
 
             def hook(i: int, stage: str) -> None:
-                label = f"{min(i + 1, len(STAGES))}. {stage}"
-                bar.update(task, completed=i, description=label)
-                if not console.is_terminal:  # logs and pipes get one line per stage
-                    console.print(f"[{i}/{len(STAGES)}] {label}", highlight=False)
+                """Stage i (0-based) starts; i == n: all done."""
+                if i >= n:
+                    bar.update(n, label="demo: done")
+                    return
+                label = stage_line(i, stage)
+                bar.update(i, label=label)
+                if not bar.active:  # logs and pipes get one line per stage
+                    print(label, file=sys.stderr, flush=True)
 
             result = run_demo(cfg, progress=hook)
         total = sum(result.timings.values())

@@ -94,7 +94,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Convert a web file to another format (canonicalising duplicate edges and self-loops)."""
         from ..io import format_for, read_web_report, write_web
+        from . import _args as A
 
+        A.out_file(dst, "OUT", inputs=[src])
         format_for(dst, to, "write")  # fail before reading a big input
         web, r = read_web_report(src, format, drop_isolated=drop_isolated)
         write_web(web, dst, to)

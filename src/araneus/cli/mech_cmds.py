@@ -27,7 +27,9 @@ def register(app: typer.Typer) -> None:
         """Run a virtual mechanical test to failure; write curve CSV/PNG, stress view, summary."""
         from ..io import read_web
         from ..mechanics.virtual import virtual_test
+        from ._args import out_dir
 
+        out_dir(out)  # fail before the (long) test on an output that cannot be written
         web = read_web(path)
         res = virtual_test(
             web, test, material, strut=strut, strain=strain, steps=steps, frac=frac, load_node=node

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import typer
 
+from ..errors import InputError
+
 
 def parse_strut(text: str) -> float | dict[str, float] | str:
     """Parse ``--strut``: ``0.8`` (mm), ``radial=0.6,spiral=0.4,default=0.8`` or ``attr:NAME``."""
-    from ..errors import InputError
 
     text = text.strip()
     if text.startswith("attr:"):
@@ -34,6 +35,17 @@ def parse_strut(text: str) -> float | dict[str, float] | str:
         ) from None
 
 
+#: Most facets around a tube; most triangles a mesh may get (binary STL: 50 bytes each).
+MAX_SEGMENTS = 64
+MAX_TRIANGLES = 30_000_000
+
+
+def mesh_triangles(n_nodes: int, n_edges: int, segments: int) -> int:
+    """Rough triangle count of a meshed web (an upper estimate: 4 s per strut, s^2 per
+    joint; the default tent web, 16,536 nodes at 12 segments, gets 3.3 million)."""
+    return 4 * segments * n_edges + segments**2 * n_nodes
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``mesh`` command to ``app``."""
 
@@ -52,7 +64,9 @@ def register(app: typer.Typer) -> None:
         ),
         process: str = typer.Option("fdm", "--process", help="Printing process: fdm or resin."),
         scale: float = typer.Option(1.0, "--scale", help="Millimetres per web length unit."),
-        segments: int = typer.Option(12, "--segments", help="Facets around each tube."),
+        segments: int = typer.Option(
+            12, "--segments", help="Facets around each tube (3-64; cost grows as its square)."
+        ),
         joint: str = typer.Option(
             "hull", "--joint", help="Node joints: hull (smooth, fast) or sphere (exact CSG)."
         ),
@@ -71,25 +85,45 @@ def register(app: typer.Typer) -> None:
         """
         import json
 
+        from .._progress import Progress
         from .._util import write_text_atomic
         from ..fabricate import build_mesh, export_mesh, get_process, mesh_format
         from ..io import read_web
+        from . import _args as A
 
         mesh_format(out)  # fail on a bad suffix before the (long) build
         get_process(process)
-        web = read_web(web_file)
-        result = build_mesh(
-            web,
-            parse_strut(strut),
-            node,
-            process=process,
-            scale=scale,
-            segments=segments,
-            joint=joint,
-            base_plate=base_plate,
-            plate_thickness=plate_thickness,
-        )
-        export_mesh(result.mesh, out)
+        A.count(segments, "--segments", 3, MAX_SEGMENTS, "finer facets are below print resolution")
+        A.number(scale, "--scale", 0.0, 1e6, lo_open=True, why="millimetres per web unit")
+        A.optional_number(node, "--node", 0.0, 1e4, lo_open=True)
+        A.number(plate_thickness, "--plate-thickness", 0.0, 1e4, lo_open=True)
+        strut_spec = parse_strut(strut)
+        A.out_file(out, inputs=[web_file])
+        if report is not None:
+            A.out_file(report, "--report", inputs=[web_file, out])
+        with Progress(f"mesh: reading {web_file.name}", None) as bar:
+            web = read_web(web_file)
+            tris = mesh_triangles(web.n_nodes, web.n_edges, segments)
+            if tris > MAX_TRIANGLES:
+                raise InputError(
+                    f"--segments {segments} on a web of {web.n_nodes:,} nodes and "
+                    f"{web.n_edges:,} edges would make about {tris / 1e6:.0f} million "
+                    f"triangles (limit {MAX_TRIANGLES / 1e6:.0f} million); use fewer segments"
+                )
+            bar.update(label=f"mesh: joining {web.n_edges:,} struts at {web.n_nodes:,} nodes")
+            result = build_mesh(
+                web,
+                strut_spec,
+                node,
+                process=process,
+                scale=scale,
+                segments=segments,
+                joint=joint,
+                base_plate=base_plate,
+                plate_thickness=plate_thickness,
+            )
+            bar.update(label=f"mesh: writing {out.name}")
+            export_mesh(result.mesh, out)
         rep = result.report
         if report is not None:
             write_text_atomic(report, json.dumps(rep.as_dict(), indent=2) + "\n")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -181,6 +181,7 @@ def build_dataset(
     jitter: float = 0.0,
     extra_features: Sequence[str] = (),
     max_steps: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> WebDataset:
     """Cut ``n`` small connected samples out of one or several source webs.
 
@@ -223,6 +224,8 @@ def build_dataset(
         Extra feature names from :data:`~araneus.dataset.webdataset.EXTRA_FEATURES`.
     max_steps
         Random-walk step limit (default ``8 * n_max``).
+    progress
+        Called as ``progress(samples_done, n)`` as sampling proceeds (for a progress bar).
 
     Returns
     -------
@@ -248,7 +251,7 @@ def build_dataset(
         "jitter": float(jitter), "max_steps": int(max_steps or 8 * n_max),
     }  # fmt: skip
     rng = np.random.default_rng(seed)
-    parts, codes, sources, rejected = _sample_webs(webs, n, fr, rng, cfg)
+    parts, codes, sources, rejected = _sample_webs(webs, n, fr, rng, cfg, progress)
     packed = concat_packed(parts)
     split_codes = np.concatenate(codes)
     if split == "random":
@@ -275,8 +278,9 @@ def build_dataset(
 
 
 def _sample_webs(
-    webs: list[WebGraph], n: int, fr: np.ndarray, rng: np.random.Generator, cfg: dict
-) -> tuple[list[Packed], list[np.ndarray], list[dict], int]:
+    webs: list[WebGraph], n: int, fr: np.ndarray, rng: np.random.Generator, cfg: dict,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[Packed], list[np.ndarray], list[dict], int]:  # fmt: skip
     """Draw ``n`` samples spread evenly over ``webs``, per split region if asked.
 
     Returns the packed parts, their split codes, one info dict per source web, and the
@@ -312,6 +316,8 @@ def _sample_webs(
             p.source_id[:] = wi
             parts.append(p)
             codes.append(np.full(m, 0 if code is None else code, dtype=np.int8))
+            if progress is not None:
+                progress(sum(len(c) for c in codes), n)
         sources.append({
             "index": wi, "n_nodes": web.n_nodes, "n_edges": web.n_edges,
             "degree_cap_dropped_edges": src.dropped, "name": str(web.meta.get("name", "")),

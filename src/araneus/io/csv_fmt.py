@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._util import atomic_output
+from .._util import atomic_outputs
 from ..errors import FormatError, InputError
 from ..web import WebGraph
 from ._carry import CarryRules, check_carry
@@ -233,13 +233,12 @@ def read_csv(path: Path, fmt: str = "csv") -> tuple[WebGraph, ReadReport]:
     )
 
 
-def _write_table(path: Path, header: list[str], cols: list[list]) -> None:
+def _table_text(header: list[str], cols: list[list]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
     w.writerows(zip(*cols))
-    with atomic_output(path) as tmp:
-        tmp.write_text(buf.getvalue(), encoding="utf-8")
+    return buf.getvalue()
 
 
 RULES = CarryRules(
@@ -305,6 +304,9 @@ def write_csv(web: WebGraph, path: Path) -> None:
     eattr = attr_columns(web.edge_attrs, bool_text=True)
     pos = web.pos
     ncols = [list(range(web.n_nodes)), pos[:, 0].tolist(), pos[:, 1].tolist(), pos[:, 2].tolist()]
-    _write_table(npath, ["id", "x", "y", "z", *nattr], ncols + list(nattr.values()))
+    ntext = _table_text(["id", "x", "y", "z", *nattr], ncols + list(nattr.values()))
     ecols = [web.edges[:, 0].tolist(), web.edges[:, 1].tolist()]
-    _write_table(epath, ["source", "target", *eattr], ecols + list(eattr.values()))
+    etext = _table_text(["source", "target", *eattr], ecols + list(eattr.values()))
+    with atomic_outputs([npath, epath]) as (tn, te):  # the pair as one unit (never mixed)
+        tn.write_text(ntext, encoding="utf-8")
+        te.write_text(etext, encoding="utf-8")

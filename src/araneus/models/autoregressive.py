@@ -346,6 +346,7 @@ class AutoregressiveGraph(TorchGenerator):
 
     Config = AutoregressiveConfig
     legacy_config = {"parent_head": False}
+    fitted_settings = {"band": 0}
 
     def setup(self, data) -> None:
         if self.config.band == 0:

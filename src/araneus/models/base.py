@@ -175,11 +175,16 @@ class TorchGenerator(WebGenerator):
     Subclasses define ``Config`` (a dataclass with ``__post_init__`` validation) and
     implement :meth:`build_net`, :meth:`encode`, :meth:`training_loss` and :meth:`generate`.
     ``legacy_config`` holds the values of settings added after checkpoints were first
-    written, as those older checkpoints had them: a checkpoint without a key reads as that.
+    written, as those older checkpoints had them: a checkpoint without a key reads as that
+    (other missing keys take the config default). ``fitted_settings`` names the "fit from
+    the data" values that a trained checkpoint may not hold.
     """
 
     Config: ClassVar[type]
     legacy_config: ClassVar[dict[str, Any]] = {}
+    #: Settings that ``setup`` fits from the data when they hold this value; a trained
+    #: checkpoint must hold the fitted value (``position_unit`` only when scale-free).
+    fitted_settings: ClassVar[dict[str, Any]] = {"leaf_fraction": -1.0}
 
     def __init__(self, config: Any = None, **overrides: Any):
         cfg = config if config is not None else self.Config()

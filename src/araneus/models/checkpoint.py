@@ -194,9 +194,18 @@ def read_config(cls: Any, meta: dict, cfg_path: Path) -> Any:
     try:
         for k, v in raw.items():
             values[k] = _typed(hints[k], v, f"config.{k}")
-        return dataclasses.replace(cls.Config(), **values)
+        cfg = dataclasses.replace(cls.Config(), **values)
     except (AraneusError, ValueError, TypeError, OverflowError) as exc:
         raise FormatError(cfg_path, f"config: {exc}") from None
+    for k, sentinel in getattr(cls, "fitted_settings", {}).items():
+        if k == "position_unit" and not getattr(cfg, "scale_free", True):
+            continue
+        if hasattr(cfg, k) and getattr(cfg, k) == sentinel:
+            raise FormatError(
+                cfg_path, f"config.{k}={sentinel!r} means 'fit from the data': a trained "
+                "checkpoint holds the fitted value",
+            )
+    return cfg
 
 
 def _number_list(d: dict, key: str, n: int, where: str) -> np.ndarray:

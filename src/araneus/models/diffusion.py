@@ -53,6 +53,16 @@ class EDMConfig:
             )
         if self.sigma_data <= 0 or self.rho <= 0 or self.p_std <= 0:
             raise ConfigError("sigma_data, rho and p_std must be positive")
+        # data are normalised to about unit scale: far outside these, float32 sampling
+        # under- or overflows
+        if not (1e-3 <= self.sigma_data <= 1e3 and self.sigma_min >= 1e-6 and self.sigma_max <= 1e5):
+            raise ConfigError(
+                "need sigma_data in [1e-3, 1e3], sigma_min >= 1e-6 and sigma_max <= 1e5 (data "
+                f"are normalised to unit scale), got {self.sigma_data}, {self.sigma_min}, "
+                f"{self.sigma_max}"
+            )
+        if not (self.rho <= 100 and self.p_std <= 10 and abs(self.p_mean) <= 20):
+            raise ConfigError("need rho <= 100, p_std <= 10 and |p_mean| <= 20")
 
 
 def precondition(

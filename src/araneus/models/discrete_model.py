@@ -225,6 +225,9 @@ class DiscreteDiffusion(TorchGenerator):
         "banded_edges": False, "self_condition": False, "t_power": 1.0,
         "parent_head": False,
     }  # fmt: skip
+    fitted_settings = {
+        "leaf_fraction": -1.0, "band": -1, "edge_density": 0.0, "position_unit": 0.0,
+    }  # fmt: skip
 
     def setup(self, data) -> None:
         if self.config.band == -1:

@@ -206,6 +206,9 @@ class SparseDiffusion(TorchGenerator):
         "self_condition": False,
         "leaf_fraction": 1.0,
     }
+    fitted_settings = {
+        "leaf_fraction": -1.0, "offset_range": 0, "slot_unit": 0.0, "position_unit": 0.0,
+    }  # fmt: skip
 
     def setup(self, data) -> None:
         if self.config.offset_range == 0:
