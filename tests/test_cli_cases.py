@@ -113,6 +113,10 @@ CASES = [
     ("asm-steps-big", "assemble --model {d}/run --steps 100000000 --out {d}/a.json", "--steps"),
     ("asm-scale", "assemble {d}/w.json --steps 2 --scale 1e308 --out {d}/a.json", "--scale"),
     ("asm-same", "assemble {d}/w.json --steps 2 --out {d}/w.json", "is the input"),
+    ("resample-fine", "resample {d}/w.json {d}/rs.json --resolution 1e-6", "segments"),
+    ("resample-seed", "resample {d}/w.json {d}/rs.json --seed -1", "--seed"),
+    ("resample-jitter", "resample {d}/w.json {d}/rs.json --jitter inf", "jitter"),
+    ("resample-same", "resample {d}/w.json {d}/w.json", "is the input"),
     ("analyze-out", "analyze {d}/w.json --out {d}/plain.txt", "not a directory"),
     ("analyze-voxels", "analyze {d}/w.json --out {d}/an --voxels 100000", "--voxels"),
     ("convert-folder", "convert {d}/w.json {d}/folder", "is a directory"),
@@ -229,6 +233,8 @@ NUMERIC_OPTIONS = [
     ("assemble --piece {d}/nothing.json --out {d}/a.json", ["--steps", "--overlap", "--tol",
                                                             "--scale", "--max-degree", "--seed"]),
     ("analyze {d}/nothing.json --out {d}/an", ["--bins", "--voxels"]),
+    ("resample {d}/nothing.json {d}/rs.json", ["--seed", "--resolution"]),
+    ("build orb --out {d}/nothing/o.json --set n_anchors=bad", ["--seed", "--linewidth"]),
 ]
 
 

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import typer
 
+#: Most segments ``resample`` may cut a web into (memory of the sag solve grows with it).
+MAX_SEGMENTS = 2_000_000
+
 
 def register(app: typer.Typer) -> None:
     """Add the ``build`` and ``resample`` commands to ``app``."""
@@ -93,13 +96,25 @@ def register(app: typer.Typer) -> None:
 
         Example: araneus resample orb.json orb_scan.json --resolution auto
         """  # fmt: skip
+        from ..errors import InputError
         from ..io import format_for, read_web, write_web
         from ..resample import parse_resolution
         from ..resample import resample as resample_web
+        from . import _args as A
 
         res = parse_resolution(resolution, "--resolution")
+        A.seed(seed)
+        A.out_file(dst, "OUT", inputs=[src])
         format_for(dst, to, "write")  # fail before the work on a bad output name
         web = read_web(src, format)
+        if isinstance(res, float) and res > 0:
+            segs = float(web.edge_lengths.sum()) / res
+            if segs > MAX_SEGMENTS:
+                raise InputError(
+                    f"--resolution {res:g} would cut the web's {web.edge_lengths.sum():.4g} "
+                    f"length units of thread into about {segs:,.0f} segments (limit "
+                    f"{MAX_SEGMENTS:,}); use a coarser resolution"
+                )
         out = resample_web(web, res, segment_cv=segment_cv, jitter=jitter, sag=sag, seed=seed)
         write_web(out, dst, to)
         r = out.meta.get("resample", {}).get("resolution", 0.0)
