@@ -184,6 +184,20 @@ def test_progress_goes_to_stderr_only(files, tmp_path, capsys, monkeypatch):
     assert code == 0 and err == ""
 
 
+def test_generate_refuses_to_mix_with_an_earlier_generation(files, tmp_path, capsys):
+    out = tmp_path / "g"
+    assert run_cli(["generate", files / "run", "--n", "3", "--out", out], capsys)[0] == 0
+    again = ["generate", files / "run", "--n", "2", "--out", out]
+    assert_one_line_error(*run_cli(again, capsys), "already holds a generation")
+    assert len(list(out.glob("web_*.json"))) == 3
+    bad = [*again, "--overwrite", "-c", "num_nodes=1e9"]  # checked before anything goes
+    assert_one_line_error(*run_cli(bad, capsys), "outside what")
+    assert len(list(out.glob("web_*.json"))) == 3
+    assert run_cli([*again, "--overwrite"], capsys)[0] == 0
+    assert sorted(p.name for p in out.glob("web_*.json")) == ["web_0000.json", "web_0001.json"]
+    assert len((out / "features.csv").read_text().splitlines()) == 3
+
+
 def test_generate_many_in_batches_is_seeded(files, tmp_path, capsys):
     from araneus.io import read_web
 

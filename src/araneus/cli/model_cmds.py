@@ -63,6 +63,14 @@ def batch_seed(seed: int, i: int) -> int:
     return seed if i == 0 else int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
 
 
+def earlier_generation(out: Path) -> list[Path]:
+    """Files of an earlier ``generate`` run in folder ``out`` (webs, tables), sorted."""
+    if not out.is_dir():
+        return []
+    names = re.compile(r"^web_\d{4,}\.[A-Za-z0-9.]+$|^features\.csv$|^generation\.json$")
+    return sorted(p for p in out.iterdir() if names.match(p.name) and p.is_file())
+
+
 def write_webs(webs, out: Path, fmt: str = "json", start: int = 0) -> list[Path]:
     """Write one web file per sample, ``web_NNNN.FMT`` numbered from ``start``."""
     from .._util import ensure_dir
@@ -201,6 +209,9 @@ def register(app: typer.Typer) -> None:
             "temperature, top_p, sampler, churn, sample_steps, leaf_fraction, connect, t_power, "
             "as the model has them.",
         ),
+        overwrite: bool = typer.Option(
+            False, "--overwrite", help="Replace an earlier generation in --out."
+        ),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
     ) -> None:
         """Generate webs for the given conditions; writes one file per web, features.csv
@@ -210,10 +221,12 @@ def register(app: typer.Typer) -> None:
         lengths far from its training data, ...) are refused with the model's range.
         """
         from .._progress import Progress
+        from ..errors import InputError
         from ..io import format_for
         from ..metrics.folder import write_generation_info
         from ..models import load_model_or_pretrained
         from ..models.base import set_sampling
+        from ..models.conditioning import parse_conditions
         from ..models.decode import DecodeStats
         from . import _args as A
 
@@ -228,6 +241,16 @@ def register(app: typer.Typer) -> None:
         model = load_model_or_pretrained(run)
         if settings:
             set_sampling(model, settings)
+        if hasattr(model, "check_conditions"):
+            model.check_conditions(*parse_conditions(cond, 1, model.feature_names))
+        earlier = earlier_generation(out)
+        if earlier and not overwrite:
+            raise InputError(
+                f"--out {out} already holds a generation ({len(earlier)} files such as "
+                f"{earlier[0].name}); choose another folder or give --overwrite"
+            )
+        for p in earlier:  # replaced only once the whole request is checked
+            p.unlink(missing_ok=True)
         webs, paths, stats = [], [], DecodeStats()
         with Progress("generate", n, enabled=progress) as bar:
             for i, first in enumerate(range(0, n, GENERATE_BATCH)):
