@@ -83,6 +83,8 @@ CASES = [
     ("gen-len-neg", "generate {d}/run --out {d}/g -c mean_edge_length=-1", "outside what"),
     ("gen-len-huge", "generate {d}/run --out {d}/g -c mean_edge_length=1e308", "outside what"),
     ("gen-edges", "generate {d}/run --out {d}/g -c num_nodes=10 -c num_edges=40", "at most"),
+    ("gen-axis", "generate {d}/run --out {d}/g -c mean_edge_length=1 -c mean_abs_dz=2",
+     "never longer"),
     ("gen-out-file", "generate {d}/run --out {d}/plain.txt", "not a directory"),
     ("gen-out-long", "generate {d}/run --out {d}/" + LONG, "bytes long"),
     ("gen-format", "generate {d}/run --out {d}/g --format nope", "nope"),

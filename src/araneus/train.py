@@ -304,6 +304,34 @@ def train(model, data, cfg: TrainConfig) -> TrainResult:
             dist.destroy_process_group()
 
 
+def _optimise(step, batch, loss_net, net, ema, opt, gen, cfg, amp, world) -> float:
+    """One AdamW step on ``batch`` and the EMA update; returns the (rank-mean) loss."""
+    import torch
+    import torch.distributed as dist
+
+    for g in opt.param_groups:
+        g["lr"] = cfg.lr * lr_factor(step, cfg)
+    dev = next(net.parameters()).device
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+        loss = loss_net(batch, gen)
+    if not torch.isfinite(loss):
+        raise InputError(f"training diverged at step {step} (loss {loss.item()}); lower the lr")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+    opt.step()
+    decay = min(cfg.ema_decay, (1 + step) / (10 + step))
+    with torch.no_grad():
+        for pe, pn in zip(ema.parameters(), net.parameters()):
+            pe.lerp_(pn, 1 - decay)
+    lv = loss.detach()
+    if world > 1:
+        dist.all_reduce(lv)
+        lv /= world
+    return float(lv)
+
+
 def _train(model, data, cfg: TrainConfig, device, world: int, rank: int) -> TrainResult:
     import copy
 
@@ -349,28 +377,7 @@ def _train(model, data, cfg: TrainConfig, device, world: int, rank: int) -> Trai
         for step in range(start, end):
             idx = torch.as_tensor(batch_of(step), device=device)
             batch = {k: v[idx] for k, v in tensors.items()}
-            for g in opt.param_groups:
-                g["lr"] = cfg.lr * lr_factor(step, cfg)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                loss = loss_net(batch, gen)
-            if not torch.isfinite(loss):
-                raise InputError(
-                    f"training diverged at step {step} (loss {loss.item()}); lower the lr"
-                )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-            opt.step()
-            decay = min(cfg.ema_decay, (1 + step) / (10 + step))
-            with torch.no_grad():
-                for pe, pn in zip(ema.parameters(), net.parameters()):
-                    pe.lerp_(pn, 1 - decay)
-            lv = loss.detach()
-            if world > 1:
-                dist.all_reduce(lv)
-                lv /= world
-            losses.append(float(lv))
+            losses.append(_optimise(step, batch, loss_net, net, ema, opt, gen, cfg, amp, world))
             bar.update(step + 1, loss=losses[-1])
             done = step + 1
             now = time.perf_counter()

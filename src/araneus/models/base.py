@@ -34,7 +34,14 @@ from .checkpoint import (  # noqa: F401 - the format names are re-exported here
     read_checkpoint_json,
     write_checkpoint,
 )
-from .conditioning import Conditions, FeatureScaler, NodeCountPrior, parse_conditions
+from .conditioning import (
+    Conditions,
+    FeatureScaler,
+    NodeCountPrior,
+    check_conditions,
+    condition_bounds,
+    parse_conditions,
+)
 from .decode import DecodeStats, fit_orientation
 
 ORIENTATION_FEATURES = ("mean_abs_dx", "mean_abs_dy", "mean_abs_dz")
@@ -394,85 +401,17 @@ class TorchGenerator(WebGenerator):
         return out
 
     def condition_bounds(self) -> dict[str, tuple[float, float]]:
-        """Range of each condition this model can be asked for (physical units).
-
-        Counts are bounded by what any web of the model has: ``num_nodes`` in
-        [2, max_nodes], ``num_edges`` in [1, max_nodes * max_degree / 2], ``mean_degree``
-        and ``max_degree`` in [0, max_degree], ``frac_leaf`` in [0, 1] (constrained decoding
-        meets any of these exactly). Lengths and other sizes are non-negative and at most
-        :data:`EXTRAPOLATION` times the training split's largest value; ``mean_edge_length``
-        also at least its smallest divided by that factor.
-        """
+        """Range of each condition this model can be asked for (physical units); see
+        :func:`~araneus.models.conditioning.condition_bounds`."""
         self._require_net()
-        k, big = float(self.max_degree), EXTRAPOLATION
-        hard = {
-            "num_nodes": (2.0, float(self.max_nodes)),
-            "num_edges": (1.0, self.max_nodes * k / 2.0),
-            "mean_degree": (0.0, k),
-            "max_degree": (0.0, k),
-            "frac_leaf": (0.0, 1.0),
-        }
-        out = {}
-        for i, name in enumerate(self.scaler.names):
-            lo, hi = float(self.scaler.lo[i]), float(self.scaler.hi[i])
-            if name in hard:
-                out[name] = hard[name]
-            elif name == "mean_edge_length":
-                out[name] = (max(lo, 0.0) / big, max(hi, 0.0) * big)
-            else:
-                out[name] = (0.0, max(hi, 0.0) * big)
-        return out
+        return condition_bounds(self.scaler, self.max_nodes, self.max_degree)
 
     def check_conditions(self, values: np.ndarray, present: np.ndarray) -> None:
         """Refuse requests the model cannot make (an :class:`InputError` naming the feature,
-        value, range and training range): values outside :meth:`condition_bounds`, more
-        edges than ``num_nodes`` allows at the degree cap, and a mean axis projection
-        ``mean_abs_d*`` above the ``mean_edge_length`` requested with it."""
-        names = self.scaler.names
-        bounds = self.condition_bounds()
-        for i, name in enumerate(names):
-            v = values[:, i][present[:, i]]
-            a, b = bounds[name]
-            bad = v[(v < a) | (v > b) | ((v <= 0) & (name == "mean_edge_length"))]
-            if bad.size:
-                lo, hi = self.scaler.lo[i], self.scaler.hi[i]
-                left = "(" if name == "mean_edge_length" and a <= 0 else "["
-                raise InputError(
-                    f"condition {name}={bad[0]:.6g} is outside what this {self.name} model "
-                    f"can make: {left}{a:.4g}, {b:.4g}] (its training data: {lo:.4g} to "
-                    f"{hi:.4g})"
-                )
-
-        def col(name: str):
-            if name not in names:
-                return None, None
-            i = names.index(name)
-            return values[:, i], present[:, i]
-
-        nv, npres = col("num_nodes")
-        ev, epres = col("num_edges")
-        if nv is not None and ev is not None:
-            cap = np.round(nv) * self.max_degree / 2.0
-            both = npres & epres & (ev > cap)
-            if both.any():
-                r = int(np.flatnonzero(both)[0])
-                raise InputError(
-                    f"conditions num_nodes={nv[r]:.6g}, num_edges={ev[r]:.6g}: webs of "
-                    f"{nv[r]:.0f} nodes with degree <= {self.max_degree} have at most "
-                    f"{cap[r]:.0f} edges"
-                )
-        lv, lpres = col("mean_edge_length")
-        for axis in ORIENTATION_FEATURES:
-            av, apres = col(axis)
-            if lv is None or av is None:
-                continue
-            both = lpres & apres & (av > lv * (1 + 1e-9))
-            if both.any():
-                r = int(np.flatnonzero(both)[0])
-                raise InputError(
-                    f"conditions {axis}={av[r]:.6g} > mean_edge_length={lv[r]:.6g}: an edge's "
-                    "projection on an axis is never longer than the edge"
-                )
+        value, range and training range); see
+        :func:`~araneus.models.conditioning.check_conditions`."""
+        self._require_net()
+        check_conditions(values, present, self.scaler, self.max_nodes, self.max_degree, self.name)
 
     def cfg_net(self, call, values, present, guidance: float):
         """Run ``call(values, present, reps)`` with classifier-free guidance.
@@ -546,9 +485,6 @@ class TorchGenerator(WebGenerator):
     def _load_from(cls, path: str | Path, meta: dict) -> TorchGenerator:
         return load_torch_checkpoint(cls, path, meta)
 
-
-#: How far beyond the training data a length-like condition may lie (factor).
-EXTRAPOLATION = 100.0
 
 #: Largest ``n * max_nodes**2`` of one sampling call (dense pair tensors grow with it).
 MAX_SAMPLE_CELLS = 2**24

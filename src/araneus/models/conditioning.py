@@ -180,6 +180,99 @@ def parse_conditions(
     return vals, present
 
 
+#: How far beyond the training data a length-like condition may lie (factor).
+EXTRAPOLATION = 100.0
+#: Mean axis projections: never longer than the mean edge length.
+_AXES = ("mean_abs_dx", "mean_abs_dy", "mean_abs_dz")
+
+
+def condition_bounds(
+    scaler: FeatureScaler, max_nodes: int, max_degree: int
+) -> dict[str, tuple[float, float]]:
+    """Range of each condition a model can be asked for (physical units).
+
+    Counts are bounded by what any web of the model has: ``num_nodes`` in
+    [2, max_nodes], ``num_edges`` in [1, max_nodes * max_degree / 2], ``mean_degree`` and
+    ``max_degree`` in [0, max_degree], ``frac_leaf`` in [0, 1] (constrained decoding meets
+    any of these exactly). Lengths and other sizes are non-negative and at most
+    :data:`EXTRAPOLATION` times the training split's largest value; ``mean_edge_length``
+    also at least its smallest divided by that factor.
+    """
+    k, big = float(max_degree), EXTRAPOLATION
+    hard = {
+        "num_nodes": (2.0, float(max_nodes)),
+        "num_edges": (1.0, max_nodes * k / 2.0),
+        "mean_degree": (0.0, k),
+        "max_degree": (0.0, k),
+        "frac_leaf": (0.0, 1.0),
+    }
+    out = {}
+    for i, name in enumerate(scaler.names):
+        lo, hi = float(scaler.lo[i]), float(scaler.hi[i])
+        if name in hard:
+            out[name] = hard[name]
+        elif name == "mean_edge_length":
+            out[name] = (max(lo, 0.0) / big, max(hi, 0.0) * big)
+        else:
+            out[name] = (0.0, max(hi, 0.0) * big)
+    return out
+
+
+def check_conditions(
+    values: np.ndarray,
+    present: np.ndarray,
+    scaler: FeatureScaler,
+    max_nodes: int,
+    max_degree: int,
+    model: str = "model",
+) -> None:
+    """Refuse requests a model cannot make: values (n, F) where ``present`` outside
+    :func:`condition_bounds`, more edges than ``num_nodes`` allows at the degree cap, and a
+    mean axis projection ``mean_abs_d*`` above the ``mean_edge_length`` requested with it.
+    The :class:`InputError` names the feature, value, range and the training range."""
+    names = scaler.names
+    bounds = condition_bounds(scaler, max_nodes, max_degree)
+    for i, name in enumerate(names):
+        v = values[:, i][present[:, i]]
+        a, b = bounds[name]
+        bad = v[(v < a) | (v > b) | ((v <= 0) & (name == "mean_edge_length"))]
+        if bad.size:
+            left = "(" if name == "mean_edge_length" and a <= 0 else "["
+            raise InputError(
+                f"condition {name}={bad[0]:.6g} is outside what this {model} model can make: "
+                f"{left}{a:.4g}, {b:.4g}] (its training data: {scaler.lo[i]:.4g} to "
+                f"{scaler.hi[i]:.4g})"
+            )
+
+    def col(name: str):
+        i = names.index(name) if name in names else None
+        return (None, None) if i is None else (values[:, i], present[:, i])
+
+    nv, npres = col("num_nodes")
+    ev, epres = col("num_edges")
+    if nv is not None and ev is not None:
+        cap = np.round(nv) * max_degree / 2.0
+        both = npres & epres & (ev > cap)
+        if both.any():
+            r = int(np.flatnonzero(both)[0])
+            raise InputError(
+                f"conditions num_nodes={nv[r]:.6g}, num_edges={ev[r]:.6g}: webs of "
+                f"{nv[r]:.0f} nodes with degree <= {max_degree} have at most {cap[r]:.0f} edges"
+            )
+    lv, lpres = col("mean_edge_length")
+    for axis in _AXES:
+        av, apres = col(axis)
+        if lv is None or av is None:
+            continue
+        both = lpres & apres & (av > lv * (1 + 1e-9))
+        if both.any():
+            r = int(np.flatnonzero(both)[0])
+            raise InputError(
+                f"conditions {axis}={av[r]:.6g} > mean_edge_length={lv[r]:.6g}: an edge's "
+                "projection on an axis is never longer than the edge"
+            )
+
+
 def training_presence(
     b: int,
     f: int,
