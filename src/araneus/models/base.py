@@ -377,9 +377,18 @@ class TorchGenerator(WebGenerator):
         pres = torch.as_tensor(present, device=dev)
         self.net.to(dev).eval()
         with torch.no_grad():
-            webs, stats = self.generate(
-                norm, pres, counts, float(guidance), steps, gen, lengths=lengths
-            )
+            try:
+                webs, stats = self.generate(
+                    norm, pres, counts, float(guidance), steps, gen, lengths=lengths
+                )
+            except (RuntimeError, InputError) as exc:  # NaN/inf made by damaged weights
+                low = str(exc).lower()
+                if not any(w in low for w in ("nan", "inf", "not finite")):
+                    raise
+                raise ModelError(
+                    f"{self.name}: sampling met non-finite values ({exc}); the weights "
+                    "may be damaged"
+                ) from exc
         self.last_decode_stats = stats
         names = self.scaler.names
         fit = getattr(self.config, "exact", False) and getattr(

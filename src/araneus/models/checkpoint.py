@@ -319,9 +319,13 @@ def check_weight_layout(model: Any, w_path: Path) -> None:
         model.net = None
     for k, shape in expected.items():
         _expect(head, k, _FLOAT_DTYPES, shape, w_path)
-    extra = sorted(k for k in head if k.startswith("net.") and k not in expected)
+    known = set(expected) | {"prior.counts", "prior.features", "prior.lengths"}
+    extra = sorted(k for k in head if k not in known)
     if extra:
-        raise FormatError(w_path, f"weights hold tensors the network lacks: {extra[:3]}")
+        raise FormatError(w_path, f"weights hold tensors the model lacks: {extra[:3]}")
+    if getattr(model.config, "scale_free", False) and "prior.lengths" not in head:
+        raise FormatError(w_path, "weights lack tensor 'prior.lengths' (web scales of a "
+                          "scale-free model)")
     if "prior.counts" not in head:
         raise FormatError(w_path, "weights lack tensor 'prior.counts'")
     shape = head["prior.counts"][1]
