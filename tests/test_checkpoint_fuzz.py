@@ -32,7 +32,7 @@ FAST = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 SLOW = settings(
-    max_examples=int(os.environ.get("ARANEUS_FUZZ_EXAMPLES", "2000")),
+    max_examples=int(os.environ.get("ARANEUS_FUZZ_EXAMPLES", "800")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

@@ -56,7 +56,7 @@ class TrainConfig:
     max_minutes : wall-clock budget; stops early with a checkpoint when exceeded.
     device : "auto" (CUDA if available, else CPU), "cpu", "cuda", "cuda:1", ...
     amp : bf16 autocast on CUDA (ignored on CPU).
-    progress : show a progress bar (rank 0 only).
+    progress : show a progress bar (rank 0 only; on a terminal, see :mod:`araneus._progress`).
     """
 
     steps: int = 3000
