@@ -1,22 +1,33 @@
-"""Geometry of gap bridging in scan repair: thread tangents, candidate bridges and their tests.
+"""Geometry of gap bridging in scan repair: thread tangents and the candidate bridges.
 
 A bridge may only continue a thread: it leaves a degree-1 thread end within a cone around
 the thread's own direction, spans at most a few of the thread's local segment lengths and
-lands either on a thread end facing back along the same line, on a node from which the
-thread visibly continues (a junction the break reached), or on a thread it runs into at a
-steep angle (a T-junction). It never runs alongside another thread (a "ladder" rung between
-parallel threads) and never passes close to a thread it does not join (a crossing). All
-tests are vectorised over the candidates; :mod:`araneus.clean` runs the matching.
+lands on one of four kinds of target, in order of the evidence they give:
+
+* ``PAIR``: another thread end facing back along the same line (both ends' cones);
+* ``CONTINUE``: a node from which a branch carries the line on (both lines, the end's and
+  the branch's, pass within a tolerance of the other point: the break reached a junction);
+* ``HIT``: a thread the end is aimed at (its line passes through the node), with no thread
+  there running back alongside the bridge (a T-junction that lost its stem);
+* ``END_HIT``: the same onto a thread *end* whose own thread crosses the bridge steeply
+  (the stub left where a junction lost its through-thread).
+
+Offsets are measured in local segment lengths and may grow with the gap (the scatter of
+jittered scan threads); every candidate gets a score (gap length plus sideways misfit plus
+the penalty of its kind). A bridge never runs alongside another thread (a "ladder" rung
+between parallel threads) nor passes close to a thread or node it does not join
+(:mod:`araneus._clearance`). All tests are vectorised over the candidates;
+:mod:`araneus._matching` chooses among them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
+from ._clearance import edge_clearance, node_clearance
 from ._matching import hops_exceed
 from .web import WebGraph
 
@@ -60,29 +71,66 @@ def thread_tangents(
     thread through degree-2 nodes and straight through junctions (onto the branch within
     30 degrees of the way it came, where there is one), for at most ``k`` segments and
     until twice the local segment length is covered; this evens out the jitter of single
-    scan segments. The second array is the thread length covered (short where the thread
-    stops at a junction right behind the end: such a direction is less certain).
+    scan segments. The walk is cut back to its longest stretch whose nodes all lie within
+    :data:`STRAIGHT_TOL` local lengths of the chord from the end (a thread turning a
+    corner, where a junction lost its other branches, would bend the direction). The
+    second array is the thread length covered (short where the thread stops at a junction
+    or corner right behind the end: such a direction is less certain).
     """
     if local is None:
         local = local_scale(web, ends)
     pos = web.pos
+    m = len(ends)
+    path = np.full((m, k + 1), -1, np.int64)  # nodes walked, end first
+    path[:, 0] = ends
     prev = ends.copy()
     cur = web.adjacency.indices[web.adjacency.indptr[ends]]
-    covered = np.linalg.norm(pos[cur] - pos[ends], axis=1)
-    alive = np.ones(len(ends), bool)
-    for _ in range(k - 1):
-        go = np.flatnonzero(alive & (covered < 2.0 * local))
+    path[:, 1] = cur
+    covered = np.zeros((m, k + 1))
+    covered[:, 1] = np.linalg.norm(pos[cur] - pos[ends], axis=1)
+    alive = np.ones(m, bool)
+    for step in range(2, k + 1):
+        go = np.flatnonzero(alive & (covered[:, step - 1] < 2.0 * local))
+        alive[:] = False
         if not len(go):
             break
         nxt, ok = _straight_on(web, prev[go], cur[go])
-        alive[go[~ok]] = False
         go, nxt = go[ok], nxt[ok]
-        covered[go] += np.linalg.norm(pos[nxt] - pos[cur[go]], axis=1)
+        alive[go] = True
+        path[go, step] = nxt
+        covered[go, step] = covered[go, step - 1] + np.linalg.norm(pos[nxt] - pos[cur[go]], axis=1)
         prev[go], cur[go] = cur[go], nxt
-    u = pos[ends] - pos[cur]
+    last = _straight_prefix(pos, path, STRAIGHT_TOL * local)
+    far = path[np.arange(m), last]
+    u = pos[ends] - pos[far]
     norm = np.linalg.norm(u, axis=1, keepdims=True)
     u = np.divide(u, norm, out=np.zeros_like(u), where=norm > 0)
-    return u, covered
+    return u, covered[np.arange(m), last]
+
+
+#: Nodes of the stretch a thread end's direction is measured over must lie within this many
+#: local segment lengths of the chord: scan jitter and sag bend a polyline by a few tenths
+#: of a segment, a corner (two threads that met at a junction which lost its other
+#: branches) by a segment or more.
+STRAIGHT_TOL = 0.6
+
+
+def _straight_prefix(pos: np.ndarray, path: np.ndarray, tol: np.ndarray) -> np.ndarray:
+    """(m,) index of the farthest node of each walk ``path`` (m, K; -1 padded, >= 2 nodes)
+    such that every node before it lies within ``tol`` of the chord from ``path[:, 0]``."""
+    m, kk = path.shape
+    p = pos[np.maximum(path, 0)]  # (m, K, 3)
+    valid = path >= 0
+    last = np.ones(m, np.int64)
+    for j in range(2, kk):
+        chord = p[:, j] - p[:, 0]
+        cn = np.linalg.norm(chord, axis=1, keepdims=True)
+        unit = np.divide(chord, cn, out=np.zeros_like(chord), where=cn > 0)
+        rel = p[:, 1:j] - p[:, None, 0]  # interior nodes
+        lat = np.linalg.norm(rel - np.einsum("mij,mj->mi", rel, unit)[..., None] * unit[:, None], axis=2)
+        ok = valid[:, j] & (lat.max(axis=1) <= tol) & (last == j - 1)
+        last[ok] = j
+    return last
 
 
 def _straight_on(web: WebGraph, prev: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -110,24 +158,6 @@ def _straight_on(web: WebGraph, prev: np.ndarray, cur: np.ndarray) -> tuple[np.n
     two = cnt == 2
     found = (nxt >= 0) & (two | (best >= np.cos(np.radians(30.0))))
     return nxt, found
-
-
-def segment_distance(p0: np.ndarray, p1: np.ndarray, q0: np.ndarray, q1: np.ndarray) -> np.ndarray:
-    """(K,) smallest distance between segments ``p0-p1`` and ``q0-q1`` (each (K, 3))."""
-    d1, d2, r = p1 - p0, q1 - q0, p0 - q0
-    a = np.einsum("ij,ij->i", d1, d1)
-    e = np.einsum("ij,ij->i", d2, d2)
-    f = np.einsum("ij,ij->i", d2, r)
-    c = np.einsum("ij,ij->i", d1, r)
-    b = np.einsum("ij,ij->i", d1, d2)
-    a_safe, e_safe = np.maximum(a, 1e-300), np.maximum(e, 1e-300)
-    denom = a * e - b * b
-    s = np.where(denom > 1e-12 * a * e, np.clip((b * f - c * e) / np.maximum(denom, 1e-300), 0, 1), 0)
-    t = (b * s + f) / e_safe
-    lo, hi = t < 0, t > 1
-    s = np.where(lo, np.clip(-c / a_safe, 0, 1), np.where(hi, np.clip((b - c) / a_safe, 0, 1), s))
-    t = np.clip(t, 0, 1)
-    return np.linalg.norm(p0 + s[:, None] * d1 - (q0 + t[:, None] * d2), axis=1)
 
 
 def _branch_directions(
@@ -163,44 +193,14 @@ def _branch_directions(
     return row, np.divide(w, norm, out=np.zeros_like(w), where=norm > 0)
 
 
-def _target_accepts(
-    web: WebGraph, tgt: np.ndarray, v: np.ndarray, local: np.ndarray, cone: np.ndarray,
-    rules: BridgeRules,
-) -> tuple:  # fmt: skip
-    """Which bridges (arriving along ``v``) may land on the non-end nodes ``tgt``.
-
-    Returns (continues (K,), hits (K,), ahead (K, 3)): the thread visibly continues from
-    the target straight ahead (its branch ``ahead`` within the cone ``cone``, cosines
-    (K,)) with nothing running back alongside the bridge, or every thread at the target
-    is crossed at ``hit_angle`` or more (a T-junction onto a crossing thread). Branch
-    directions are measured over about two ``local`` segment lengths.
-    """
-    row, w = _branch_directions(web, tgt, local)
-    dot = np.einsum("ij,ij->i", w, v[row])
-    k = len(tgt)
-    ahead = np.full(k, -np.inf)
-    back = np.full(k, -np.inf)
-    steep = np.zeros(k)
-    np.maximum.at(ahead, row, dot)
-    np.maximum.at(back, row, -dot)
-    np.maximum.at(steep, row, np.abs(dot))
-    best = np.zeros((k, 3))
-    first = dot == ahead[row]
-    best[row[first]] = w[first]
-    continues = (ahead >= cone) & (back < np.cos(np.radians(rules.back_angle)))
-    hits = steep <= np.cos(np.radians(rules.hit_angle))
-    return continues, hits, best
-
-
 #: Sideways jitter, in local segment lengths, that a short gap's direction may show: the cone
 #: widens by the angle it subtends at the gap length (a gap shorter than the segments is
 #: too short to run alongside another thread).
 JITTER_ALLOWANCE = 0.25
 
 #: Two thread ends facing each other are the strongest evidence of a gap: their cones are
-#: this many degrees wider and their sideways offset limit this factor larger.
+#: this many degrees wider.
 PAIR_EXTRA_ANGLE = 5.0
-PAIR_OFFSET = 1.0
 
 #: A thread end whose tangent covers less than this many local segment lengths (a junction
 #: right behind it) has a weak tangent; its cone widens by WEAK_EXTRA_ANGLE degrees and the
@@ -208,21 +208,51 @@ PAIR_OFFSET = 1.0
 WEAK_COVER = 0.75
 WEAK_EXTRA_ANGLE = 30.0
 
-#: A bridge to a node the thread continues from (tier 1) spans at most this fraction of
-#: the end-to-end reach (``gap_factor`` local segment lengths): one end's evidence only.
+#: A bridge onto a node the thread continues from spans at most this fraction of the
+#: end-to-end reach (``gap_factor`` local segment lengths).
 CONTINUE_REACH = 2.0 / 3.0
 
-#: A T-hit (tier 2) spans at most this many local segment lengths (one lost segment or a
-#: short drop-out), inside the plain ``max_angle`` cone: farther threads in front of a
-#: broken end are not evidence that it was attached there.
-HIT_REACH = 1.5
+#: A continuation from a weak tangent (only the target's branch gives the line) spans at
+#: most this many local segment lengths.
+WEAK_CONTINUE_REACH = 2.0
 
-#: Matching tier of T-hits: after facing ends (0) and continuations (1), the weakest
-#: evidence comes last.
-HIT_TIER = 2
+#: A T-hit (a bridge onto a thread that does not continue ahead) spans at most this many
+#: local segment lengths.
+HIT_REACH = 2.5
+
+#: Sideways offset allowed for bridges onto nodes, in local segment lengths, at a gap of
+#: ``s`` local segment lengths: ``base + slope * s`` (the measured scatter of true gaps in
+#: jittered scan-like threads: lateral noise of the nodes plus the tangent's angular error;
+#: always capped by ``max_offset``). A continuation needs both lines (the end's and the
+#: continuing branch's) within :data:`CONTINUE_OFFSET`; a T-hit, which has only the end's
+#: line as evidence, within the tighter :data:`HIT_OFFSET`.
+CONTINUE_OFFSET = (0.3, 0.25)
+HIT_OFFSET = (0.2, 0.15)
+
+#: Score penalties (in local segment lengths) of the weaker kinds of evidence: a T-hit has
+#: one line instead of two; a T-hit onto a thread *end* (whose own thread crosses the
+#: bridge at 60-120 degrees: the stub left where a junction lost its through-thread) more.
+HIT_PENALTY = 0.3
+END_HIT_PENALTY = 0.6
+END_HIT_ANGLES = (60.0, 120.0)
+
+#: No node next to the target (within two edges) may lie within this fraction of
+#: ``clearance`` of a bridge: the bridge would run along the target's own thread and should
+#: have ended at that node. Facing ends may pass a crossing thread (3-D webs cross without
+#: junctions) if no node of it lies this close, and keep only PAIR_PARALLEL_CLEARANCE x
+#: ``clearance`` from threads running alongside.
+NODE_CLEARANCE = 0.8
+PAIR_PARALLEL_CLEARANCE = 0.4
+
+#: Two sure thread ends facing each other are the strongest evidence: in the matching their
+#: bridge ranks as if this many local segment lengths shorter.
+PAIR_BONUS = 2.0
+
+#: Kinds of bridge, in order of evidence (see the module docstring).
+PAIR, CONTINUE, HIT, END_HIT = 0, 1, 2, 3
 
 
-def _cone(rules: BridgeRules, d: np.ndarray, local: np.ndarray, extra: float = 0.0) -> np.ndarray:
+def _cone(rules: BridgeRules, d: np.ndarray, local: np.ndarray, extra=0.0) -> np.ndarray:
     """(K,) cosine of the cone half-angle for gaps of length ``d``.
 
     ``max_angle`` plus ``extra`` degrees plus the jitter allowance.
@@ -237,22 +267,64 @@ def _offset(p: np.ndarray, u: np.ndarray, q: np.ndarray) -> np.ndarray:
     return np.linalg.norm(r - np.einsum("ij,ij->i", r, u)[:, None] * u, axis=1)
 
 
-def bridge_candidates(
-    web: WebGraph, ends: np.ndarray, rules: BridgeRules
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Admissible bridges: (end index (K,), target node (K,), score (K,), tier (K,)).
+def _line_tol(rules: BridgeRules, s: np.ndarray, tol: tuple[float, float]) -> np.ndarray:
+    """(K,) allowed sideways offset (local lengths) at gaps of ``s`` local lengths."""
+    return np.minimum(tol[0] + tol[1] * s, rules.max_offset)
 
-    Lower scores are better: ``d * (1 + angle_weight * (1 - cos))`` with ``cos`` the
-    alignment with the thread (averaged over both ends of an end-to-end bridge). The tier
-    ranks the kind of evidence: 0 two thread ends facing each other, 1 a node from which
-    the thread continues, 2 a thread hit steeply (a T-junction); lower tiers are matched
-    first.
+
+@dataclass
+class Candidates:
+    """Admissible bridges of :func:`bridge_candidates`, one entry per (end, target).
+
+    ``end`` indexes the thread ends, ``target`` is a node; ``kind`` is :data:`PAIR`,
+    :data:`CONTINUE`, :data:`HIT` or :data:`END_HIT`; ``score`` (lower is better) is the gap
+    in local segment lengths plus ``angle_weight`` times the sideways misfit (plus the
+    penalty of the weaker kinds); ``sure`` is False where a tangent involved is weak;
+    ``local`` is the end's local segment length (web units). All arrays are (K,).
     """
-    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))
+
+    end: np.ndarray
+    target: np.ndarray
+    kind: np.ndarray
+    score: np.ndarray
+    sure: np.ndarray
+    local: np.ndarray
+
+    @property
+    def exclusive(self) -> np.ndarray:
+        """(K,) the bridge uses up its target end (a facing pair)."""
+        return self.kind == PAIR
+
+    @property
+    def sure_pair(self) -> np.ndarray:
+        """(K,) a facing pair of two sure (not weak) tangents: the strongest evidence."""
+        return (self.kind == PAIR) & self.sure
+
+    @property
+    def rank(self) -> np.ndarray:
+        """(K,) matching order (lower first): the score, less :data:`PAIR_BONUS` for sure
+        pairs."""
+        return self.score - np.where(self.sure_pair, PAIR_BONUS, 0.0)
+
+    def take(self, mask: np.ndarray) -> Candidates:
+        """The candidates selected by ``mask`` (boolean or indices)."""
+        return Candidates(*(getattr(self, f.name)[mask] for f in fields(self)))
+
+
+def bridge_candidates(web: WebGraph, ends: np.ndarray, rules: BridgeRules) -> Candidates:
+    """Admissible bridges from the thread ends ``ends`` of ``web``, with kind and score.
+
+    Every node within reach of an end and inside its (widened) cone is tested: against
+    another end as a facing pair, against another end as a T-hit onto its stub, and against
+    other nodes as a continuation or a T-hit; cheap geometric tests run first, clearance
+    tests only on the survivors.
+    """
+    z = np.zeros(0, np.int64)
+    empty = Candidates(z, z, z, np.zeros(0), np.zeros(0, bool), np.zeros(0))
     if not len(ends):
         return empty
     g = _EndGeometry(web, ends)
-    reach = np.minimum(rules.gap_factor * g.local, rules.bridge_dist)  # end-to-end bridges
+    reach = np.minimum(rules.gap_factor * g.local, rules.bridge_dist)
     if reach.max() <= 0:
         return empty
     sdm = cKDTree(web.pos[ends]).sparse_distance_matrix(
@@ -264,19 +336,22 @@ def bridge_candidates(
     v = (web.pos[b] - web.pos[ends[ia]]) / d[:, None]
     cos_a = np.einsum("ij,ij->i", g.u[ia], v)
     ok = cos_a >= _cone(rules, d, g.local[ia], PAIR_EXTRA_ANGLE + g.extra[ia])
-    ia, b, d, v, cos_a = ia[ok], b[ok], d[ok], v[ok], cos_a[ok]
-    jb = g.index[b]
-    is_end = jb >= 0
-    keep, cos, tier = np.zeros(len(ia), bool), cos_a.copy(), np.zeros(len(ia), np.int64)
-    pe = np.flatnonzero(is_end)
-    keep[pe], cos[pe] = _pair_rules(web, g, ia[pe], jb[pe], d[pe], v[pe], cos_a[pe], rules)
-    ne = np.flatnonzero(~is_end)
-    keep[ne], tier[ne] = _node_rules(web, g, ia[ne], b[ne], d[ne], v[ne], cos_a[ne], rules)
-    ia, b, d, cos, tier = ia[keep], b[keep], d[keep], cos[keep], tier[keep]
-    ia, b, d, cos, tier = _own_fragment_rule(web, ends, ia, b, d, cos, tier, rules)
-    clear = clear_of_edges(web, ends[ia], b, rules.clearance * g.local[ia])
-    ia, b, d, cos, tier = ia[clear], b[clear], d[clear], cos[clear], tier[clear]
-    return ia, b, d * (1.0 + rules.angle_weight * (1.0 - cos)), tier
+    c = _Cand(ia[ok], b[ok], d[ok], v[ok], cos_a[ok], g)
+    kind = np.full(len(c.ia), -1, np.int64)
+    misfit = np.zeros(len(c.ia))
+    jb = g.index[c.b]
+    pe = np.flatnonzero(jb >= 0)
+    kind[pe], misfit[pe] = _end_rules(web, g, c, pe, jb[pe], rules)
+    ne = np.flatnonzero(jb < 0)
+    kind[ne], misfit[ne] = _node_rules(web, g, c, ne, rules)
+    keep = np.flatnonzero(kind >= 0)
+    keep = keep[_own_fragment_ok(web, ends[c.ia[keep]], c.b[keep], rules)]
+    keep = keep[_clear(web, g, c, keep, kind[keep], rules)]
+    s = c.d[keep] / g.local[c.ia[keep]]
+    penalty = np.select([kind[keep] == HIT, kind[keep] == END_HIT], [HIT_PENALTY, END_HIT_PENALTY], 0.0)
+    score = s + rules.angle_weight * (misfit[keep] + penalty)
+    sure = ~g.weak[c.ia[keep]] & ((jb[keep] < 0) | ~g.weak[np.maximum(jb[keep], 0)])
+    return Candidates(c.ia[keep], c.b[keep], kind[keep], score, sure, g.local[c.ia[keep]])
 
 
 class _EndGeometry:
@@ -297,131 +372,165 @@ class _EndGeometry:
         self.index[ends] = np.arange(len(ends))
 
 
-def _pair_rules(web, g: _EndGeometry, ia, jb, d, v, cos_a, rules: BridgeRules):
-    """End-to-end bridges: both ends face each other on one line. Returns (keep, cos)."""
+@dataclass
+class _Cand:
+    """Raw candidates: end index, target node, gap length, unit direction, cosine to tangent."""
+
+    ia: np.ndarray
+    b: np.ndarray
+    d: np.ndarray
+    v: np.ndarray
+    cos_a: np.ndarray
+    g: _EndGeometry
+
+    def offsets(self, web: WebGraph, sel: np.ndarray) -> np.ndarray:
+        """(k,) offset of the targets ``sel`` from their end's line, in local lengths."""
+        i = self.ia[sel]
+        return _offset(web.pos[self.g.ends[i]], self.g.u[i], web.pos[self.b[sel]]) / self.g.local[i]
+
+
+def _end_rules(web, g: _EndGeometry, c: _Cand, sel, jb, rules: BridgeRules):
+    """Bridges onto another thread end: a facing pair, or a T-hit onto its stub.
+
+    Returns (kind (k,), misfit (k,)); kind -1 = refused. A pair needs both ends' cones
+    (:data:`PAIR_EXTRA_ANGLE` wider) and the target within ``max_offset`` of either end's
+    line; its misfit is the mean of both offsets (the confirming end's only, when the
+    other tangent is weak). A T-hit onto an end needs a surely aimed end, the target's
+    thread crossing at :data:`END_HIT_ANGLES` and the hit tolerances.
+    """
+    ia, d, v = c.ia[sel], c.d[sel], c.v[sel]
+    local = g.local[ia]
+    s = d / local
     cos_b = -np.einsum("ij,ij->i", g.u[jb], v)
     both_weak = g.weak[ia] & g.weak[jb]
     extra_a = np.where(both_weak, 0.0, g.extra[ia])
     extra_b = np.where(both_weak, 0.0, g.extra[jb])
     pa, pb = web.pos[g.ends[ia]], web.pos[g.ends[jb]]
-    off_a = np.where(g.weak[ia], np.inf, _offset(pa, g.u[ia], pb))
-    off_b = np.where(g.weak[jb], np.inf, _offset(pb, g.u[jb], pa))
-    off = np.where(both_weak, np.minimum(_offset(pa, g.u[ia], pb), _offset(pb, g.u[jb], pa)),
-                   np.minimum(off_a, off_b))  # fmt: skip
-    scale = 0.5 * (g.local[ia] + g.local[jb])
-    keep = (
-        (cos_a >= _cone(rules, d, g.local[ia], PAIR_EXTRA_ANGLE + extra_a))
+    raw_a = _offset(pa, g.u[ia], pb) / local
+    raw_b = _offset(pb, g.u[jb], pa) / local
+    off_a = np.where(g.weak[ia] & ~both_weak, np.inf, raw_a)
+    off_b = np.where(g.weak[jb] & ~both_weak, np.inf, raw_b)
+    pair = (
+        (c.cos_a[sel] >= _cone(rules, d, local, PAIR_EXTRA_ANGLE + extra_a))
         & (cos_b >= _cone(rules, d, g.local[jb], PAIR_EXTRA_ANGLE + extra_b))
-        & (off <= PAIR_OFFSET * rules.max_offset * scale)
+        & (np.minimum(off_a, off_b) <= rules.max_offset)
     )
-    return keep, 0.5 * (cos_a + cos_b)
+    misfit = np.where(g.weak[ia], raw_b, np.where(g.weak[jb], raw_a, 0.5 * (raw_a + raw_b)))
+    lo, hi = np.cos(np.radians(END_HIT_ANGLES))
+    stub = ~g.weak[ia] & ~g.weak[jb] & (cos_b <= lo) & (cos_b >= hi)
+    hit = ~pair & stub & _hit_aim(rules, c.cos_a[sel], raw_a, s)
+    kind = np.where(pair, PAIR, np.where(hit, END_HIT, -1))
+    return kind, np.where(pair, misfit, raw_a)
 
 
-def _node_rules(web, g: _EndGeometry, ia, b, d, v, cos_a, rules: BridgeRules):
-    """Bridges onto other nodes: a continuation or a steep T-hit. Returns (keep, tier)."""
+def _hit_aim(rules: BridgeRules, cos_a, off_a, s) -> np.ndarray:
+    """(k,) a T-hit needs the end aimed at the target: within ``max_angle``, the hit
+    tolerance and :data:`HIT_REACH`."""
+    return (
+        (cos_a >= np.cos(np.radians(rules.max_angle)))
+        & (off_a <= _line_tol(rules, s, HIT_OFFSET))
+        & (s <= HIT_REACH)
+    )
+
+
+def _node_rules(web, g: _EndGeometry, c: _Cand, sel, rules: BridgeRules):
+    """Bridges onto nodes that are not thread ends: a continuation or a T-hit.
+
+    Returns (kind (k,), misfit (k,)). A continuation: a branch of the target continues
+    ahead within the plain cone, no branch runs back within ``back_angle`` of the bridge,
+    and both lines (the end's, unless weak, and the branch's) pass within
+    :data:`CONTINUE_OFFSET` of the other point; misfit = mean of the two offsets. A T-hit:
+    a surely aimed end (:func:`_hit_aim`) and no branch running back within ``hit_angle``;
+    misfit = the end's offset.
+    """
+    ia, b, d, v = c.ia[sel], c.b[sel], c.d[sel], c.v[sel]
     local = g.local[ia]
-    plain = _cone(rules, d, local)
-    cont, hit, ahead = _target_accepts(web, b, v, local, plain, rules)
+    s = d / local
+    weak = g.weak[ia]
+    row, w = _branch_directions(web, b, local)
+    dot = np.einsum("ij,ij->i", w, v[row])
+    k = len(sel)
+    ahead = np.full(k, -np.inf)
+    np.maximum.at(ahead, row, dot)
+    best = np.zeros((k, 3))
+    first = dot == ahead[row]
+    best[row[first]] = w[first]
     pa, pb = web.pos[g.ends[ia]], web.pos[b]
-    # on the thread's line: seen from the end (if its tangent is sure) or from the target
-    off = np.minimum(np.where(g.weak[ia], np.inf, _offset(pa, g.u[ia], pb)), _offset(pb, ahead, pa))
-    cont &= (off <= rules.max_offset * local) & (d <= CONTINUE_REACH * rules.gap_factor * local)
-    cont &= cos_a >= _cone(rules, d, local, g.extra[ia])
-    # a T-hit invents a junction unless a surely aimed end points straight at a near thread
-    hit &= ~g.weak[ia] & (d <= HIT_REACH * local) & (cos_a >= np.cos(np.radians(rules.max_angle)))
-    hit &= _offset(pa, g.u[ia], pb) <= rules.max_offset * local
-    return cont | hit, np.where(cont, 1, HIT_TIER)
+    off_a = c.offsets(web, sel)
+    off_b = _offset(pb, best, pa) / local
+    tol = _line_tol(rules, s, CONTINUE_OFFSET)
+    back = np.full(k, -np.inf)  # the branch closest to running back along the bridge
+    np.maximum.at(back, row, -dot)
+    back_c = back >= np.cos(np.radians(rules.back_angle))
+    back_h = back >= np.cos(np.radians(rules.hit_angle))
+    cont = (
+        (c.cos_a[sel] >= _cone(rules, d, local, g.extra[ia]))
+        & (ahead >= _cone(rules, d, local))
+        & ~back_c
+        & ((off_a <= tol) | weak)
+        & ((off_b <= tol) | (~weak & _on_arc(g.u[ia], v, best, s)))
+        & (s <= np.where(weak, WEAK_CONTINUE_REACH, CONTINUE_REACH * rules.gap_factor))
+    )
+    hit = (
+        ~cont
+        & ~weak
+        & _hit_aim(rules, c.cos_a[sel], off_a, s)
+        & ~back_h
+    )
+    misfit = np.where(cont, np.where(weak, off_b, 0.5 * (off_a + off_b)), off_a)
+    return np.where(cont, CONTINUE, np.where(hit, HIT, -1)), misfit
 
 
-def _own_fragment_rule(web, ends, ia, b, d, cos, tier, rules: BridgeRules):
-    """Drop targets in the end's own fragment unless more than ``loop_hops`` edges away."""
+def _on_arc(u: np.ndarray, v: np.ndarray, ahead: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """(K,) the branch ``ahead`` continues the circular arc that leaves the end along ``u``
+    and passes through the target (direction ``v``) within :data:`ARC_ANGLE`.
+
+    A thread curving steadily (an orb's spiral) misses the far line by more than the
+    offset tolerance over a long gap; a thread stepping sideways (two parallel lines, as
+    at staggered attachments) turns back and leaves the arc by twice its step angle.
+    """
+    pred = 2.0 * np.einsum("ij,ij->i", u, v)[:, None] * v - u
+    cos = np.einsum("ij,ij->i", pred, ahead)
+    widen = np.degrees(np.arctan2(2 * JITTER_ALLOWANCE, s))  # chord error, both ends
+    return cos >= np.cos(np.radians(np.minimum(ARC_ANGLE + widen, 89.0)))
+
+
+#: Largest angle (degrees) between a continuing branch and the arc predicted from the
+#: end's tangent (plus the jitter allowance of the chord) for a curved continuation.
+ARC_ANGLE = 20.0
+
+
+def _own_fragment_ok(web: WebGraph, src: np.ndarray, dst: np.ndarray, rules: BridgeRules):
+    """(K,) False for targets in the end's own fragment within ``loop_hops`` edges."""
     comp = web.component_labels
-    same = comp[ends[ia]] == comp[b]
+    same = comp[src] == comp[dst]
     ok = ~same
     if rules.loop_hops is not None:
         sel = np.flatnonzero(same)
-        ok[sel] = hops_exceed(web, ends[ia[sel]], b[sel], rules.loop_hops)
-    return ia[ok], b[ok], d[ok], cos[ok], tier[ok]
+        ok[sel] = hops_exceed(web, src[sel], dst[sel], rules.loop_hops)
+    return ok
 
 
-def clear_of_edges(web: WebGraph, a: np.ndarray, b: np.ndarray, tol: np.ndarray) -> np.ndarray:
-    """(K,) True where segment ``a-b`` keeps ``tol`` away from every edge not touching a or b."""
-    k = len(a)
-    if k == 0 or web.n_edges == 0:
-        return np.ones(k, bool)
-    e = web.edges
-    p0, p1 = web.pos[e[:, 0]], web.pos[e[:, 1]]
-    length = web.edge_lengths
-    long_cut = max(4.0 * float(np.median(length)), 1e-300)
-    short = length <= long_cut
-    qa, qb = web.pos[a], web.pos[b]
-    mid = 0.5 * (qa + qb)
-    radius = 0.5 * np.linalg.norm(qb - qa, axis=1) + 0.5 * long_cut + tol
-    idx_short = np.flatnonzero(short)
-    lists = cKDTree(0.5 * (p0 + p1)[idx_short]).query_ball_point(mid, radius)
-    cnt = np.fromiter((len(x) for x in lists), np.int64, k)
-    row = np.repeat(np.arange(k), cnt)
-    col = idx_short[np.concatenate([np.asarray(x, np.int64) for x in lists])] if cnt.sum() else (
-        np.zeros(0, np.int64)
-    )
-    idx_long = np.flatnonzero(~short)
-    if len(idx_long):
-        row = np.concatenate([row, np.repeat(np.arange(k), len(idx_long))])
-        col = np.concatenate([col, np.tile(idx_long, k)])
-    near = _near_nodes(web, a, b)  # (K, M): a, b and their neighbours
-    touch = (e[col, 0, None] == near[row]).any(axis=1) | (e[col, 1, None] == near[row]).any(axis=1)
-    row, col = row[~touch], col[~touch]
-    dist = segment_distance(qa[row], qb[row], p0[col], p1[col])
-    bad = np.zeros(k, bool)
-    bad[row[dist < tol[row]]] = True
-    return ~bad
+def _clear(web: WebGraph, g: _EndGeometry, c: _Cand, keep, kind, rules: BridgeRules):
+    """(k,) clearance of the candidates ``keep``: away from foreign edges and nodes.
 
-
-def _near_nodes(web: WebGraph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(K, M) nodes a bridge a-b may pass close to: a, b and all nodes within two edges.
-
-    Edges among these belong to the bridged thread itself (its last segments, which may be
-    very short) or meet it at the target junction. -1 pads the rows.
+    Every bridge keeps :data:`NODE_CLEARANCE` x ``clearance`` from the nodes next to its
+    target; bridges onto nodes keep ``clearance`` from every edge they do not touch;
+    facing pairs only :data:`PAIR_PARALLEL_CLEARANCE` x ``clearance`` from edges running
+    alongside, and may cross a steeper thread if none of its nodes lies within the node
+    clearance (lengths in the end's local segment lengths).
     """
-    adj = web.adjacency
-    sel = sp.csr_matrix(
-        (np.ones(2 * len(a)), (np.r_[np.arange(len(a)), np.arange(len(a))], np.r_[a, b])),
-        shape=(len(a), web.n_nodes),
-    )
-    one = sel + sel @ adj
-    two = (one + one @ adj).tocsr()
-    two.sort_indices()
-    cnt = np.diff(two.indptr)
-    out = np.full((len(a), int(cnt.max(initial=1))), -1, np.int64)
-    row = np.repeat(np.arange(len(a)), cnt)
-    out[row, np.arange(len(row)) - np.repeat(two.indptr[:-1], cnt)] = two.indices
-    return out
+    ia, b = c.ia[keep], c.b[keep]
+    src = g.ends[ia]
+    tol = rules.clearance * g.local[ia]
+    ok = node_clearance(web, src, b, tol * NODE_CLEARANCE, target_only=True)
+    par, steep = edge_clearance(web, src, b, tol)
+    pair = kind == PAIR
+    ok &= np.where(pair, par >= PAIR_PARALLEL_CLEARANCE, (par >= 1.0) & (steep >= 1.0))
+    cross = ok & pair & (steep < 1.0)
+    if cross.any():
+        idx = np.flatnonzero(cross)
+        ok[idx] = node_clearance(web, src[idx], b[idx], tol[idx] * NODE_CLEARANCE)
+    return ok
 
 
-def drop_crossing_bridges(pos: np.ndarray, src: np.ndarray, dst: np.ndarray, tol: np.ndarray,
-                          order: np.ndarray) -> np.ndarray:  # fmt: skip
-    """(K,) mask of bridges kept when bridges closer than ``tol`` to each other conflict.
-
-    Bridges sharing no node and passing within ``tol`` (the smaller of the two) of each
-    other cross or ladder; the one later in ``order`` (worse score) is dropped.
-    """
-    k = len(src)
-    keep = np.ones(k, bool)
-    if k < 2:
-        return keep
-    mid = 0.5 * (pos[src] + pos[dst])
-    half = 0.5 * np.linalg.norm(pos[dst] - pos[src], axis=1)
-    pairs = cKDTree(mid).query_pairs(float(2 * half.max() + tol.max()), output_type="ndarray")
-    if not len(pairs):
-        return keep
-    i, j = pairs[:, 0], pairs[:, 1]
-    share = (src[i] == src[j]) | (src[i] == dst[j]) | (dst[i] == src[j]) | (dst[i] == dst[j])
-    i, j = i[~share], j[~share]
-    dist = segment_distance(pos[src[i]], pos[dst[i]], pos[src[j]], pos[dst[j]])
-    close = dist < np.minimum(tol[i], tol[j])
-    rank = np.empty(k, np.int64)
-    rank[order] = np.arange(k)
-    for a, b in sorted(zip(i[close], j[close]), key=lambda p: min(rank[p[0]], rank[p[1]])):
-        if keep[a] and keep[b]:
-            keep[b if rank[b] > rank[a] else a] = False
-    return keep

@@ -10,10 +10,14 @@ vectorised steps:
 2. **bridge** gaps, only along the thread: a degree-1 thread end may gain one new edge that
    leaves within ``max_angle`` of the thread's own direction and spans at most
    ``gap_factor`` local segment lengths, to a thread end facing back along the same line,
-   to a node from which the thread continues, or onto a thread it hits steeply; rungs
-   between parallel threads and bridges passing close to other threads are refused (see
-   :mod:`araneus._bridge`). Accepted bridges come from a greedy matching in which each
-   thread end is used at most once, and are marked ``edge_attrs["bridge"] = 1``;
+   to a node from which its line continues, onto a thread it is aimed at (a T-junction),
+   or onto the stub of a junction that lost its through-thread; rungs between parallel
+   threads and bridges passing close to other threads are refused (see
+   :mod:`araneus._bridge`). Ends whose two best targets cannot be told apart stay open;
+   the rest are matched greedily, best first, each thread end the source of at most one
+   bridge (:mod:`araneus._matching`). A second round sees the first round's bridges (a
+   junction that lost two edges is mended in two steps). Bridges are marked
+   ``edge_attrs["bridge"] = 1``;
 3. optionally **simplify** degree-2 chains whose interior deviates less than
    ``simplify_tol`` from the straight segment between the chain's two ends;
 4. **filter** components: keep every component of at least ``min_component`` nodes
@@ -38,8 +42,8 @@ import scipy.sparse as sp
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from ._bridge import BridgeRules, bridge_candidates, drop_crossing_bridges, local_scale
-from ._matching import greedy_matching
+from ._bridge import BridgeRules, bridge_candidates
+from ._matching import prune_dangling, select_bridges
 from .damage import simulate_breaks
 from .errors import ConfigError, InputError
 from .features import web_summary
@@ -181,28 +185,40 @@ def repair(
         Nodes closer than this are merged (length units). Default 0.1 h (h = median edge
         length); 0 merges only coincident nodes.
     bridge_dist
-        Outer cap on the length of a bridge. Default 4 h; 0 disables bridging.
+        Outer cap on the length of a bridge. Default 6 h; 0 disables bridging.
     gap_factor
-        A bridge spans at most this many *local* segment lengths (the mean length of the
-        last three segments of the thread at the end; of both ends for end-to-end bridges).
+        A bridge spans at most this many *local* segment lengths (the median length of the
+        10 edges nearest the thread end): end-to-end bridges ``gap_factor``, bridges onto
+        a node the line continues from 2/3 of it (2 local lengths from a weak tangent),
+        T-hits 2.5 local lengths.
     max_angle
         Half-angle (degrees) of the cone around the thread's outward direction that a
-        bridge must leave in; an end-to-end bridge must also lie in the target end's cone.
+        bridge must leave in (widened for gaps shorter than a segment by the angle a jitter
+        of a quarter segment subtends; 5 degrees more for two facing ends, 30 more for a
+        weak tangent); an end-to-end bridge must also lie in the target end's cone, a T-hit
+        within ``max_angle`` itself.
     max_offset
         Largest sideways offset, in local segment lengths, of the target from the line of
         the thread (for end-to-end bridges: from either end's line); keeps bridges off
-        neighbouring parallel threads.
+        neighbouring parallel threads. Bridges onto nodes have tighter limits growing with
+        the gap (``0.3 + 0.25 s`` for both lines of a continuation, ``0.2 + 0.15 s`` for
+        the end's line of a T-hit, ``s`` the gap in local lengths), capped by this value.
     hit_angle
-        A bridge may end on a node that is not a thread end when the thread continues from
-        that node straight ahead (and no thread there runs back alongside the bridge), or
-        when every thread at the node is crossed at ``hit_angle`` degrees or more.
+        A T-hit (a bridge onto a node the thread does not continue from) is refused where a
+        thread at that node runs back towards the end within ``hit_angle`` degrees of the
+        bridge (the bridge would double it); a continuation where one does within 60.
     clearance
         A bridge must keep this many local segment lengths away from every edge it does not
-        touch, and from every other bridge (no crossings, no ladders).
+        touch, and from every other bridge (no crossings, no ladders); 0.8 of it from the
+        nodes next to its target that lie between the two (it would run along the target's
+        thread). Two facing ends keep 0.4 of it from threads running alongside and may
+        cross a steeper thread none of whose nodes lies within 0.8 of it.
     angle_weight
-        Score of a bridge = ``d * (1 + angle_weight * (1 - cos))`` with ``cos`` its
-        alignment with the thread (the mean of both ends' for end-to-end bridges); the
-        best-scoring bridges are taken first. 0 = nearest first.
+        Score of a bridge = ``s + angle_weight * (misfit + penalty)``: ``s`` the gap and
+        ``misfit`` the sideways offset of the far point from the line(s), both in local
+        lengths (the mean of both lines where there are two); ``penalty`` 0.3 for a T-hit
+        and 0.6 for a T-hit onto a thread end. The best-scoring bridges are taken first,
+        two sure facing ends with a bonus of 2. 0 = nearest first.
     simplify
         Contract degree-2 chains that are straight within ``simplify_tol`` (default 0.2 h)
         into single edges.
@@ -317,34 +333,41 @@ def _merge_step(web: WebGraph, report: RepairReport) -> WebGraph:
 
 
 def _bridge_step(web: WebGraph, report: RepairReport, cfg: RepairConfig) -> WebGraph:
-    """Add at most one bridge per degree-1 thread end, along the thread (see :func:`repair`)."""
-    ends = np.flatnonzero(web.degrees == 1)
-    report.thread_ends = int(len(ends))
-    if report.bridge_dist <= 0 or len(ends) == 0:
+    """Bridge gaps along threads (see :func:`repair`), in :data:`BRIDGE_ROUNDS` rounds.
+
+    A later round sees the web with the earlier rounds' bridges: a junction that lost two
+    edges is a thread end (a stub) in the first round and a node on a mended thread in the
+    next, where the thread that lost its attachment can hit it.
+    """
+    report.thread_ends = int(np.count_nonzero(web.degrees == 1))
+    if report.bridge_dist <= 0:
         return web
     rules = BridgeRules(
         report.bridge_dist, cfg.gap_factor, cfg.max_angle, cfg.max_offset, cfg.hit_angle,
         60.0, cfg.clearance, cfg.angle_weight, cfg.loop_hops,
     )  # fmt: skip
-    ia, b, score, tier = bridge_candidates(web, ends, rules)
-    report.bridge_candidates = int(len(ia))
-    if len(ia) == 0:
-        return web
-    end_index = np.full(web.n_nodes, -1, dtype=np.int64)
-    end_index[ends] = np.arange(len(ends))
-    rank = tier * (float(score.max()) + 1.0) + score  # facing ends first, then the rest
-    acc = np.flatnonzero(greedy_matching(ia, end_index[b], rank, len(ends)))
-    src, dst = ends[ia[acc]], b[acc]
-    local = local_scale(web, src)
-    keep = drop_crossing_bridges(
-        web.pos, src, dst, cfg.clearance * local, np.argsort(rank[acc], kind="stable")
-    )
-    src, dst = src[keep], dst[keep]
-    keep = _prune_dangling(web, src, dst, DANGLING_SIZE)
-    src, dst = src[keep], dst[keep]
+    for _ in range(BRIDGE_ROUNDS):
+        ends = np.flatnonzero(web.degrees == 1)
+        cand = bridge_candidates(web, ends, rules)
+        report.bridge_candidates += int(len(cand.end))
+        src, dst, sure_pair = select_bridges(web, ends, cand, rules.clearance)
+        keep = prune_dangling(web, src, dst, sure_pair)
+        if not keep.any():
+            break
+        web = _add_bridges(web, src[keep], dst[keep])
+        report.bridges_added += int(keep.sum())
+    return web
+
+
+#: Rounds of bridging (each sees the bridges of the earlier ones).
+BRIDGE_ROUNDS = 2
+
+
+def _add_bridges(web: WebGraph, src: np.ndarray, dst: np.ndarray) -> WebGraph:
+    """``web`` plus the edges ``src-dst``, marked as bridges; each copies the attributes of
+    the edge at its source (the thread it continues)."""
     new = np.sort(np.stack([src, dst], axis=1), axis=1)
-    # the incident edge of each degree-1 source: its attributes are copied onto the bridge
-    inc = np.zeros(web.n_nodes, dtype=np.int64)
+    inc = np.zeros(web.n_nodes, dtype=np.int64)  # an incident edge of each degree-1 source
     inc[web.edges[:, 0]] = np.arange(web.n_edges)
     inc[web.edges[:, 1]] = np.arange(web.n_edges)
     src_edge = inc[src]
@@ -355,41 +378,9 @@ def _bridge_step(web: WebGraph, report: RepairReport, cfg: RepairConfig) -> WebG
             extra = np.ones(len(src), dtype=val.dtype)
         edge_attrs[key] = np.concatenate([val, extra])
     e, kept, _ = canonicalize_edges(np.concatenate([web.edges, new]))
-    report.bridges_added = int(len(src))
     return WebGraph(
         web.pos, e, web.node_attrs, {k: v[kept] for k, v in edge_attrs.items()}, web.meta
     )
-
-
-#: Fragments of at most this many nodes (one or two segments: the size of scan debris)
-#: are bridged only as pieces of a thread between two gaps, never left dangling.
-DANGLING_SIZE = 3
-
-
-def _prune_dangling(web: WebGraph, src: np.ndarray, dst: np.ndarray, max_size: int) -> np.ndarray:
-    """(B,) mask of bridges kept: none may tie a debris-sized fragment on by one end only.
-
-    A fragment of at most ``max_size`` nodes is worth bridging to a larger piece as a
-    piece of a thread between two gaps (two bridges); one joined to a larger piece by a
-    single bridge would dangle from the web like the debris it most likely is, so that
-    bridge is dropped, repeatedly, from the outermost such piece in.
-    """
-    keep = np.ones(len(src), bool)
-    if not len(src):
-        return keep
-    lab = web.component_labels
-    small = web.component_sizes() <= max_size
-    fa, fb = lab[src], lab[dst]
-    while True:
-        live = np.flatnonzero(keep)
-        count = np.bincount(np.r_[fa[live], fb[live]], minlength=len(small))
-        la, lb = fa[live], fb[live]
-        hang_a = small[la] & (count[la] == 1) & ~small[lb]
-        hang_b = small[lb] & (count[lb] == 1) & ~small[la]
-        bad = live[hang_a | hang_b]
-        if not len(bad):
-            return keep
-        keep[bad] = False
 
 
 def _chain_deviation(
