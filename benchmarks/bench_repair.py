@@ -9,8 +9,9 @@ The timed skeleton imitates a real laser-scan web skeleton: a scan-like tent web
 thousands of places, with drop-outs, short debris pieces and noise points, written as a
 plain ``{"nodes", "edges"}`` JSON that lists ~1.2k edges twice (reverse direction), as scan
 tools do. The quality table scores :func:`araneus.clean.repair` with
-:func:`araneus.damage.score_repair` on scan-like webs under moderate damage (2% of segments
-broken, 0.5% drop-outs of 2-3 segments, 0.5% debris and noise) and heavy damage (3%, 1%).
+:func:`araneus.damage.score_repair` on the scan-like default tent, orb and tangle (and a
+small tent) under moderate damage (2% of segments broken, 0.5% drop-outs of 2-3 segments,
+0.5% debris and noise) and heavy damage (3%, 1%), mean of ``--seeds`` damage seeds.
 
 Usage: ``python benchmarks/bench_repair.py [--repeats 5] [--seeds 3]``
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from _timing import median_time
 
-from araneus.builders import OrbConfig, TentConfig, build
+from araneus.builders import OrbConfig, TangleConfig, TentConfig, build
 from araneus.clean import repair, simulate_breaks
 from araneus.damage import score_repair
 from araneus.io import read_web
@@ -87,6 +88,7 @@ def quality(seeds: int) -> None:
         "scan-like tent (default, 91k nodes)": build("tent", TentConfig(resolution="auto"), 0),
         "scan-like tent (small, 11k nodes)": build("tent", SMALL_SCAN_TENT, 0),
         "scan-like orb (default)": build("orb", OrbConfig(resolution="auto"), 0),
+        "scan-like tangle (default)": build("tangle", TangleConfig(resolution="auto"), 0),
     }
     keys = ["gaps", "gaps_closed", "false_bridges", "false_near", "nodes_kept", "within_angle"]
     print(f"\n{'web':<36} {'damage':<9} " + " ".join(f"{k:>13}" for k in keys))

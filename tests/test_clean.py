@@ -72,14 +72,23 @@ def test_bridges_only_to_other_fragments_without_loop_hops(web):
 
 
 def test_one_bridge_per_thread_end(web):
+    # Each thread end is the source of at most one bridge. It receives more only as the stub
+    # of a junction that lost several edges (the threads that lost their attachment hit
+    # it), and then never more than the edges it lost; every bridge here is a true one.
+    # (Until issue 19 an end took part in at most one bridge, which left such junctions
+    # open: use[ends].max() == 1.)
     broken = simulate_breaks(web, 80, jitter=0.03, seed=11)
     ends = np.flatnonzero(broken.degrees == 1)
     fixed, rep = repair(broken, keep="all", min_component=1)
     br = fixed.edges[fixed.edge_attrs["bridge"] == 1]
     use = np.bincount(br.ravel(), minlength=fixed.n_nodes)
-    # every former thread end takes part in at most one bridge (as source or target)
-    assert use[ends].max() == 1
+    lost = web.degrees[broken.node_attrs["source_node"][ends]] - 1  # edges each end lost
+    assert np.all(use[ends] <= np.maximum(lost, 1))
+    assert np.all(use[ends][lost == 1] <= 1)  # an end of a plain thread: one bridge at most
+    assert np.count_nonzero(use[ends] > 1) >= 1  # this damage leaves such a stub
     assert rep.bridges_added <= len(ends)
+    score = score_repair(broken, fixed)
+    assert score["false_bridges"] == 0.0 and score["gaps_closed"] == 1.0
 
 
 def test_straight_continuation_preferred_over_nearer_side_node():
@@ -447,19 +456,136 @@ def test_repair_targets_on_a_scan_like_orb():
     assert s["within_angle"] >= 0.90, s
 
 
-def test_repair_on_a_scan_like_tent():
+def test_repair_targets_on_a_scan_like_tent():
     from araneus.builders import TentConfig, build
 
     cfg = TentConfig(sheet_radius=50.0, barrier_above=150, barrier_below=100, rim_threads=30,
                      lines_above=30, lines_below=12, resolution="auto")  # fmt: skip
     s = _mean_scores(build("tent", cfg, seed=0))
     assert s["gaps"] > 500
-    # issue-19 targets met on the tent
+    # issue-19 targets (measured 91.2 % closed, 1.3 % false, 0.9 % of them near misses)
+    assert s["gaps_closed"] >= 0.90 and s["false_bridges"] <= 0.02, s
     assert s["nodes_kept"] >= 0.95 and s["within_angle"] >= 0.90, s
-    assert s["false_bridges"] - s["false_near"] <= 0.02, s  # away from the true partner
-    # measured below the targets (>= 0.90 closed, <= 2% false; see docs/repair_and_analysis.md):
-    # most misses are near misses at staggered junction pairs of the sheet
-    assert s["gaps_closed"] >= 0.88 and s["false_bridges"] <= 0.03, s
+    assert s["false_bridges"] - s["false_near"] <= 0.01, s  # away from the true partner
+
+
+def test_repair_on_a_scan_like_tangle():
+    from araneus.builders import TangleConfig, build
+
+    s = _mean_scores(build("tangle", TangleConfig(resolution="auto"), seed=0))
+    assert s["gaps"] > 60
+    assert s["nodes_kept"] >= 0.95 and s["within_angle"] >= 0.90, s
+    # measured 74 % closed, 5.1 % false: short of the issue-19 targets (>= 90 %, <= 2 %).
+    # A fifth of the tangle's true gaps pass within a quarter segment of another thread,
+    # which the no-crossing rule cannot tell from a wrong bridge (docs/repair_and_analysis.md)
+    assert s["gaps_closed"] >= 0.72 and s["false_bridges"] <= 0.06, s
+
+
+class _Sketch:
+    """A small hand-made web: nodes and polyline threads."""
+
+    def __init__(self):
+        self.pos, self.edges = [], []
+
+    def node(self, p):
+        self.pos.append([float(x) for x in p])
+        return len(self.pos) - 1
+
+    def thread(self, points, start=None):
+        ids = ([start] if start is not None else []) + [self.node(p) for p in points]
+        self.edges += list(zip(ids[:-1], ids[1:]))
+        return ids
+
+    def bridges(self, **kw):
+        w = WebGraph(np.array(self.pos), np.array(self.edges))
+        fixed, _ = repair(w, min_component=1, merge_tol=0, **kw)
+        return {tuple(sorted(e)) for e in fixed.edges[fixed.edge_attrs["bridge"] == 1].tolist()}
+
+
+def test_junction_that_lost_its_through_thread_gets_both_sides_back():
+    # the through-thread along x lost both edges at junction J; J keeps its stem along y
+    # and is a thread end crossed at 90 degrees: both sides hit it
+    k = _Sketch()
+    left = k.thread([[-5 + i, 0, 0] for i in range(5)])
+    j = k.node([0, 0, 0])
+    k.thread([[0, 1 + i, 0] for i in range(4)], start=j)
+    right = k.thread([[1 + i, 0, 0] for i in range(5)])
+    assert k.bridges() == {(left[-1], j), (j, right[0])}
+
+
+def test_junction_that_lost_two_edges_is_mended_in_two_rounds():
+    # J lost the edge to the left thread and its stem: the left end faces J (round 1), the
+    # stem hits the mended thread at J (round 2)
+    k = _Sketch()
+    left = k.thread([[-5 + i, 0, 0] for i in range(5)])
+    j = k.node([0, 0, 0])
+    k.thread([[1 + i, 0, 0] for i in range(5)], start=j)
+    stem = k.thread([[0, 1 + i, 0] for i in range(5)])
+    assert k.bridges() == {(left[-1], j), (j, stem[0])}
+
+
+def test_end_aimed_between_two_close_nodes_stays_open():
+    # a thread end aimed at a crossing thread whose nodes lie 0.4 apart: aimed at one node
+    # it is bridged there; aimed exactly between two it is left open (either would be a
+    # guess, and a false bridge costs more than an open gap)
+    for aim, want in ((0.2, 1), (0.0, 0)):
+        k = _Sketch()
+        end = k.thread([[-2.4 + 0.4 * i, aim, 0] for i in range(6)])[-1]
+        cross = k.thread([[0.0, -2.2 + 0.4 * i, 0] for i in range(12)])
+        got = k.bridges()
+        assert len(got) == want
+        if want:
+            assert got == {(end, cross[6])}  # the node at y = 0.2
+
+
+def test_facing_ends_may_cross_a_thread_that_passes_them():
+    # a thread passes the gap 0.1 above it (3-D webs cross without junctions) with no node
+    # near the line: the two facing ends are joined across it; with a node of that thread
+    # on the line (a junction that lost both sides) both ends are joined to the node
+    for z, node_on_line in ((0.1, False), (0.0, True)):
+        k = _Sketch()
+        left = k.thread([[-5 + i, 0, 0] for i in range(5)])
+        right = k.thread([[1 + i, 0, 0] for i in range(5)])
+        ys = [-3 + i for i in range(7)] if node_on_line else [-3.5 + i for i in range(8)]
+        cross = k.thread([[0.0, y, z] for y in ys])
+        want = {(left[-1], right[0])}
+        if node_on_line:
+            mid = cross[3]
+            want = {(min(left[-1], mid), max(left[-1], mid)), (min(mid, right[0]), max(mid, right[0]))}
+        assert k.bridges() == want
+
+
+def test_short_piece_in_line_is_kept_debris_across_is_not():
+    # a one-segment piece of thread lying in line ahead of a thread end (a facing pair) is
+    # joined; a piece lying across the line (debris the end points at) is not
+    k = _Sketch()
+    end = k.thread([[-6 + i, 0, 0] for i in range(6)])[-1]
+    piece = k.thread([[0.1, 0.05, 0], [1.1, 0.05, 0]])
+    assert k.bridges() == {(end, piece[0])}
+    k = _Sketch()
+    k.thread([[-6 + i, 0, 0] for i in range(6)])
+    k.thread([[0.1, -0.5, 0], [0.1, 0.5, 0]])
+    assert k.bridges() == set()
+
+
+def test_score_counts_false_bridges_and_near_misses():
+    # mend every gap of a damaged web, then move one bridge one segment beyond its partner
+    web = parallel_threads(n_threads=4, length=20.0)
+    broken = simulate_breaks(web, 6, seed=1)
+    gaps = np.asarray(broken.meta["gaps"])
+    src = broken.node_attrs["source_node"]
+    where = {int(v): i for i, v in enumerate(src)}
+    a, b = gaps[0]
+    beyond = [int(x) for x in web.adjacency[src[b]].indices if x != src[a] and int(x) in where]
+    wrong = gaps.copy()
+    wrong[0, 1] = where[beyond[0]]  # false, but one intact segment beside the true partner
+    e = np.concatenate([broken.edges, wrong])
+    mark = np.r_[np.zeros(broken.n_edges, np.int8), np.ones(len(wrong), np.int8)]
+    s = score_repair(broken, WebGraph(broken.pos, e, broken.node_attrs, {"bridge": mark}))
+    n = len(gaps)
+    assert s["bridges"] == n and n >= 5
+    assert np.isclose(s["false_bridges"], 1 / n) and np.isclose(s["false_near"], 1 / n)
+    assert np.isclose(s["gaps_closed"], (n - 1) / n)
 
 
 def test_damage_records_gaps_and_source_nodes():
