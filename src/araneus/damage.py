@@ -221,8 +221,10 @@ def score_repair(damaged: WebGraph, repaired: WebGraph, angle: float = 30.0) -> 
         by a bridge; ``bridges``: bridges in the repaired web; ``false_bridges``: fraction
         of bridges that join two nodes not separated by one removed stretch of the intact
         web (debris and noise included); ``within_angle``: fraction of bridges within
-        ``angle`` degrees of the thread they continue (the source end's last segment in
-        ``damaged``); ``median_angle``; ``nodes_kept``: fraction of the intact web's
+        ``angle`` degrees of the thread they continue (its direction at the end in
+        ``damaged``, measured like the repair's tangent,
+        :func:`araneus._bridge.thread_tangents`; the smaller angle where both ends of a
+        bridge were thread ends); ``median_angle``; ``nodes_kept``: fraction of the intact web's
         surviving, connected nodes present in ``repaired``; ``false_near``: fraction of
         bridges that are false but land one intact-web segment beside a true partner
         (part of ``false_bridges``: a near miss, e.g. on the wrong one of two junctions a
