@@ -43,3 +43,25 @@ def test_plot_web_rejects_bad_linewidth(tmp_path, lw):
     with pytest.raises(InputError, match="linewidth"):
         plot_web(thread_lattice(2), tmp_path / "x.png", linewidth=lw)
     assert not (tmp_path / "x.png").exists()
+
+
+def test_plot_web_legend_names_every_thread_type(tmp_path):
+    """The PNG/SVG legend names thread types from THREAD_TYPES, code 0 as an untyped thread
+    (never "unknown"), codes outside the table by number; the default title formats counts."""
+    import matplotlib
+
+    from araneus.plot import UNTYPED_THREAD, thread_color
+    from araneus.web import thread_code
+
+    web = thread_lattice(20, sub=2)
+    codes = np.full(web.n_edges, thread_code("radial"), np.int8)
+    codes[::3] = 0
+    codes[1] = 42
+    web = web.replace(edge_attrs={"thread": codes})
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # keep text as text in the SVG
+        plot_web(web, tmp_path / "w.svg")
+    svg = (tmp_path / "w.svg").read_text()
+    assert UNTYPED_THREAD in svg and "radial" in svg and "thread code 42" in svg
+    assert "unknown" not in svg
+    assert f"{web.n_nodes:,} nodes" in svg and web.n_nodes >= 1000
+    assert thread_color(42) == thread_color(0) == "#444444"

@@ -9,6 +9,7 @@ import numpy as np
 
 from ._util import atomic_output
 from .errors import InputError
+from .formatting import count_noun
 from .web import THREAD_TYPES, WebGraph
 
 _THREAD_COLORS = {
@@ -24,6 +25,37 @@ _THREAD_COLORS = {
     "gumfoot": "#e377c2",
     "stitch": "#bcbd22",
 }
+
+#: Legend name of thread code 0 (``THREAD_TYPES[0]``): a thread whose type was not recorded.
+UNTYPED_THREAD = "untyped thread"
+#: The same for an assembled structure (``meta["source"] == "araneus.assemble"``): threads
+#: of its pieces, e.g. generated ones (the generative models make no thread types).
+UNTYPED_PIECE_THREAD = "piece thread (untyped)"
+
+
+def thread_labels(web: WebGraph) -> dict[int, str]:
+    """Legend names of the thread codes present in ``web``, in code order.
+
+    Names come from :data:`~araneus.web.THREAD_TYPES`; code 0 (no type recorded) is named
+    :data:`UNTYPED_THREAD` (:data:`UNTYPED_PIECE_THREAD` in an assembled structure) rather
+    than "unknown", and a code outside the table ``"thread code N"``. Empty when the web has
+    no ``edge_attrs["thread"]``.
+    """
+    if "thread" not in web.edge_attrs or web.n_edges == 0:
+        return {}
+    assembled = isinstance(web.meta, dict) and web.meta.get("source") == "araneus.assemble"
+    untyped = UNTYPED_PIECE_THREAD if assembled else UNTYPED_THREAD
+    out = {}
+    for c in np.unique(np.asarray(web.edge_attrs["thread"]).astype(int)).tolist():
+        in_table = 0 < c < len(THREAD_TYPES)
+        out[c] = THREAD_TYPES[c] if in_table else untyped if c == 0 else f"thread code {c}"
+    return out
+
+
+def thread_color(code: int) -> str:
+    """Colour of a thread code in every figure (grey for untyped or unknown codes)."""
+    in_table = 0 <= code < len(THREAD_TYPES)
+    return _THREAD_COLORS.get(THREAD_TYPES[code], "#444444") if in_table else "#444444"
 
 
 def _pyplot():
@@ -119,8 +151,9 @@ def draw_web(
     elif "thread" in web.edge_attrs:
         codes = web.edge_attrs["thread"]
         codes = codes if sel is None else codes[sel]
-        palette = np.array([_THREAD_COLORS.get(t, "#444444") for t in THREAD_TYPES])
-        colors = palette[np.clip(codes.astype(int), 0, len(THREAD_TYPES) - 1)]
+        colors = np.array([thread_color(c) for c in range(len(THREAD_TYPES) + 1)])
+        c = codes.astype(int)
+        colors = colors[np.where((c >= 0) & (c < len(THREAD_TYPES)), c, len(THREAD_TYPES))]
     else:
         colors = "#333333"
     if len(segs):
@@ -198,16 +231,13 @@ def plot_web(
         if values is None and "thread" in web.edge_attrs and web.n_edges:
             from matplotlib.lines import Line2D
 
-            used = np.unique(web.edge_attrs["thread"].astype(int))
             handles = [
-                Line2D(
-                    [], [], color=_THREAD_COLORS.get(THREAD_TYPES[c], "#444"), label=THREAD_TYPES[c]
-                )
-                for c in used
-                if 0 <= c < len(THREAD_TYPES)
+                Line2D([], [], color=thread_color(c), label=name)
+                for c, name in thread_labels(web).items()
             ]
             ax.legend(handles=handles, loc="upper left", fontsize=8, frameon=False)
-        ax.set_title(title or f"{web.n_nodes} nodes, {web.n_edges} edges", fontsize=10)
+        default = f"{count_noun(web.n_nodes, 'node')}, {count_noun(web.n_edges, 'edge')}"
+        ax.set_title(title or default, fontsize=10)
         with atomic_output(path) as tmp:
             fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=suffix)
     finally:
