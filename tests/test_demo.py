@@ -162,6 +162,30 @@ def test_report_in_browser(demo_run):
     assert health["plots_expected"] >= 9
     assert health["plots_rendered"] == health["plots_expected"]
     assert shot.is_file() and shot.stat().st_size > 10_000
+    # tables fit the page: nothing sticks out of its column (wide ones wrap or scroll)
+    assert health["page_overflow"] == 0 and health["overflowing"] == 0
+
+
+def test_report_shows_every_warning_formatted_for_people(demo_run):
+    """Every printability warning of the meshes and every decoder repair is on the page,
+    beside its figure and in the list on top; no raw Python values, exponents or
+    "unknown" legends."""
+    import re
+
+    from _page_text import RAW_VALUES, visible_text
+
+    page = (demo_run / "report.html").read_text(encoding="utf-8")
+    text = visible_text(page)
+    assert not RAW_VALUES.search(text), RAW_VALUES.search(text)
+    assert '"name":"unknown"' not in page
+    summary = json.loads((demo_run / "summary.json").read_text())
+    expected = [f"STL: {w}" for s in summary["structures"].values() for w in s["mesh"]["warnings"]]
+    expected += [f"{m['model']}, {m['sampling']}: the decoder repaired"
+                 for m in summary["models"] if m["decoder repair rate"]]  # fmt: skip
+    for w in expected:
+        assert text.count(w) >= 2, w  # beside its figure and in the list on top
+    n = int(re.search(r'data-warnings="(\d+)"', page).group(1))
+    assert n >= len(expected) and (n == 0) == ("No warnings" in text)
 
 
 def test_same_seed_same_stages(weights, tmp_path):

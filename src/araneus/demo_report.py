@@ -27,11 +27,23 @@ from typing import Any
 import numpy as np
 
 from ._util import write_text_atomic
+from .demo_figures import (
+    FEATURE_LABELS,
+    feature_histograms_png,
+    histogram_figure,
+    requested_achieved_png,
+    scatter_figure,
+)
+from .demo_warnings import (
+    MATERIAL_LABEL,
+    model_warnings,
+    structure_warnings,
+    tension_test_warnings,
+)
 from .features import FEATURE_NAMES, conditioning_features
+from .formatting import count_noun, fmt, fmt_all, with_unit
 from .metrics.structure import STRUCTURE_KEYS
 from .web import WebGraph, concat_webs
-
-MATERIAL_LABEL = {"silk": "spider silk (dragline/viscid)", "pla": "printed PLA"}
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -85,141 +97,6 @@ def _generation_csv(runs: dict, path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- figures
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save_png(fig, path: Path) -> None:
-    from ._util import atomic_output
-
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-
-
-def feature_histograms_png(dataset, runs: dict, path: Path) -> None:
-    """Per-feature histograms: dataset (all splits) vs each model's generated webs."""
-    plt = _pyplot()
-    cols = [list(dataset.feature_names).index(f) for f in FEATURE_NAMES]
-    data = dataset.features[:, cols]
-    fig, axes = plt.subplots(2, 4, figsize=(13, 6))
-    try:
-        for j, (ax, name) in enumerate(zip(axes.ravel(), FEATURE_NAMES)):
-            allv = np.concatenate([data[:, j]] + [r.achieved[:, j] for r in runs.values()])
-            bins = np.histogram_bin_edges(allv[np.isfinite(allv)], bins=20)
-            ax.hist(data[:, j], bins=bins, density=True, alpha=0.5, label="dataset", color="0.5")
-            for r in runs.values():
-                ax.hist(r.achieved[:, j], bins=bins, density=True, histtype="step", lw=1.5,
-                        label=r.name)  # fmt: skip
-            ax.set_title(name, fontsize=9)
-        axes.ravel()[-1].axis("off")
-        axes.ravel()[0].legend(fontsize=7, frameon=False)
-        fig.tight_layout()
-        _save_png(fig, path)
-    finally:
-        plt.close(fig)
-
-
-def requested_achieved_png(runs: dict, path: Path) -> None:
-    """Scatter of requested vs achieved features, one panel per feature."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(2, 4, figsize=(13, 6))
-    try:
-        for j, (ax, name) in enumerate(zip(axes.ravel(), FEATURE_NAMES)):
-            lo, hi = np.inf, -np.inf
-            for r in runs.values():
-                ax.plot(r.requested[:, j], r.achieved[:, j], "o", ms=4, alpha=0.7, label=r.name)
-                both = np.concatenate([r.requested[:, j], r.achieved[:, j]])
-                lo, hi = min(lo, np.nanmin(both)), max(hi, np.nanmax(both))
-            ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-            ax.set_title(name, fontsize=9)
-            ax.set_xlabel("requested", fontsize=8)
-            ax.set_ylabel("achieved", fontsize=8)
-        axes.ravel()[-1].axis("off")
-        axes.ravel()[0].legend(fontsize=7, frameon=False)
-        fig.tight_layout()
-        _save_png(fig, path)
-    finally:
-        plt.close(fig)
-
-
-def scatter_figure(runs: dict):
-    """Plotly: requested vs achieved per feature (one panel each), coloured by model."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    fig = make_subplots(rows=2, cols=4, subplot_titles=FEATURE_NAMES)
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]
-    for j in range(len(FEATURE_NAMES)):
-        row, col = j // 4 + 1, j % 4 + 1
-        lo, hi = np.inf, -np.inf
-        for m, r in enumerate(runs.values()):
-            fig.add_trace(
-                go.Scatter(
-                    x=r.requested[:, j],
-                    y=r.achieved[:, j],
-                    mode="markers",
-                    name=r.name,
-                    legendgroup=r.name,
-                    showlegend=j == 0,
-                    marker={"color": palette[m % len(palette)], "size": 6, "opacity": 0.75},
-                ),
-                row=row,
-                col=col,
-            )
-            both = np.concatenate([r.requested[:, j], r.achieved[:, j]])
-            lo, hi = min(lo, float(np.nanmin(both))), max(hi, float(np.nanmax(both)))
-        fig.add_trace(
-            go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", showlegend=False,
-                       line={"color": "black", "dash": "dash", "width": 1}),
-            row=row, col=col,
-        )  # fmt: skip
-    fig.update_layout(
-        title={"text": "Requested vs achieved features (dashed: y = x)"},
-        height=580,
-        margin={"t": 80, "l": 40, "r": 10, "b": 30},
-    )
-    return fig
-
-
-def histogram_figure(dataset, runs: dict):
-    """Plotly: feature histograms (density, step lines on shared bins) of the dataset and
-    of each model's generated webs.
-
-    Step lines rather than bars: every group stays visible where they overlap, and the
-    page's render check (which looks for plotly's scatter layer) covers the figure.
-    """
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    cols = [list(dataset.feature_names).index(f) for f in FEATURE_NAMES]
-    data = dataset.features[:, cols]
-    fig = make_subplots(rows=2, cols=4, subplot_titles=FEATURE_NAMES)
-    groups = [("dataset", data)] + [(r.name, r.achieved) for r in runs.values()]
-    colors = ["#888888", "#1f77b4", "#ff7f0e", "#2ca02c"]
-    for j in range(len(FEATURE_NAMES)):
-        allv = np.concatenate([arr[:, j] for _, arr in groups])
-        bins = np.histogram_bin_edges(allv[np.isfinite(allv)], bins=20)
-        for g, (label, arr) in enumerate(groups):
-            dens, _ = np.histogram(arr[:, j], bins=bins, density=True)
-            fig.add_trace(
-                go.Scatter(x=bins, y=np.append(dens, dens[-1]), mode="lines", name=label,
-                           legendgroup=label, showlegend=j == 0, line_shape="hv",
-                           line={"color": colors[g % 4], "width": 3 if g == 0 else 1.5}),
-                row=j // 4 + 1, col=j % 4 + 1,
-            )  # fmt: skip
-    fig.update_layout(
-        title={"text": "Feature histograms (density): dataset vs generated"},
-        height=580,
-        margin={"t": 80, "l": 40, "r": 10, "b": 30},
-    )
-    return fig
-
-
 def curves_figure(structures: dict):
     """Plotly: force-displacement curves, one panel per material."""
     import plotly.graph_objects as go
@@ -319,81 +196,100 @@ def model_rows(result) -> list[dict[str, Any]]:
 
 
 def _pct(x) -> str:
-    return "-" if x is None else f"{100 * x:.0f}%"
+    """A fraction as a percentage (:func:`araneus.formatting.fmt`, kind ``"percent"``)."""
+    return fmt(x, "percent")
 
 
-def _x(x) -> str:
-    return "no ratio (baseline ~0)" if x is None else f"{x:.2f}x"
+def _column(row: dict[str, Any]) -> str:
+    return f"{row['model']}, {row['sampling']}" + (" *" if row["constraint"] else "")
 
 
 def metrics_table(result) -> list[dict[str, str]]:
-    """The report's model table: :func:`model_rows` formatted for people, fewer columns."""
-    out = []
-    for row in model_rows(result):
-        r2 = [row[f"R^2 orientation share {a}"] for a in "xyz"]
-        rel = row["median rel. error mean edge length"]
-        out.append({
-            "model": row["model"],
-            "sampling": row["sampling"] + (" *" if row["constraint"] else ""),
-            "valid": _pct(row["valid"]),
-            "unique / novel (topology)": f"{_pct(row['unique topology'])} / "
-                                         f"{_pct(row['novel topology'])}",
-            "unique / novel (geometry)": f"{_pct(row['unique geometry'])} / "
-                                         f"{_pct(row['novel geometry'])}",
-            "repairs": _pct(row["decoder repair rate"]),
-            "pooled R^2": "undefined" if row["pooled R^2"] is None else f"{row['pooled R^2']:.2f}",
-            "length error (median)": "-" if rel is None else f"{100 * rel:.1f}%",
-            "orientation share R^2 x / y / z": " / ".join(
-                "undef." if v is None else f"{v:.2f}" for v in r2
-            ),
-            "orientation share error x / y / z (median)": " / ".join(
-                _pct(row[f"median rel. error orientation share {a}"]) for a in "xyz"
-            ),
-            "MMD ratio: rel. length / degree / orbit": " / ".join(
-                _x(row[f"MMD {k} ratio"]) for k in ("rel_edge_length", "degree", "orbit")
-            ),
-            "triangles per web (data)": f"{row['triangles_per_web']:.2f} "
-                                        f"({row['triangles_per_web (data)']:.2f})",
-            "leaf share (data)": f"{_pct(row['leaf_share'])} ({_pct(row['leaf_share (data)'])})",
-            "ms per web": f"{row['ms per web']:.0f}",
-        })  # fmt: skip
-    return out
+    """The report's model table, formatted for people: one row per figure, one column per
+    model and way of sampling (the model-alone columns first), so that it fits the page."""
+    runs = model_rows(result)
+
+    def line(label: str, cell) -> dict[str, str]:
+        return {"figure": label, **{_column(r): cell(r) for r in runs}}
+
+    def pair(a: str, b: str):
+        return lambda r: fmt_all([r[a], r[b]], "percent")
+
+    def axes(key: str, kind: str | None = None, missing: str = "undefined"):
+        return lambda r: fmt_all([r[key.format(a)] for a in "xyz"], kind, missing=missing)
+
+    mmd = ("rel_edge_length", "degree", "orbit")
+    return [
+        line("parameters", lambda r: fmt(r["parameters"])),
+        line("webs", lambda r: fmt(r["webs"])),
+        line("valid", lambda r: _pct(r["valid"])),
+        line("unique / novel (topology)", pair("unique topology", "novel topology")),
+        line("unique / novel (geometry)", pair("unique geometry", "novel geometry")),
+        line("decoder repairs", lambda r: _pct(r["decoder repair rate"])),
+        line("pooled R²", lambda r: fmt(r["pooled R^2"], missing="undefined")),
+        line("mean edge length error (median)",
+             lambda r: _pct(r["median rel. error mean edge length"])),
+        line("orientation share R², x / y / z", axes("R^2 orientation share {}")),
+        line("orientation share error, x / y / z (median)",
+             axes("median rel. error orientation share {}", "percent")),
+        line("MMD ratio: rel. length / degree / orbit",
+             lambda r: fmt_all([r[f"MMD {k} ratio"] for k in mmd], "ratio", missing="no ratio")),
+        line("triangles per web (data)",
+             lambda r: f"{fmt(r['triangles_per_web'])} ({fmt(r['triangles_per_web (data)'])})"),
+        line("leaf share (data)",
+             lambda r: f"{_pct(r['leaf_share'])} ({_pct(r['leaf_share (data)'])})"),
+        line(with_unit("time per web", "ms"), lambda r: fmt(r["ms per web"])),
+    ]  # fmt: skip
 
 
 def achieved_rows(result) -> list[dict[str, Any]]:
-    """Requested vs mean achieved features per condition and model."""
+    """Requested vs mean achieved features per condition and model (constrained sampling,
+    the models' default; headers with units)."""
     rows = []
-    short = {f: f.replace("mean_", "").replace("num_", "n_") for f in FEATURE_NAMES}
     for c, cond in enumerate(result.conditions):
-        rows.append({"condition": c, "source": "requested",
-                     **{short[f]: cond[f] for f in FEATURE_NAMES}})  # fmt: skip
+        rows.append({"condition": c, "from": "requested",
+                     **{FEATURE_LABELS[f]: cond[f] for f in FEATURE_NAMES}})  # fmt: skip
         for name, r in result.runs.items():
             sel = r.condition_index == c
             mean = r.achieved[sel].mean(axis=0)
-            rows.append({"condition": c, "source": name,
-                         **{short[f]: float(v) for f, v in zip(FEATURE_NAMES, mean)}})  # fmt: skip
+            rows.append({"condition": c, "from": f"{name} (mean of {int(sel.sum())})",
+                         **{FEATURE_LABELS[f]: float(v) for f, v in zip(FEATURE_NAMES, mean)}})  # fmt: skip
     return rows
 
 
 def structure_rows(result) -> list[dict[str, Any]]:
-    """Assembly, mesh and test figures per structure and material."""
+    """Assembly and mesh figures per structure (units in the headers)."""
     rows = []
     for st in result.structures.values():
-        a = st.assembly
+        a, m = st.assembly, st.mesh_summary
+        rows.append({
+            "structure": st.name,
+            "pieces": a["pieces"],
+            "nodes": st.web.n_nodes,
+            "edges": st.web.n_edges,
+            "stitches": a.get("stitches"),
+            "bridges": a.get("bridges"),
+            "STL watertight": m.get("watertight"),
+            "triangles": m.get("triangles"),
+            with_unit("volume", "mm³"): m.get("volume_mm3"),
+            with_unit("size", "mm"): fmt_all(m.get("bbox_mm") or [], sep=" × "),
+        })  # fmt: skip
+    return rows
+
+
+def tension_test_rows(result) -> list[dict[str, Any]]:
+    """Virtual test figures per structure and material (units in the headers)."""
+    rows = []
+    for st in result.structures.values():
         for mat, t in st.tests.items():
             rows.append({
                 "structure": st.name,
-                "pieces": a["pieces"],
-                "nodes": st.web.n_nodes,
-                "edges": st.web.n_edges,
-                "STL watertight": st.mesh_summary.get("watertight"),
-                "triangles": st.mesh_summary.get("triangles"),
-                "test": t.test,
                 "material": mat,
-                "stiffness N/mm": t.stiffness,
-                "peak force N": t.peak_force,
-                "energy mJ": t.energy_to_failure,
-                "energy per mass J/kg": t.specific_energy,
+                "test": t.test,
+                with_unit("stiffness", "N/mm"): t.stiffness,
+                with_unit("peak force", "N"): t.peak_force,
+                with_unit("energy", "mJ"): t.energy_to_failure,
+                with_unit("energy per mass", "J/kg"): t.specific_energy,
                 "broken members": int(t.broken.sum()),
             })  # fmt: skip
     return rows
@@ -438,7 +334,7 @@ def _write_figures(result, out: Path) -> dict[str, Path]:
     fig_dir.mkdir(parents=True, exist_ok=True)
     files = {"source_png": fig_dir / "source_web.png"}
     src = result.source
-    plot_web(src, files["source_png"], title=f"source tent web: {src.n_nodes} nodes")
+    plot_web(src, files["source_png"], title=f"source tent web: {count_noun(src.n_nodes, 'node')}")
     for k, p in write_analysis_figures(src, fig_dir / "source", title="source").items():
         files[f"source_{k}"] = p
     for name, run in result.runs.items():
@@ -446,7 +342,8 @@ def _write_figures(result, out: Path) -> dict[str, Path]:
         plot_web(sample_grid(run.webs[:8]), files[f"samples_{name}"], title=f"{name}: samples")
     for st in result.structures.values():
         files[f"{st.name}_png"] = fig_dir / f"{st.name}.png"
-        plot_web(st.web, files[f"{st.name}_png"], title=f"{st.name}: {st.web.n_nodes} nodes")
+        title = f"{st.name}: {count_noun(st.web.n_nodes, 'node')}"
+        plot_web(st.web, files[f"{st.name}_png"], title=title)
     files["feature_histograms"] = fig_dir / "feature_histograms.png"
     feature_histograms_png(result.dataset, result.runs, files["feature_histograms"])
     files["requested_vs_achieved"] = fig_dir / "requested_vs_achieved.png"
@@ -489,6 +386,40 @@ def build_summary(result) -> dict[str, Any]:
     }
 
 
+def settings_for_people(result, summary: dict[str, Any]) -> dict[str, Any]:
+    """The run's settings as the report shows them (what each default means, in words;
+    ``summary.json`` keeps the raw values)."""
+    cfg, sz = result.config, result.config.sizes
+    used = {st.assembly.get("model") for st in result.structures.values()} - {None}
+    how = "set" if cfg.assembly_model is not None else "chosen: best in stage 4"
+    source = "default tent web"
+    if sz.source:
+        source = "tent web with " + fmt(list(sz.source))
+    return {
+        "run": {
+            "kind": "quick" if cfg.quick else "full",
+            "seed": cfg.seed,
+            "models": list(cfg.models),
+            "guidance": cfg.guidance,
+            "model of the assemblies": f"{fmt(sorted(used))} ({how})" if used else None,
+            "torch threads": "torch's default" if cfg.threads is None else cfg.threads,
+            "weights": summary.get("weights"),
+            "output folder": cfg.out,
+        },
+        "sizes": {
+            "source web": source,
+            "dataset samples": sz.n_dataset,
+            "requested conditions": sz.n_conditions,
+            "webs per condition and model": sz.samples_per_condition,
+            "helix pieces": sz.helix_pieces,
+            "Lorenz pieces": sz.lorenz_pieces,
+            "test steps": sz.test_steps,
+            "facets around a strut": sz.mesh_segments,
+        },
+        with_unit("time per stage", "s"): dict(summary.get("timings_s", {})),
+    }
+
+
 def build_report(result, summary: dict[str, Any]):
     """The :class:`~araneus.report.Report` of a demo run (sections in story order)."""
     from .report import Report
@@ -500,12 +431,16 @@ def build_report(result, summary: dict[str, Any]):
         f"(seed {result.config.seed}, {'quick' if result.config.quick else 'full'} run)."
     )
     rep.heading("1. Source web")
-    rep.table([{"nodes": src.n_nodes, "edges": src.n_edges, **conditioning_features(src)}],
+    feats = conditioning_features(src)
+    rep.table([{"nodes": src.n_nodes, "edges": src.n_edges,
+                **{FEATURE_LABELS[f]: v for f, v in feats.items() if f in FEATURE_LABELS
+                   and f not in ("num_nodes", "num_edges")}}],
               title="Source web statistics")  # fmt: skip
     rep.web(src, title="Cyrtophora tent web (coloured by thread type)")
     rep.heading("2. Dataset")
-    rep.text(f"{len(result.dataset)} random-walk samples of 16-64 nodes cut out of the source "
-             f"web; train/val/test = {summary['dataset']['splits']}.")  # fmt: skip
+    rep.text(f"{fmt(len(result.dataset))} random-walk samples of 16-64 nodes cut out of the "
+             "source web; train / validation / test: "
+             f"{fmt_all(summary['dataset']['splits'])} samples.")  # fmt: skip
     rep.figure(histogram_figure(result.dataset, result.runs), "Feature histograms")
     rep.heading("3-4. Pretrained models: generation for requested conditions")
     rep.text("Conditions are the features of held-out test samples. Each model samples them "
@@ -522,29 +457,35 @@ def build_report(result, summary: dict[str, Any]):
              "decoder had to fix a model's output (for the autoregressive model, how often "
              "its sampler had to pick a node's earlier neighbour because the model's draw "
              "gave it none).")  # fmt: skip
-    rep.table(metrics_table(result), title="Model figures (model alone first)")
-    rep.table(achieved_rows(result), title="Requested vs achieved (mean of the samples)")
+    rep.table(metrics_table(result), title="Model figures (model alone first; * constrained)")
+    rep.table(achieved_rows(result),
+              title="Requested vs achieved (constrained sampling, mean of the samples)")  # fmt: skip
     rep.figure(scatter_figure(result.runs), "Requested vs achieved")
     for name, run in result.runs.items():
-        rep.web(sample_grid(run.webs[:8]), title=f"Generated samples: {name}")
+        rep.web(sample_grid(run.webs[:8]), title=f"Generated samples: {name}",
+                warnings=model_warnings(run))  # fmt: skip
     rep.heading("5-6. Assemblies, meshes and virtual tension tests")
     sched = summary.get("assembly_schedule", {})
     grade = sched.get("mean_edge_length")
     if isinstance(grade, (list, tuple)) and len(grade) == 2:
-        grade = f"{float(grade[0]):.3g} at the base to {float(grade[1]):.3g} at the top"
+        grade = f"{fmt(grade[0])} mm at the base to {fmt(grade[1])} mm at the top"
+    else:
+        grade = f"{fmt(grade)} mm"
     rep.text(f"Pieces generated one per placement; mean edge length graded from {grade}.")
     rep.table(structure_rows(result), title="Structures")
+    rep.table(tension_test_rows(result), title="Virtual tension tests")
     for st in result.structures.values():
-        rep.web(st.web, title=f"{st.name} (thread type; 'stitch' joins pieces)")
+        rep.web(st.web, title=f"{st.name} (thread type; 'stitch' joins pieces)",
+                warnings=structure_warnings(st))  # fmt: skip
         silk = st.tests.get("silk")
         if silk is not None:
             stress = np.nan_to_num(silk.member_stress, nan=0.0)
             rep.web(st.web, title=f"{st.name}: silk member stress at peak",
                     values=stress, value_label="stress [MPa]")  # fmt: skip
+    rep.warnings(tension_test_warnings(result.structures), "virtual tension tests")
     rep.figure(curves_figure(result.structures), "Force-displacement curves")
     rep.heading("Settings")
-    rep.settings({k: summary[k] for k in ("config", "sizes", "weights", "timings_s")},
-                 title="Settings used")  # fmt: skip
+    rep.settings(settings_for_people(result, summary), title="Settings used")
     return rep
 
 

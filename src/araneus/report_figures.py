@@ -15,6 +15,7 @@ import numpy as np
 from ._util import atomic_output
 from .errors import InputError
 from .features import web_statistics
+from .formatting import count_noun, fmt, with_unit
 from .plot import _pyplot, plot_web
 from .web import WebGraph
 
@@ -89,6 +90,8 @@ def write_analysis_figures(
         raise InputError(f"output directory {out} exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
     pre = f"{title}: " if title else ""
+    unit = web.meta.get("units") if isinstance(web.meta, dict) else None
+    unit = str(unit) if isinstance(unit, str) and unit.strip() else "length units"
     paths = {k: out / v for k, v in FIGURE_FILES.items()}
     deg = np.asarray(s["degree"]["histogram"])
     _bar_figure(
@@ -97,12 +100,12 @@ def write_analysis_figures(
         deg,
         0.8,
         "degree",
-        f"{pre}degree (mean {s['degree']['mean']:.2f})",
+        f"{pre}degree (mean {fmt(s['degree']['mean'])})",
         dpi,
     )
     for key, xlabel, label in (
-        ("edge_length", "edge length (L)", "edge length"),
-        ("orientation", "angle to vertical (deg)", "orientation"),
+        ("edge_length", with_unit("edge length", unit), "edge length"),
+        ("orientation", with_unit("angle to vertical", "degrees"), "orientation"),
     ):
         h = s[key]["histogram"]
         edges = np.asarray(h["bin_edges"])
@@ -112,10 +115,11 @@ def write_analysis_figures(
             np.asarray(h["counts"]),
             np.diff(edges),
             xlabel,
-            f"{pre}{label} (median {s[key]['median']:.3g})",
+            f"{pre}{label} (median {fmt(s[key]['median'])})",
             dpi,
         )
-    plot_web(web, paths["web"], title=f"{pre}{web.n_nodes} nodes, {web.n_edges} edges", dpi=dpi)
+    sizes = f"{count_noun(web.n_nodes, 'node')}, {count_noun(web.n_edges, 'edge')}"
+    plot_web(web, paths["web"], title=f"{pre}{sizes}", dpi=dpi)
     return paths
 
 
