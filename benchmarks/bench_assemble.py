@@ -22,6 +22,7 @@ import time
 import tracemalloc
 
 import numpy as np
+from _results import record
 
 from araneus.assembly import CurveSpec, assemble, join_placement, plan_assembly
 from araneus.web import WebGraph
@@ -65,6 +66,8 @@ def bench_reference(piece: WebGraph, repeats: int) -> None:
         times.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c)
     med = statistics.median(times)
+    record("bench_assemble", "helix_80_steps_ms", med * 1e3)
+    record("bench_assemble", "speedup_vs_paper", REFERENCE_S / med)
     print("reference case: helix, 80 steps, 64-node piece, overlap 0.5")
     print(
         f"  {web.n_nodes} nodes, {web.n_edges} edges, {rep.merged_nodes} merged, "
@@ -112,6 +115,8 @@ def bench_scaling(piece: WebGraph, sizes: list[int]) -> None:
             f"{peak / 2**20:>8.1f} {peak / n:>10.0f}  {inv}"
         )
         if n >= 900_000:
+            record("bench_assemble", "million_nodes_s", total)
+            record("bench_assemble", "million_nodes_bytes_per_node", peak / n)
             verdict = "MET" if total <= TARGET_1M_S else "NOT MET"
             print(f"  1M-node structure: {total:.2f} s, target <= {TARGET_1M_S:.0f} s -> {verdict}")
 

@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 import torch
+from _results import record
 
 from araneus.dataset import WebDataset
 from araneus.models import load_pretrained, pretrained_models
@@ -71,14 +72,21 @@ def main() -> None:
     for cache in (True, False):
         ts = [time_batch(m, 64, 16, cache, r) for r in range(args.repeats)]
         med = statistics.median(ts)
+        record("bench_autoregressive", f"graphs_per_s{'' if cache else '_no_cache'}", 16 / med)
+        if cache:
+            record("bench_autoregressive", "speedup_vs_paper", 16 / med / 0.20)
         print(
             f"batch 16 x 64 nodes, cache={cache}: {med:.3f} s  ({16 / med:.1f} graphs/s; "
             f"{16 / med / 0.20:.0f}x the reference's 0.20 graphs/s)"
         )
     print("nodes  seconds/batch16 (cached)  per-node ms")
+    per_node = []
     for n in (8, 16, 32, 48, 64):
         med = statistics.median(time_batch(m, n, 16, True, r) for r in range(args.repeats))
         print(f"{n:5d}  {med:8.3f}  {1000 * med / n:8.2f}")
+        per_node.append(1000 * med / n)
+    record("bench_autoregressive", "ms_per_node_min", min(per_node))
+    record("bench_autoregressive", "ms_per_node_max", max(per_node))
 
 
 if __name__ == "__main__":

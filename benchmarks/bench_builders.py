@@ -15,6 +15,7 @@ import statistics
 import time
 
 import numpy as np
+from _results import record
 
 from araneus.builders import REAL_WEBS, TARGETS, OrbConfig, TangleConfig, TentConfig, build
 from araneus.builders.calibration import shape_statistics
@@ -28,6 +29,11 @@ CASES = [
     ("tangle scan-like", "tangle", TangleConfig(resolution="auto"), None),
     ("tent scan-like", "tent", TentConfig(resolution="auto"), None),
 ]
+
+#: Timed cases the README quotes, by their name there.
+README_CASES = {"tent 20k nodes": "tent_20k", "tent (default)": "tent_default",
+                "tent scan-like": "tent_scan_like", "orb (default)": "orb",
+                "tangle (default)": "tangle"}  # fmt: skip
 
 STATS = ["degree_1", "degree_2", "degree_3", "degree_4", "degree_5+", "length_p5",
          "length_p50", "length_p95", "length_cv", "vertical_share", "radials",
@@ -50,6 +56,8 @@ def timings(repeats: int) -> None:
             failed |= not ok
             verdict = f"<= {target:g} s  {'OK' if ok else 'MISSED'}"
         print(f"{label:<18} {web.n_nodes:>7} {web.n_edges:>7} {med:>9.3f} {min(times):>7.3f}  {verdict}")
+        if label in README_CASES:
+            record("bench_builders", f"{README_CASES[label]}_s", med)
     if failed:
         print("some targets missed (check machine load)")
 

@@ -11,6 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from _results import record
 from _timing import median_time
 
 from araneus.builders import TentConfig, build
@@ -28,6 +29,7 @@ def main() -> None:
         dt, ds = median_time(lambda s=sampler: build_dataset(web, N_SAMPLES, sampler=s, n_min=64,
                                                        n_max=64, seed=0))  # fmt: skip
         tag = "  (target >= 2000 samples/s)" if sampler == "rw" else ""
+        record("bench_dataset", f"{sampler}_samples_per_s", N_SAMPLES / dt)
         print(
             f"{sampler:>4}: {N_SAMPLES} samples of 64 nodes in {dt:.2f} s = "
             f"{N_SAMPLES / dt:,.0f} samples/s, mean size {ds.n_nodes.mean():.1f}{tag}"
@@ -40,6 +42,7 @@ def main() -> None:
     default_dataset(n=100)  # build (and cache) the default source webs once
     dt, ds = median_time(lambda: default_dataset(n=4000))
     print(f"default_dataset(n=4000), source webs cached: {dt:.2f} s")
+    record("bench_dataset", "default_dataset_s", dt)
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "d.npz"
         dts, _ = median_time(lambda: ds.save(p))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _results import record  # noqa: E402
 from _timing import median_time  # noqa: E402
 
 from araneus.demo import DemoConfig, run_demo  # noqa: E402
@@ -33,6 +34,7 @@ def bench(quick: bool, repeats: int, weights: str | None, threads: int | None) -
                          threads=threads)  # fmt: skip
         seconds, result = median_time(lambda: run_demo(cfg), repeats)
         kind = "quick" if quick else "full"
+        record("bench_demo", f"{kind}_s", seconds)
         ok = "ok" if seconds <= TARGETS[kind] else "OVER TARGET"
         print(f"demo {kind:<5}: median {seconds:7.1f} s over {repeats} run(s) "
               f"(target <= {TARGETS[kind]:.0f} s) {ok}")  # fmt: skip

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _results import record
 
 from araneus.fabricate import build_mesh, export_mesh
 from araneus.web import WebGraph
@@ -73,6 +74,7 @@ def main() -> None:
             f"boolean fallback {rep.boolean_nodes} nodes / {rep.boolean_struts} struts, "
             f"STL {out.stat().st_size / 1e6:.1f} MB"
         )
+        record("bench_fabricate", "build_and_stl_s", statistics.median(totals))
         print(
             f"  median build {statistics.median(builds):.2f} s, build+STL "
             f"{statistics.median(totals):.2f} s (target <= 20 s on 2 cores), CPU "

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from _results import record
 from _timing import median_time
 from scipy.spatial import cKDTree
 
@@ -70,6 +71,8 @@ def main() -> None:
                 continue
             tr, _ = median_time(lambda p=path, f=fmt: read_web_report(p, f), args.repeats)
             print(f"{fmt:<14}{tw:>10.3f}{tr:>10.3f}{size:>10.2f}")
+            if fmt in ("ply", "mat", "graphml"):
+                record("bench_io", f"{fmt}_read_s", tr)
         # a scan-like skeleton: both directions listed for ~1,225 edges, some self-loops
         rng = np.random.default_rng(1)
         e = web.edges
@@ -80,6 +83,7 @@ def main() -> None:
         path.write_text(json.dumps({"nodes": web.pos.tolist(), "edges": raw.tolist()}))
         tr, _ = median_time(lambda: read_web_report(path), args.repeats)
         _, rep = read_web_report(path)
+        record("bench_io", "scan_json_read_s", tr)
         verdict = "OK" if tr <= TARGET_SKELETON_READ_S else "SLOW"
         print(
             f"scan skeleton JSON read: {tr:.3f} s (target <= {TARGET_SKELETON_READ_S} s: "

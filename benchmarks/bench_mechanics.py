@@ -14,6 +14,7 @@ import sys
 import time
 
 import numpy as np
+from _results import record
 
 from araneus.mechanics.elements import circular_section, frame_stiffness
 from araneus.mechanics.linear import analyze_linear
@@ -71,6 +72,8 @@ def bench_large(n: int, repeats: int) -> None:
                               loads=loads, method="amg-cg")  # fmt: skip
 
     t_tot, (res, _) = median_time(solve, repeats)
+    record("bench_mechanics", "large_frame_s", t_tot)
+    record("bench_mechanics", "large_frame_cg_iterations", res.iterations)
     print(
         f"large frame: {len(edges):,} members, {len(pos) * 6:,} DOF: assembly {t_asm:.2f} s, "
         f"total solve {t_tot:.2f} s wall, {CPU[0]:.2f} s CPU ({res.method}, {res.iterations} CG iterations); "
@@ -118,6 +121,9 @@ def bench_vs_pynite(n: int, repeats: int) -> None:
     t_pyn = time.perf_counter() - t0
     rel = np.abs(res.u - ref).max() / np.abs(ref).max()
     speed = t_pyn / t_ours
+    for name, value in (("frame_s", t_ours), ("pynite_s", t_pyn), ("speedup_vs_pynite", speed),
+                        ("max_relative_difference", rel)):  # fmt: skip
+        record("bench_mechanics", name, value)
     print(
         f"vs PyNite: {len(edges):,} members: araneus {t_ours:.3f} s ({cpu_ours:.3f} s CPU, "
         f"{res.method}), PyNite "

@@ -9,6 +9,7 @@ Run: .venv/bin/python benchmarks/bench_metrics.py
 
 from __future__ import annotations
 
+from _results import record
 from _timing import median_time
 
 from araneus.builders import build
@@ -54,6 +55,7 @@ def main() -> None:
           f"(unique {r['unique_topology']:.1%}, novel {r['novel_topology']:.1%})")  # fmt: skip
     dt, rep = median_time(lambda: evaluate(gen, ref, train=ref, baseline=base))
     print(f"evaluate() total, with train and baseline: {dt:.2f} s  (target <= 30 s)")
+    record("bench_metrics", "evaluate_s", dt)
 
 
 if __name__ == "__main__":
