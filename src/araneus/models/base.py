@@ -94,6 +94,14 @@ def check_common_config(width: int, depth: int, heads: int, p_hide: float, p_unc
         raise ConfigError("p_hide and p_uncond must be in [0, 1)")
 
 
+def check_guidance(strength: float, sigma: float | None = None) -> None:
+    """``feature_guidance`` must be in [0, 1] (0: off); ``guide_sigma`` positive."""
+    if not (0 <= strength <= 1):
+        raise ConfigError(f"feature_guidance must be in [0, 1] (0: off), got {strength}")
+    if sigma is not None and not (sigma > 0 and np.isfinite(sigma)):
+        raise ConfigError(f"guide_sigma must be positive and finite, got {sigma}")
+
+
 def check_leaf_fraction(value: float) -> None:
     """``leaf_fraction`` must be -1 (fit from the training data) or in [0, 1]."""
     if not (value == -1 or 0 <= value <= 1):
@@ -299,6 +307,30 @@ class TorchGenerator(WebGenerator):
         v = self.scaler.denormalise_torch(values)[:, i]
         return torch.where(present[:, i], v, torch.full_like(v, float("nan")))
 
+    def feature_targets(self, values, present, units):
+        """Targets of feature guidance (:mod:`araneus.models.guidance`), or None.
+
+        ``units`` (n,): physical length of one model position unit per sample. Returns
+        ``(names, target, given)``: the requested edge-mean features that have a
+        differentiable definition, their requested values in model units (n, F) and
+        which were requested (n, F); None when the config's ``feature_guidance`` is 0 or
+        no such feature was requested.
+        """
+        import torch
+
+        from .guidance import guided_features
+
+        strength = float(getattr(self.config, "feature_guidance", 0.0))
+        names = guided_features(self.scaler.names)
+        if strength <= 0 or not names:
+            return None
+        u = torch.as_tensor(np.asarray(units, np.float64), device=values.device)
+        phys = torch.stack([self._given(values, present, f).double() for f in names], 1)
+        given = ~phys.isnan()
+        if not bool(given.any()):
+            return None
+        return names, torch.where(given, phys / u[:, None], 0.0).float(), given
+
     def edge_targets(self, values, present, counts) -> np.ndarray:
         """(n,) requested edge totals for constrained decoding: ``num_edges`` if given,
         else ``mean_degree * count / 2`` if the degree is given (``counts`` may hold NaN
@@ -501,7 +533,7 @@ MAX_SAMPLE_CELLS = 2**24
 #: Config fields that only change sampling (safe to override on a trained model).
 SAMPLING_KEYS = (
     "exact", "fit_orientation", "temperature", "top_p", "sampler", "churn", "sample_steps",
-    "leaf_fraction", "connect", "t_power",
+    "leaf_fraction", "connect", "t_power", "feature_guidance", "guide_sigma",
 )  # fmt: skip
 
 

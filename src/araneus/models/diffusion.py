@@ -267,6 +267,28 @@ def masked_mse(
     return per.mean()
 
 
+def edge_vector_mse(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    edges: torch.Tensor,
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Mean squared error of the edge vectors ``p_i - p_j`` over the edges of each sample.
+
+    ``pred``/``target`` (B, L, 3) positions, ``edges`` (B, L, L) 0/1 (each edge once),
+    ``weight`` an optional per-sample (B,) weight. Where :func:`masked_mse` scores each
+    node against its own clean position, this scores each edge against its clean vector,
+    so errors that leave the nodes near their places but a thread's segments of the wrong
+    length or direction (the quantities the edge-mean features average) count in full.
+    """
+    w = edges.to(pred.dtype)
+    err = (pred[:, :, None] - pred[:, None]) - (target[:, :, None] - target[:, None])
+    per = (err.pow(2).sum(-1) * w).sum((1, 2)) / w.sum((1, 2)).clamp_min(1)
+    if weight is not None:
+        per = per * weight
+    return per.mean()
+
+
 def edm_denoiser(
     raw: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], sigma_data: float
 ) -> Denoiser:

@@ -81,6 +81,7 @@ from ..errors import ConfigError, InputError
 from .base import (
     TorchGenerator,
     check_common_config,
+    check_guidance,
     check_leaf_fraction,
     max_canonical_offset,
     mean_edge_lengths,
@@ -109,6 +110,7 @@ from .discrete import (
     q_probs,
     sample_categorical,
 )
+from .guidance import feature_guidance, tilt_edge_probs
 from .nets import GraphTransformer, from_band, to_band
 
 
@@ -148,10 +150,13 @@ class DiscreteConfig:
     parent_head: bool = True
     parent_weight: float = 1.0
     log_conditioning: bool = False
+    feature_guidance: float = 0.5
+    guide_sigma: float = 1.0
 
     def __post_init__(self) -> None:
         check_common_config(self.width, self.depth, self.heads, self.p_hide, self.p_uncond)
         check_leaf_fraction(self.leaf_fraction)
+        check_guidance(self.feature_guidance, self.guide_sigma)
         if self.edge_width < 2:
             raise ConfigError(f"edge_width must be >= 2, got {self.edge_width}")
         if not 2 <= self.diffusion_steps <= 100_000 or not 1 <= self.sample_steps <= min(
@@ -223,7 +228,7 @@ class DiscreteDiffusion(TorchGenerator):
     legacy_config = {
         "band": 0, "structure": False, "components": False, "leaf_fraction": 1.0,
         "banded_edges": False, "self_condition": False, "t_power": 1.0,
-        "parent_head": False,
+        "parent_head": False, "feature_guidance": 0.0,
     }  # fmt: skip
     fitted_settings = {
         "leaf_fraction": -1.0, "band": -1, "edge_density": 0.0, "position_unit": 0.0,
@@ -412,6 +417,13 @@ class DiscreteDiffusion(TorchGenerator):
             x0, logits = self.cfg_net(call, values, present, guidance)
             return x0 * mask[..., None], logits
 
+        units = self.position_scales(lengths, n, c.scale_free, c.position_unit)
+        guide = self.feature_targets(values, present, units)
+        e_guide = None
+        if c.feature_guidance > 0:
+            e = self.edge_targets(values, present, counts)
+            e_guide = torch.as_tensor(np.where(e >= 0, e, np.nan), device=dev)
+            e_guide = None if bool(e_guide.isnan().all()) else e_guide
         x = torch.randn((n, L, 3), generator=generator, device=dev) * sig[0] * mask[..., None]
         adj = _symmetric_sample(m.expand(n, L, L, 2), pairs, generator)
         p_edge = torch.zeros(n, L, L, device=dev)
@@ -422,7 +434,13 @@ class DiscreteDiffusion(TorchGenerator):
             t_cur, t_next = int(tgrid[k]), int(tgrid[k + 1])
             x0, logits = den(x, s_cur, adj, t_cur)
             p0 = logits[..., :2].double().softmax(-1)
+            if e_guide is not None:  # the clean estimate's expected edge total as requested
+                p1 = tilt_edge_probs(p0[..., 1], pairs, e_guide)
+                p0 = torch.stack([1 - p1, p1], -1)
             p_edge = p0[..., 1].float() * pairs
+            if guide is not None and s_cur <= c.guide_sigma:
+                x0 = feature_guidance(x0, p_edge, *guide, strength=c.feature_guidance)
+                x0 = x0 * mask[..., None]
             if c.self_condition:
                 state["est"] = self._estimate(x0, p_edge, pairs)
             post = posterior_probs(
@@ -451,7 +469,6 @@ class DiscreteDiffusion(TorchGenerator):
                     x0b, _ = den(x_next, s_next, adj_next, t_next)
                     x_next = x + (s_next - s_cur) * 0.5 * (d + (x_next - x0b) / s_next)
             x, adj = x_next, adj_next
-        units = self.position_scales(lengths, n, c.scale_free, c.position_unit)
         targets = lens = None
         if c.exact:
             targets = self.edge_targets(values, present, counts)

@@ -41,6 +41,7 @@ from ..errors import ConfigError, InputError
 from .base import (
     TorchGenerator,
     check_common_config,
+    check_guidance,
     check_leaf_fraction,
     max_canonical_offset,
     mean_edge_lengths,
@@ -53,6 +54,7 @@ from .diffusion import (
     EDMConfig,
     ancestral_sample,
     dpmpp_sample,
+    edge_vector_mse,
     edm_denoiser,
     heun_sample,
     karras_sigmas,
@@ -60,6 +62,7 @@ from .diffusion import (
     masked_mse,
     training_sigma,
 )
+from .guidance import feature_guidance
 from .nets import NodeTransformer
 
 
@@ -91,6 +94,10 @@ class SparseConfig:
     slots: str = "backward"
     pair_bias: bool = True
     self_condition: bool = True
+    feature_guidance: float = 1.0
+    guide_sigma: float = 20.0
+    slot_weight: float = 1.0
+    edge_loss: float = 0.0
 
     def __post_init__(self) -> None:
         check_common_config(self.width, self.depth, self.heads, self.p_hide, self.p_uncond)
@@ -107,6 +114,9 @@ class SparseConfig:
             raise ConfigError(f"slots must be 'backward' or 'signed', got {self.slots!r}")
         if self.pair_bias and self.slots != "backward":
             raise ConfigError("pair_bias needs slots='backward'")
+        check_guidance(self.feature_guidance, self.guide_sigma)
+        if not (0 < self.slot_weight <= 100 and 0 <= self.edge_loss <= 100):
+            raise ConfigError("slot_weight must be in (0, 100] and edge_loss in [0, 100]")
         if not (self.slot_unit >= 0 and np.isfinite(self.slot_unit)):
             raise ConfigError(f"slot_unit must be >= 0 (0: offset_range / 4), got {self.slot_unit}")
         _ = self.edm  # validates the noise settings
@@ -174,6 +184,22 @@ def second_offsets(slots: np.ndarray, offset_range: float, mode: str = "backward
     return src[sel], dst[sel], score[sel]
 
 
+def slot_edges(slots: torch.Tensor, mask: torch.Tensor, unit: float, mode: str = "backward"):
+    """(B, L, K) slot values of a clean estimate -> (B, L, L) 0/1 edge weights, each edge
+    once (row = the node whose slot names it; ``mask`` (B, L) real nodes). The edges that
+    :func:`decode_slots` would propose, before any repair."""
+    b, L, _ = slots.shape
+    r = torch.round(slots.float() * unit)
+    idx = torch.arange(L, device=slots.device)[None, :, None]
+    dst = idx - r if mode == "backward" else idx + r
+    ok = (r >= 1) if mode == "backward" else (r != 0)
+    ok = ok & (dst >= 0) & (dst < L) & (dst != idx) & mask[:, :, None]
+    dsti = dst.clamp(0, L - 1).long()
+    ok = ok & torch.gather(mask, 1, dsti.flatten(1)).view_as(ok)
+    w = torch.zeros(b, L, L, device=slots.device)
+    return w.scatter_add_(2, dsti, ok.float()).clamp_max(1.0)
+
+
 def pair_features(x: torch.Tensor, slot_unit: float, length: float) -> torch.Tensor:
     """Pair features of node tokens for the attention bias: (B, L, 3 + K) -> (B, L, L, 2).
 
@@ -205,6 +231,7 @@ class SparseDiffusion(TorchGenerator):
         "pair_bias": False,
         "self_condition": False,
         "leaf_fraction": 1.0,
+        "feature_guidance": 0.0,
     }
     fitted_settings = {
         "leaf_fraction": -1.0, "offset_range": 0, "slot_unit": 0.0, "position_unit": 0.0,
@@ -287,7 +314,14 @@ class SparseDiffusion(TorchGenerator):
             with torch.no_grad():  # half of the steps: condition on the model's own estimate
                 est = edm_denoiser(raw, c.sigma_data)(xn, sigma).detach()
         denoise = edm_denoiser(lambda xi, cn: raw(xi, cn, est), c.sigma_data)
-        return masked_mse(denoise(xn, sigma), x0, mask, loss_weight(sigma, c.sigma_data))
+        pred, lw = denoise(xn, sigma), loss_weight(sigma, c.sigma_data)
+        k = x0.shape[-1] - 3
+        loss = masked_mse(pred[..., :3], x0[..., :3], mask, lw) * 3 / (3 + k)
+        loss = loss + c.slot_weight * masked_mse(pred[..., 3:], x0[..., 3:], mask, lw) * k / (3 + k)
+        if c.edge_loss > 0:  # the clean edge vectors (lengths and directions) in full
+            w = slot_edges(x0[..., 3:], mask, self._slot_unit, c.slots)
+            loss = loss + c.edge_loss * edge_vector_mse(pred[..., :3], x0[..., :3], w, lw)
+        return loss
 
     @property
     def _slot_unit(self) -> float:
@@ -306,6 +340,8 @@ class SparseDiffusion(TorchGenerator):
         n, L = len(counts), self.batch_length(counts)
         mask = torch.arange(L, device=dev)[None, :] < torch.as_tensor(counts, device=dev)[:, None]
         sig = karras_sigmas(steps or c.sample_steps, c.sigma_min, c.sigma_max, c.rho, device=dev)
+        units = self.position_scales(lengths, n, c.scale_free, c.position_unit)
+        guide = self.feature_targets(values, present, units)
 
         state: dict = {"est": None}  # the previous clean estimate (self-conditioning)
 
@@ -323,8 +359,13 @@ class SparseDiffusion(TorchGenerator):
         base = edm_denoiser(raw, c.sigma_data)
 
         def denoise(x, s):
-            state["est"] = base(x, s)
-            return state["est"]
+            x0 = base(x, s)
+            if guide is not None and float(s[0]) <= c.guide_sigma:
+                w = slot_edges(x0[..., 3:], mask, self._slot_unit, c.slots)
+                pos = feature_guidance(x0[..., :3], w, *guide, strength=c.feature_guidance)
+                x0 = torch.cat([pos, x0[..., 3:]], -1) * mask[..., None]
+            state["est"] = x0
+            return x0
 
         x = torch.randn((n, L, 3 + self.max_degree), generator=generator, device=dev) * sig[0]
         x = x * mask[..., None]
@@ -334,8 +375,6 @@ class SparseDiffusion(TorchGenerator):
             x = dpmpp_sample(denoise, x, sig)
         else:
             x = ancestral_sample(denoise, x, sig, generator=generator)
-        c = self.config
-        units = self.position_scales(lengths, n, c.scale_free, c.position_unit)
         targets = lens = None
         if c.exact:
             targets = self.edge_targets(values, present, counts)
