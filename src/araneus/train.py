@@ -57,6 +57,8 @@ class TrainConfig:
     device : "auto" (CUDA if available, else CPU), "cpu", "cuda", "cuda:1", ...
     amp : bf16 autocast on CUDA (ignored on CPU).
     progress : show a progress bar (rank 0 only; on a terminal, see :mod:`araneus._progress`).
+    threads : torch CPU threads during the run (0: leave torch's setting). On a busy
+        2-core machine one thread trained 7x faster than two.
     """
 
     steps: int = 3000
@@ -78,6 +80,7 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True
     progress: bool = True
+    threads: int = 0
 
     def __post_init__(self) -> None:
         for name, lo, hi in (
@@ -103,6 +106,13 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be in (0, 1e6] minutes or None, got {v}")
         if self.resume and not self.out:
             raise ConfigError("resume needs an output run folder (out)")
+        if (
+            isinstance(self.threads, bool)
+            or not isinstance(self.threads, int)
+            or not (0 <= self.threads <= 1024)
+        ):
+            raise ConfigError(f"threads must be an integer in [0, 1024] (0: torch's default), "
+                              f"got {self.threads!r}")  # fmt: skip
 
 
 @dataclass
@@ -283,8 +293,21 @@ def train(model, data, cfg: TrainConfig) -> TrainResult:
     ``resume``, not already holding a run) and checkpoints are written there every
     ``ckpt_every`` steps, every ``ckpt_minutes`` minutes and at the end; ``resume``
     continues from the newest complete checkpoint, bit-identically to an uninterrupted run
-    with the same number of processes.
+    with the same number of processes. ``cfg.threads`` sets torch's CPU threads for the
+    run (restored afterwards).
     """
+    import torch
+
+    threads_before = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _train_with_threads(model, data, cfg)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _train_with_threads(model, data, cfg: TrainConfig) -> TrainResult:
     import torch
     import torch.distributed as dist
 

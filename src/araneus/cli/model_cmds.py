@@ -142,6 +142,11 @@ def register(app: typer.Typer) -> None:
             [], "--set", help="Model setting key=value (repeatable)."
         ),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
+        threads: int = typer.Option(
+            0,
+            "--threads",
+            help="Torch CPU threads (0: torch's default; 1 is fastest on a busy machine).",
+        ),
     ) -> None:
         """Train a generative model on a dataset (torchrun-compatible for several processes).
 
@@ -167,7 +172,7 @@ def register(app: typer.Typer) -> None:
             seed=A.seed(seed), out=str(out), resume=resume,
             max_minutes=A.optional_number(max_minutes, "--max-minutes", 0.0, 1e6, lo_open=True),
             ckpt_every=every or MAX_STEPS, ckpt_minutes=minutes, device=device,
-            progress=progress,
+            progress=progress, threads=A.count(threads, "--threads", 0, 1024),
         )  # fmt: skip
         bad = [s for s in setting if "=" not in s]
         if bad:
