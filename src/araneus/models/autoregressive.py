@@ -78,6 +78,7 @@ from ..errors import ConfigError, InputError
 from .base import (
     TorchGenerator,
     check_common_config,
+    check_guidance,
     max_canonical_offset,
     mean_edge_lengths,
     register_model,
@@ -86,6 +87,7 @@ from .conditioning import ConditionEmbedding, training_presence
 from .decode import DecodeStats, decode_candidates
 from .diffusion import cfg_combine
 from .discrete import sample_categorical
+from .guidance import EDGE_MEAN_FEATURES, guided_features, lookahead_log_potential
 from .mixture import (
     bernoulli_log_prob,
     mog_log_prob,
@@ -113,10 +115,17 @@ class AutoregressiveConfig:
     fit_orientation: bool = True
     temperature: float = 0.8
     top_p: float = 1.0
-    parent_head: bool = False
+    parent_head: bool = True
+    degree_keys: bool = True
+    feature_budgets: bool = True
+    feature_guidance: float = 1.0
+    guide_draws: int = 8
 
     def __post_init__(self) -> None:
         check_common_config(self.width, self.depth, self.heads, self.p_hide, self.p_uncond)
+        check_guidance(self.feature_guidance)
+        if not 1 <= self.guide_draws <= 256:
+            raise ConfigError(f"guide_draws must be in [1, 256], got {self.guide_draws}")
         if not 1 <= self.mixtures <= 256:
             raise ConfigError(f"mixtures must be in [1, 256], got {self.mixtures}")
         if not 0 <= self.band <= 4096 or not 1 <= self.min_nodes <= 4096:
@@ -179,6 +188,8 @@ class ARNet(nn.Module):
         mixtures: int,
         band: int,
         parent_head: bool = False,
+        n_budget: int = 6,
+        degree_keys: int = 0,
     ):
         super().__init__()
         self.width, self.mixtures, self.band = width, mixtures, band
@@ -201,7 +212,7 @@ class ARNet(nn.Module):
         self.scale_head = nn.Sequential(
             nn.Linear(width, width), nn.GELU(), nn.Linear(width, mixtures * 3)
         )
-        self.budget = nn.Sequential(nn.Linear(6, width), nn.GELU(), nn.Linear(width, width))
+        self.budget = nn.Sequential(nn.Linear(n_budget, width), nn.GELU(), nn.Linear(width, width))
         self.edge_row = nn.Linear(width, 1)
         nn.init.zeros_(self.edge_row.weight)
         nn.init.zeros_(self.edge_row.bias)
@@ -210,6 +221,11 @@ class ARNet(nn.Module):
             self.parent_query = nn.Linear(width, width)
             self.parent_key = nn.Linear(width, width)
             self.parent_offset = nn.Parameter(torch.zeros(band + 1))
+        self.degree_keys = degree_keys
+        if degree_keys:  # key terms of each candidate's current degree (0..K, K+1 = more)
+            self.deg_key = nn.Parameter(torch.zeros(degree_keys, width))
+            if parent_head:
+                self.parent_deg_key = nn.Parameter(torch.zeros(degree_keys, width))
 
     def scale_raw(self, values, present) -> torch.Tensor:
         """Raw 1-D mixture parameters of the web's log scale given the condition (B, 3M)."""
@@ -263,20 +279,34 @@ class ARNet(nn.Module):
         """Pointer logits from hidden states: q_h (B, Tq, W), k_h (B, Tk, W), offsets (Tq, Tk)."""
         return self.pointer(self.query(q_h), self.key(k_h), offsets)
 
-    def row_edge_logits(self, hh: torch.Tensor, keys: torch.Tensor, offsets: torch.Tensor):
+    def row_edge_logits(self, hh, keys, offsets, deg=None):
         """Edge logits of the new node(s): pointer logits plus the per-step density logit.
-        hh (B, Tq, W) head inputs, keys (B, Tk, W) projected keys, offsets (Tq, Tk)."""
-        return self.pointer(self.query(hh), keys, offsets) + self.edge_row(hh)
+        hh (B, Tq, W) head inputs, keys (B, Tk, W) projected keys, offsets (Tq, Tk);
+        ``deg`` (B, Tq, Tk): each candidate's degree so far (with ``degree_keys``)."""
+        q = self.query(hh)
+        s = self.pointer(q, keys, offsets)
+        if self.degree_keys and deg is not None:
+            s = s + self._degree_term(q, self.deg_key, deg)
+        return s + self.edge_row(hh)
+
+    def _degree_term(self, q, table, deg):
+        """``q . table[deg]`` (B, Tq, Tk): the key term of each candidate's degree."""
+        qd = q @ table.t() / math.sqrt(self.width)  # (B, Tq, D)
+        return torch.gather(qd, -1, deg.clamp(0, table.shape[0] - 1))
 
     def pointer(self, q: torch.Tensor, k: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         """Pointer logits from projected queries/keys plus the learned offset bias."""
         s = q @ k.transpose(-1, -2) / math.sqrt(self.width)
         return s + self.offset_bias[offsets.clamp(0, self.band)] + self.edge_bias
 
-    def parent_logits(self, hh: torch.Tensor, pkeys: torch.Tensor, offsets: torch.Tensor):
+    def parent_logits(self, hh, pkeys, offsets, deg=None):
         """Parent pointer logits (softmax over a node's earlier candidates): hh (B, Tq, W)
-        head inputs, pkeys (B, Tk, W) projected parent keys, offsets (Tq, Tk)."""
-        s = self.parent_query(hh) @ pkeys.transpose(-1, -2) / math.sqrt(self.width)
+        head inputs, pkeys (B, Tk, W) projected parent keys, offsets (Tq, Tk), ``deg``
+        as in :meth:`row_edge_logits`."""
+        q = self.parent_query(hh)
+        s = q @ pkeys.transpose(-1, -2) / math.sqrt(self.width)
+        if self.degree_keys and deg is not None:
+            s = s + self._degree_term(q, self.parent_deg_key, deg)
         return s + self.parent_offset[offsets.clamp(0, self.band)]
 
     def position_raw(self, h: torch.Tensor, parent_h: torch.Tensor) -> torch.Tensor:
@@ -330,6 +360,15 @@ def _sample_parent(logits: torch.Tensor, temperature: float, generator) -> torch
     return sample_categorical((logits.double() / temperature).softmax(-1), generator)
 
 
+def degrees_before(back: torch.Tensor) -> torch.Tensor:
+    """(B, L, L) long: entry ``[t, j]`` is the degree of node ``j`` among nodes ``< t``
+    (its edges to earlier nodes plus those from nodes ``j < t' < t``); meaningful for
+    ``j < t``. ``back`` (B, L, L) bool lower-triangular adjacency."""
+    b = back.long()
+    later = b.cumsum(1) - b  # [t, j]: edges to j from nodes t' < t
+    return b.sum(-1)[:, None, :] + later
+
+
 def parents_of(back: torch.Tensor) -> torch.Tensor:
     """(B, L) earliest earlier neighbour of each node, -1 where there is none."""
     L = back.shape[-1]
@@ -345,7 +384,10 @@ class AutoregressiveGraph(TorchGenerator):
     """Model 3: node-by-node autoregressive transformer (see the module docstring)."""
 
     Config = AutoregressiveConfig
-    legacy_config = {"parent_head": False}
+    legacy_config = {
+        "parent_head": False, "degree_keys": False, "feature_budgets": False,
+        "feature_guidance": 0.0,
+    }  # fmt: skip
     fitted_settings = {"band": 0}
 
     def setup(self, data) -> None:
@@ -365,7 +407,14 @@ class AutoregressiveGraph(TorchGenerator):
             c.mixtures,
             c.band,
             c.parent_head,
+            n_budget=6 + 2 * len(self._budget_features),
+            degree_keys=self.max_degree + 2 if c.degree_keys else 0,
         )
+
+    @property
+    def _budget_features(self) -> list[str]:
+        """Edge-mean features whose running error the heads see (``feature_budgets``)."""
+        return guided_features(self.scaler.names) if self.config.feature_budgets else []
 
     @property
     def _scale(self) -> float:
@@ -419,6 +468,44 @@ class AutoregressiveGraph(TorchGenerator):
             cols += [left / self.max_nodes * p, p]
         return torch.stack(cols, dim=-1)
 
+    def feature_targets_u(self, values, present, log_rho, names=None):
+        """Targets (B, F) of edge-mean features (default: the budget features) in units
+        of the web's scale ``rho`` and whether each is known (B, F): ``mean_edge_length``
+        is 1 by the definition of ``rho``; another edge-mean feature is its requested
+        value divided by ``rho``."""
+        names = self._budget_features if names is None else names
+        rho = log_rho.exp() * self._scale  # physical mean edge length
+        cols, known = [], []
+        for f in names:
+            if f == "mean_edge_length":
+                cols.append(torch.ones_like(rho))
+                known.append(torch.ones_like(rho, dtype=torch.bool))
+                continue
+            v = self._given(values, present, f).to(rho.dtype)
+            known.append(~v.isnan())
+            cols.append(torch.where(v.isnan(), torch.zeros_like(v), v / rho))
+        if not names:
+            z = values.new_zeros(values.shape[0], 0)
+            return z, z.bool()
+        return torch.stack(cols, -1), torch.stack(known, -1)
+
+    def feature_budgets(self, sums, edges, target, known) -> torch.Tensor:
+        """Running errors of the edge-mean features (B, T, 2F): ``sums`` (B, T, F) of
+        the per-edge values over the edges made so far (``edges`` (B, T)), in units of
+        ``rho``; each channel pair is ``sums / edges - target`` (0 before the first edge
+        or where the target is unknown) and its flag. Exact functions of the prefix."""
+        e = edges.to(sums.dtype)[..., None]
+        k = known[:, None, :].to(sums.dtype)
+        err = torch.where(e > 0, sums / e.clamp_min(1) - target[:, None, :], 0.0) * k
+        return torch.stack([err, k.expand_as(err)], -1).flatten(2)
+
+    @staticmethod
+    def edge_values(names, vec) -> torch.Tensor:
+        """Per-edge values (..., F) of the edge-mean features for edge vectors (..., 3)."""
+        if not names:
+            return vec.new_zeros(*vec.shape[:-1], 0)
+        return torch.stack([EDGE_MEAN_FEATURES[f](vec, 1e-6) for f in names], -1)
+
     # ------------------------------------------------------------------ likelihood
     def step_log_likelihood(self, net, batch: dict, values, present) -> torch.Tensor:
         """Teacher-forced per-step log-likelihood terms, (B, L + 1).
@@ -440,7 +527,15 @@ class AutoregressiveGraph(TorchGenerator):
         steps = torch.arange(L + 1, device=dev)
         made = torch.cumsum(back.sum(-1), dim=1)  # edges among nodes 0..t
         made = torch.cat([torch.zeros_like(made[:, :1]), made], dim=1)  # before node t
-        hh = net.heads_in(h, ctx, self.budgets(values, present, steps, made))
+        budget = self.budgets(values, present, steps, made)
+        names = self._budget_features
+        if names:  # running errors of the edge-mean features, before node t
+            vec = x[:, :, None, :] - x[:, None, :, :]  # (B, L, L, 3): x_t - x_j
+            per = (self.edge_values(names, vec) * back[..., None]).sum(2)  # (B, L, F)
+            sums = torch.cat([torch.zeros_like(per[:, :1]), per.cumsum(1)], 1)
+            tgt, known = self.feature_targets_u(values, present, log_rho)
+            budget = torch.cat([budget, self.feature_budgets(sums, made, tgt, known)], -1)
+        hh = net.heads_in(h, ctx, budget)
         # scale of the web
         slg, smu, sls = split_mog(net.scale_raw(values, present), self.config.mixtures, dim=1)
         scale_lp = mog_log_prob(slg, smu, sls, log_rho[:, None])
@@ -454,11 +549,12 @@ class AutoregressiveGraph(TorchGenerator):
         offs = idx[:, None] - idx[None, :]
         allowed = (offs >= 1) & (offs <= self.config.band)
         # query node t at h_t, key j at h_{j+1}
-        logits = net.row_edge_logits(hh[:, :L], net.key(h[:, 1:]), offs)
+        deg = degrees_before(back) if net.degree_keys else None
+        logits = net.row_edge_logits(hh[:, :L], net.key(h[:, 1:]), offs, deg)
         real = idx[None, :] < n[:, None]  # (B, L)
         e_mask = allowed[None] & real[:, :, None]
         if net.parent_head:  # the parent by the pointer, then the pairs after it
-            plog = net.parent_logits(hh[:, :L], net.parent_key(h[:, 1:]), offs)
+            plog = net.parent_logits(hh[:, :L], net.parent_key(h[:, 1:]), offs, deg)
             plog = plog.masked_fill(~e_mask, -1e9).log_softmax(-1)
             has = parent >= 0
             parent_lp = plog.gather(-1, parent.clamp(min=0)[..., None])[..., 0] * has
@@ -565,6 +661,15 @@ class AutoregressiveGraph(TorchGenerator):
             e = self.edge_targets(values[:b], present[:b], known_n)
             e_target = torch.as_tensor(e, device=dev) if (e >= 0).any() else None
         cand = torch.full((b, L, L), _NEG, device=dev) if e_target is not None else None
+        # edge-mean features: running sums (u units) for the budgets and feature guidance
+        gnames = guided_features(self.scaler.names)
+        fb = len(self._budget_features)  # the first fb of gnames feed the budgets
+        sums = torch.zeros(b, len(gnames), device=dev)
+        draws = c.guide_draws if c.feature_guidance > 0 and gnames else 1
+        known_n = torch.where(n_force >= 0, n_force.double(), float("nan")).cpu().numpy()
+        total = torch.as_tensor(self.edge_targets(values[:b], present[:b], known_n), device=dev)
+        # without a requested edge total: about one edge per node (the requested count, else L)
+        total = torch.where(total >= 0, total, torch.where(n_force >= 0, n_force, L)).double()
         caches = net.new_cache(rows, L + 1, dev) if use_cache else None
         idx = torch.arange(L, device=dev)
 
@@ -580,6 +685,9 @@ class AutoregressiveGraph(TorchGenerator):
         )[:, 0]
         log_rho = torch.where(len_given > 0, len_given.clamp(min=1e-12).log(), log_rho)
         ctx = net.context(values, present, log_rho.repeat(2) if guided else log_rho)
+        reps = 2 if guided else 1
+        g_tgt, g_known = self.feature_targets_u(values[:b], present[:b], log_rho, gnames)
+        b_tgt, b_known = (g_tgt.repeat(reps, 1)[:, :fb], g_known.repeat(reps, 1)[:, :fb])
         h = None
         for t in range(L + 1):
             if use_cache:
@@ -600,7 +708,11 @@ class AutoregressiveGraph(TorchGenerator):
             if t == L:
                 break
             step = torch.tensor([t], device=dev)
-            hh = net.heads_in(h, ctx, self.budgets(values, present, step, made)[:, 0])
+            budget = self.budgets(values, present, step, made)[:, 0]
+            if fb:
+                fs = self.feature_budgets(sums.repeat(reps, 1)[:, None, :fb], made, b_tgt, b_known)
+                budget = torch.cat([budget, fs[:, 0]], -1)
+            hh = net.heads_in(h, ctx, budget)
             stop_logit = guide(net.stop(hh).squeeze(-1))
             stop = sample_bernoulli(stop_logit, temperature=temperature, generator=generator)
             stop = torch.where(n_force >= 0, n_force == t, stop)
@@ -612,13 +724,14 @@ class AutoregressiveGraph(TorchGenerator):
             par = torch.full((b,), -1, dtype=torch.long, device=dev)
             if t > 0:
                 offs = (t - idx[:t])[None]
-                logits = guide(net.row_edge_logits(hh[:, None], keys[:, :t], offs)[:, 0])
+                dk = deg[:, None, :t].repeat(reps, 1, 1)
+                logits = guide(net.row_edge_logits(hh[:, None], keys[:, :t], offs, dk)[:, 0])
                 ok = (offs <= c.band) & (deg[:, :t] < k)
                 logits = logits.masked_fill(~ok, _NEG)
                 pick = sample_bernoulli(logits, temperature=temperature, generator=generator) & ok
                 rank = logits
                 if pkeys is not None:  # the parent from its pointer, then the pairs after it
-                    plog = guide(net.parent_logits(hh[:, None], pkeys[:, :t], offs)[:, 0])
+                    plog = guide(net.parent_logits(hh[:, None], pkeys[:, :t], offs, dk)[:, 0])
                     first = _sample_parent(plog.masked_fill(~ok, _NEG), temperature, generator)
                     is_par = (idx[None, :t] == first[:, None]) & ok
                     pick = is_par | (pick & (idx[None, :t] > first[:, None]))
@@ -651,20 +764,44 @@ class AutoregressiveGraph(TorchGenerator):
                 first = torch.where(pick, idx[None, :t], torch.full_like(pick, L, dtype=torch.long))
                 par = torch.where(has, first.min(-1).values, par)
             parent[:, t] = par
-            reps = 2 if guided else 1
             has_par = (par >= 0).repeat(reps)[:, None]
             ph = hid[torch.arange(rows, device=dev), par.clamp(min=0).repeat(reps)] * has_par
             lg, mu, ls = split_mog(net.position_raw(hh, ph), c.mixtures)
             if guided:
                 lg, mu, ls = guide(lg), guide(mu), ls[:b]
-            off = sample_mog(lg, mu, ls, temperature=temperature, top_p=top_p, generator=generator)
             base = x[torch.arange(b, device=dev), par.clamp(min=0)] * (par >= 0)[:, None]
+            if draws > 1 and t > 0:  # feature guidance: one of several draws of the model
+                off = sample_mog(
+                    lg.repeat(draws, 1), mu.repeat(draws, 1, 1), ls.repeat(draws, 1, 1),
+                    temperature=temperature, top_p=top_p, generator=generator,
+                ).view(draws, b, 3)  # fmt: skip
+                new = self._node_sums(gnames, base + off, x[:, :t], back[:, t, :t])
+                logp = lookahead_log_potential(
+                    sums + new, made[:b, 0].double(), total, g_tgt.double(), g_known
+                )  # (draws, b)
+                pick_d = torch.multinomial(
+                    (c.feature_guidance * logp).t().softmax(-1).float(), 1, generator=generator
+                )[:, 0]
+                off = off[pick_d, torch.arange(b, device=dev)]
+            else:
+                off = sample_mog(
+                    lg, mu, ls, temperature=temperature, top_p=top_p, generator=generator
+                )
             x[:, t] = torch.where(alive[:, None], base + off, torch.zeros_like(off))
+            if gnames and t > 0:
+                sums = sums + self._node_sums(gnames, x[None, :, t], x[:, :t], back[:, t, :t])[0]
         if e_target is not None:
             back = self._fill_edges(back, cand, e_target, n_nodes)
         if c.exact:  # the shape's mean edge length is 1 in units of rho, by definition
             x = x / self._mean_length(x, back, n_nodes)[:, None, None]
         return x * log_rho.exp()[:, None, None], back, n_nodes, forced
+
+    def _node_sums(self, names, xt, prev, row):
+        """Sums (D, B, F) of the edge-mean features over the edges of a new node: its
+        candidate positions xt (D, B, 3), the earlier positions prev (B, t, 3) and its
+        edges to them row (B, t) bool."""
+        vec = xt[:, :, None, :] - prev[None]
+        return (self.edge_values(names, vec) * row[None, ..., None]).sum(2)
 
     def _fill_edges(self, back, cand, e_target, n_nodes):
         """Add the most probable unpicked candidates where a web has fewer edges than its
