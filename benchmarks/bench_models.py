@@ -5,21 +5,29 @@ dataset, else a short training run of ``--train-minutes``, which is NOT represen
 quality) it prints, on ``--n-eval`` held-out test conditions (a seeded random draw) and as
 means over ``--seeds`` sampling seeds (per-seed values in brackets):
 
-* **model alone** (``exact=False``) first, then **constrained** (``exact=True``: node and
-  edge counts and the mean edge length set exactly, each web rotated rigidly toward the
-  requested orientation): validity; uniqueness / novelty up to isomorphism (V.U.N. as in
+* three ways of sampling, in this order: the **model alone, unguided** (``exact=False``,
+  ``feature_guidance=0``); the **model alone with feature guidance** (``exact=False`` and
+  the model's default guidance: the diffusion samplers move each step's clean estimate
+  toward the requested edge-mean features, the autoregressive sampler picks among several
+  draws of its own position mixture; see docs/models.md); **constrained** (``exact=True``:
+  node and edge counts and the mean edge length set exactly, each web rotated rigidly
+  toward the requested orientation): validity; uniqueness / novelty up to isomorphism (V.U.N. as in
   DiGress, Vignac et al. ICLR 2023) and on geometry (within 5% of the mean edge length);
   the decoder's repair rate; per feature R^2 (undefined where the requested values do not
   vary) beside the median relative error; R^2 and error of the orientation shares
   (mean |d*| / mean edge length); MMD^2 ratios to the train-vs-test MMD^2 (the length one
   on lengths relative to each web's mean first; no ratio where the baseline is ~0);
   triangles per web and leaf share against the data's;
-* the issue-20 targets for the model alone, each marked met or not;
+* the issue-20 targets for the model alone, unguided and with feature guidance, each
+  marked met or not;
 * what a perfect model would score: another training draw in place of generated webs (the
   train-vs-test MMD^2 of one draw of 64 webs moves several-fold between draws, so the
-  baseline is the mean of ``--baseline-draws`` draws);
-* diversity among 100 samples of one condition, a guidance sweep (model alone), sampling
-  speed at batch 16 and weight size.
+  baseline is the mean of ``--baseline-draws`` draws; triangles are rare in the data, so
+  their rate moves several-fold between draws too);
+* diversity among 100 samples of one condition, a classifier-free guidance sweep (model
+  alone), sampling speed at batch 16 (unguided and with feature guidance) and weight size;
+* at the end, one markdown table of all models with every figure of the README's model
+  table (training, size, speed, and per way of sampling the quality figures).
 
 Usage (a short check: ``--n-eval 8 --seeds 1 --repeats 1 --steps 12 --guidance 1``)::
 
@@ -40,8 +48,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "src" / "araneus" / "weights"
 CONSTRAINED = ("constrained (exact=True: node and edge counts and mean edge length set "
-               "exactly; each web rotated rigidly toward the requested orientation)")  # fmt: skip
-ALONE = "model alone (exact=False)"
+               "exactly; each web rotated rigidly toward the requested orientation; feature "
+               "guidance as the model's default)")  # fmt: skip
+ALONE = "model alone, unguided (exact=False, feature_guidance=0)"
+GUIDED = ("model alone with feature guidance (exact=False; the sampler steers each step's "
+          "clean estimate, or picks among the model's own draws, toward the requested "
+          "edge-mean features)")  # fmt: skip
 #: MMD statistics in print order (the relative length one is the headline length figure)
 STATS = ("rel_edge_length", "degree", "orbit", "edge_length", "clustering", "orientation")
 
@@ -64,15 +76,22 @@ def _model(name, data, minutes, weights=WEIGHTS):
 
 
 @contextlib.contextmanager
-def _alone(model):
-    """Sample the model alone (``exact=False``) inside the block, then restore."""
+def _alone(model, guided: bool = False):
+    """Sample the model alone (``exact=False``) inside the block, then restore; without
+    ``guided`` also without feature guidance (``feature_guidance=0``)."""
     before = model.config
-    if hasattr(before, "exact"):
-        model.config = dataclasses.replace(before, exact=False)
+    kw = {"exact": False} if hasattr(before, "exact") else {}
+    if not guided and hasattr(before, "feature_guidance"):
+        kw["feature_guidance"] = 0.0
+    model.config = dataclasses.replace(before, **kw)
     try:
         yield
     finally:
         model.config = before
+
+
+def _has_guidance(model) -> bool:
+    return getattr(model.config, "feature_guidance", 0.0) > 0
 
 
 def _cond_error(model, webs, conds) -> float:
@@ -160,7 +179,7 @@ def _print_block(title: str, rows: list[dict], base: dict, data_struct: dict) ->
     return {"m": m, "ratios": ratios, "struct": struct}
 
 
-def _targets(fig: dict) -> None:
+def _targets(fig: dict, label: str = "model alone") -> None:
     """Issue-20 targets for the model alone, each marked met or not."""
     m, ratios, struct = fig["m"], fig["ratios"], fig["struct"]
     ok = lambda c: "met" if c else "NOT met"  # noqa: E731
@@ -185,7 +204,7 @@ def _targets(fig: dict) -> None:
          f"{_fmt(struct['triangles_per_web'], 'x')} / {_fmt(struct['leaf_share'], 'x')}"),
         ("decoder repair rate <= 10%", le(m("repair"), 0.10), _fmt(m("repair"), "%")),
     ]  # fmt: skip
-    print("  -- issue-20 targets, model alone:")
+    print(f"  -- issue-20 targets, {label}:")
     for name, good, value in checks:
         print(f"     {ok(good):>8}  {name}: {value}")
 
@@ -230,36 +249,50 @@ def _diversity(model, cond, train_webs) -> None:
           " (target >= 95%)")  # fmt: skip
 
 
-def _speed(model, data, conds, train, args) -> None:
+def _time(model, cond, steps, repeats) -> float:
+    """graphs/s of one batch of 16 (median of ``repeats``)."""
+    times = []
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        model.sample(cond, 16, seed=r, steps=steps)
+        times.append(time.perf_counter() - t0)
+    return 16 / statistics.median(times)
+
+
+def _speed(model, data, conds, train, args) -> str:
+    """Print graphs/s at batch 16 (a step sweep on median-sized webs, then 64-node webs at
+    the default steps, unguided and with feature guidance); returns the 64-node figures."""
     med_nodes = float(np.median(train.mask.sum(1)))
     default_steps = getattr(model.config, "sample_steps", None)
     # a model without sampling steps (autoregressive: one pass per node) is timed once
-    runs = (
-        [(int(s), med_nodes) for s in args.steps.split(",")] if default_steps else [(0, med_nodes)]
-    )
-    runs += [(default_steps, float(data.L))] if default_steps else []
+    sweep = [int(s) for s in args.steps.split(",")] if default_steps else [None]
+    for st in sweep:
+        with _alone(model, guided=False):
+            rate = _time(model, {"num_nodes": med_nodes}, st, args.repeats)
+        print(f"  speed: {f'{st:3d} steps' if st else 'no steps'}, batch 16 of {med_nodes:g} "
+              f"nodes, unguided: {rate:7.1f} graphs/s (median of {args.repeats})")  # fmt: skip
     geo = ("mean_edge_length", "mean_abs_dx", "mean_abs_dy", "mean_abs_dz")
     full = [{**{k: conds[i % len(conds)][k] for k in geo}, "num_nodes": float(data.L)}
             for i in range(16)]  # fmt: skip
-    runs += [(default_steps, full)] if default_steps else []
-    for st, nodes in runs:
-        times = []
-        cond = nodes if isinstance(nodes, list) else {"num_nodes": nodes}
-        for r in range(args.repeats):
-            t0 = time.perf_counter()
-            model.sample(cond, 16, seed=r, steps=st or None)
-            times.append(time.perf_counter() - t0)
-        what = (f"of {data.L} nodes, length and orientation requested" if isinstance(nodes, list)
-                else f"of {nodes:g} nodes")  # fmt: skip
-        print(
-            f"  speed: {f'{st:3d} steps' if st else 'no steps'}, batch 16 {what}: "
-            f"{16 / statistics.median(times):7.1f} graphs/s (median of {args.repeats})"
-        )
+    out = []
+    for label, guided in (("unguided", False), ("feature guidance", True)):
+        if guided and not _has_guidance(model):
+            continue
+        with _alone(model, guided=guided):
+            rate = _time(model, full, None, args.repeats)
+        print(f"  speed: default steps ({default_steps or 'none'}), batch 16 of {data.L} nodes, "
+              f"length and orientation requested, {label}: {rate:7.1f} graphs/s")  # fmt: skip
+        out.append(f"{rate:.1f} ({label})")
+    return ", ".join(out)
 
 
 def _args():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default=None, help="dataset .npz (default: default_dataset(2000))")
+    ap.add_argument(
+        "--data",
+        default=None,
+        help="dataset .npz (default: default_dataset(4000, seed=0), the training set)",
+    )
     ap.add_argument("--models", nargs="*", default=None)
     ap.add_argument("--n-eval", type=int, default=64)
     ap.add_argument("--train-minutes", type=float, default=1.0)
@@ -272,6 +305,57 @@ def _args():
     ap.add_argument("--baseline-draws", type=int, default=5, help="training draws of the baseline")
     ap.add_argument("--no-diversity", action="store_true", help="skip the 100-sample check")
     return ap.parse_args()
+
+
+def _structure_baseline(train, data_struct: dict, n: int) -> None:
+    """What a perfect model scores on triangles and leaves: one training draw of n webs."""
+    from araneus.metrics import structure_summary
+
+    rng = np.random.default_rng(99)
+    got = structure_summary(train.to_webs(rng.choice(len(train), n, replace=False)))
+    print("a perfect model (a training draw of the same size) scores: " + ", ".join(
+        f"{k} {got[k]:.3f} ({_fmt(got[k] / data_struct[k] if data_struct[k] else None, 'x')})"
+        for k in ("triangles_per_web", "webs_with_triangle", "leaf_share")))  # fmt: skip
+
+
+def _summary_rows(fig: dict) -> dict[str, str]:
+    """The figures of one way of sampling that the README's model table lists."""
+    m, r, st = fig["m"], fig["ratios"], fig["struct"]
+    f3 = lambda k: " / ".join(_fmt(m(f"r2 share_{a}")) for a in "xyz") if k else ""  # noqa: E731
+    return {
+        "repair rate": _fmt(m("repair"), "%"),
+        "R^2 orientation shares x / y / z": f3(True),
+        "median rel. error length / nodes / edges": " / ".join(
+            _fmt(m(f"rel {k}"), "%") for k in ("mean_edge_length", "num_nodes", "num_edges")),
+        "R^2 length / |dx| / |dy| / |dz|": " / ".join(
+            _fmt(m(f"r2 {k}")) for k in ("mean_edge_length", "mean_abs_dx", "mean_abs_dy",
+                                          "mean_abs_dz")),
+        "MMD rel. length / degree / orbit (x train-test)": " / ".join(
+            _fmt(r[k], "x") for k in ("rel_edge_length", "degree", "orbit")),
+        "triangles / leaves (x data)": " / ".join(
+            _fmt(st[k], "x") for k in ("triangles_per_web", "leaf_share")),
+        "validity / V.U.N. (topology)": f"{_fmt(m('valid'), '%')} / {_fmt(m('vun'), '%')}",
+    }  # fmt: skip
+
+
+def _print_summary(table: dict[str, dict[str, dict[str, str]]], extra: dict) -> None:
+    """One markdown table of every model's figures (means over sampling seeds)."""
+    names = list(table)
+    print("\n=== summary for the README model table (means over sampling seeds)")
+    print("| | " + " | ".join(f"`{n}`" for n in names) + " |")
+    print("|---" * (len(names) + 1) + "|")
+    for key in ("training", "parameters / weights", "speed"):
+        print(f"| {key} | " + " | ".join(extra[n].get(key, "") for n in names) + " |")
+    modes = [("alone", "*alone, unguided*"), ("guided", "*alone, feature guidance*"),
+             ("constrained", "constrained")]  # fmt: skip
+    rows = next(iter(next(iter(table.values())).values())).keys()
+    for row in rows:
+        for mode, label in modes:
+            cells = [table[n].get(mode, {}).get(row, "") for n in names]
+            if any(cells):
+                print(f"| {label}: {row} | " + " | ".join(cells) + " |")
+    print("| guidance sweep, model alone (g = " + ", ".join(extra[names[0]]["g"]) + ") | "
+          + " | ".join(extra[n]["sweep"] for n in names) + " |")  # fmt: skip
 
 
 def main() -> None:
@@ -290,7 +374,7 @@ def main() -> None:
     else:
         from araneus.dataset import default_dataset
 
-        data = default_dataset(2000, seed=0)
+        data = default_dataset(4000, seed=0)  # what scripts/train_default.py trains on
     train, test = data.subset("train"), data.subset("test")
     n = min(args.n_eval, len(test))
     # a seeded random draw: the test split is stored grouped by source web, so its first
@@ -302,36 +386,66 @@ def main() -> None:
     base = _baseline(train, test_webs, n, args.baseline_draws)
     data_struct = structure_summary(test.to_webs())
     print("data (whole test split): " + ", ".join(f"{k} {v:.3f}" for k, v in data_struct.items()))
+    _structure_baseline(train, data_struct, n)
     conds = [dict(zip(test.feature_names, map(float, f))) for f in test.features[pick]]
+    table: dict = {}
+    extra: dict = {}
     for name in args.models or available_models():
         model, how = _model(name, data, args.train_minutes, args.weights)
         print(f"\n=== model {name}: {how}")
+        table[name] = {}
+        extra[name] = {"training": _training(model, how)}
 
         def ev(webs, stats, k=model.max_degree):
             return evaluate(webs, test_webs, train=train_webs, K=k, decode_stats=stats)
 
         with _alone(model):
-            alone = _evaluate_mode(model, conds, args.seeds, ev)
-        fig = _print_block(ALONE, alone, base, data_struct)
+            fig = _print_block(ALONE, _evaluate_mode(model, conds, args.seeds, ev), base,
+                               data_struct)  # fmt: skip
+        _targets(fig, "model alone, unguided")
+        table[name]["alone"] = _summary_rows(fig)
+        if _has_guidance(model):
+            with _alone(model, guided=True):
+                fig = _print_block(GUIDED, _evaluate_mode(model, conds, args.seeds, ev), base,
+                                   data_struct)  # fmt: skip
+            _targets(fig, "model alone with feature guidance")
+            table[name]["guided"] = _summary_rows(fig)
         if getattr(model.config, "exact", False):
-            _print_block(CONSTRAINED, _evaluate_mode(model, conds, args.seeds, ev), base,
-                         data_struct)  # fmt: skip
-        _targets(fig)
+            fig = _print_block(CONSTRAINED, _evaluate_mode(model, conds, args.seeds, ev), base,
+                               data_struct)  # fmt: skip
+            table[name]["constrained"] = _summary_rows(fig)
         if not args.no_diversity:
             _diversity(model, conds[0], train_webs)
         sweep = [float(g) for g in args.guidance.split(",")]
         m = min(n, 32)
-        with _alone(model):  # guidance acts on the model: sweep it without constraints
+        with _alone(model, guided=True):  # guidance acts on the model: sweep it alone
             errs = [
                 _cond_error(model, model.sample(conds[:m], m, seed=1, guidance=g), conds[:m])
                 for g in sweep
             ]
-        print("  guidance sweep, model alone (mean normalised |achieved - requested|): "
-              + ", ".join(f"g={g:g}: {e:.4f}" for g, e in zip(sweep, errs)))  # fmt: skip
-        _speed(model, data, conds, train, args)
+        print("  classifier-free guidance sweep, model alone (mean normalised |achieved - "
+              "requested|): " + ", ".join(f"g={g:g}: {e:.4f}" for g, e in zip(sweep, errs)))  # fmt: skip
+        best = int(np.argmin(errs))
+        extra[name]["g"] = [f"{g:g}" for g in sweep]
+        extra[name]["sweep"] = ", ".join(
+            f"**{e:.3f}**" if i == best else f"{e:.3f}" for i, e in enumerate(errs))  # fmt: skip
+        extra[name]["speed"] = _speed(model, data, conds, train, args)
         size = sum(v.numel() * v.element_size() for v in model.weights().values()) / 1e6
         nparam = sum(p.numel() for p in model.net.parameters())
         print(f"  weights: {size:.2f} MB, {nparam / 1e6:.2f} M parameters (target <= 10 MB)")
+        extra[name]["parameters / weights"] = f"{nparam / 1e6:.2f} M / {size:.1f} MB"
+    _print_summary(table, extra)
+
+
+def _training(model, how: str) -> str:
+    """Where and how long the weights were trained (from the checkpoint's JSON)."""
+    info = model.train_info or {}
+    where = info.get("trained_on") or ""
+    mins = info.get("minutes")
+    steps = info.get("step", "?")
+    if not how.startswith("shipped"):
+        return how
+    return f"{steps} steps" + (f", {mins} min" if mins else "") + (f" ({where})" if where else "")
 
 
 if __name__ == "__main__":
