@@ -225,7 +225,8 @@ def test_parent_pointer_likelihood_and_whole_draws(data):
 
 
 def test_without_parent_head_the_fallback_counts_as_repair(data, tmp_path):
-    m = AutoregressiveGraph(width=32, depth=2, heads=2, mixtures=3)  # no pointer: the default
+    # no pointer (the default until issue 20)
+    m = AutoregressiveGraph(width=32, depth=2, heads=2, mixtures=3, parent_head=False)
     m.fit(data, TrainConfig(steps=2, batch_size=8, out=str(tmp_path / "r"), progress=False))
     assert not hasattr(m.net, "parent_query")
     m.sample({}, 8, seed=0)

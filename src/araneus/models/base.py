@@ -533,7 +533,7 @@ MAX_SAMPLE_CELLS = 2**24
 #: Config fields that only change sampling (safe to override on a trained model).
 SAMPLING_KEYS = (
     "exact", "fit_orientation", "temperature", "top_p", "sampler", "churn", "sample_steps",
-    "leaf_fraction", "connect", "t_power", "feature_guidance", "guide_sigma",
+    "leaf_fraction", "connect", "t_power", "feature_guidance", "guide_sigma", "guide_draws",
 )  # fmt: skip
 
 

@@ -33,6 +33,10 @@ LOG_FEATURES: tuple[str, ...] = (
     "mean_abs_dy",
     "mean_abs_dz",
 )
+#: Any other positive feature whose training range spans at least this ratio is mapped on a
+#: log scale too (e.g. a mechanical descriptor added to a dataset), so a new feature needs
+#: no entry here.
+LOG_RANGE_RATIO = 20.0
 
 
 @dataclass
@@ -74,10 +78,12 @@ class FeatureScaler:
         features: np.ndarray,
         pos: np.ndarray,
         mask: np.ndarray,
-        log_features: Sequence[str] = LOG_FEATURES,
+        log_features: Sequence[str] | None = None,
     ) -> FeatureScaler:
         """Fit on training data: features (S, F), pos (S, L, 3), mask (S, L). Features
-        named in ``log_features`` whose training minimum is positive get the log map."""
+        named in ``log_features`` whose training minimum is positive get the log map; by
+        default (None) those of :data:`LOG_FEATURES` and any other positive feature whose
+        training maximum is at least :data:`LOG_RANGE_RATIO` times its minimum."""
         f = np.asarray(features, dtype=np.float64)
         if f.ndim != 2 or f.shape[1] != len(names) or not len(f):
             raise InputError(f"features must be (S>0, {len(names)}), got {f.shape}")
@@ -88,7 +94,12 @@ class FeatureScaler:
             raise InputError("positions are empty or not finite")
         scale = float(np.sqrt((real**2).mean()))
         lo, hi = f.min(0), f.max(0)
-        log = np.array([n in log_features for n in names]) & (lo > 0)
+        if log_features is None:
+            wide = (lo > 0) & (hi >= LOG_RANGE_RATIO * np.where(lo > 0, lo, np.inf))
+            log = np.array([n in LOG_FEATURES for n in names]) | wide
+        else:
+            log = np.array([n in log_features for n in names], dtype=bool)
+        log &= lo > 0
         return cls(tuple(names), lo, hi, scale if scale > 0 else 1.0, log)
 
     def _range(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

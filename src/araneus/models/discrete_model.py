@@ -94,6 +94,7 @@ from .diffusion import (
     EDMConfig,
     ancestral_step,
     dpmpp_2m_step,
+    edge_vector_mse,
     karras_sigmas,
     loss_weight,
     masked_mse,
@@ -150,13 +151,16 @@ class DiscreteConfig:
     parent_head: bool = True
     parent_weight: float = 1.0
     log_conditioning: bool = False
-    feature_guidance: float = 0.5
-    guide_sigma: float = 1.0
+    feature_guidance: float = 1.0
+    guide_sigma: float = 20.0
+    edge_loss: float = 0.0
 
     def __post_init__(self) -> None:
         check_common_config(self.width, self.depth, self.heads, self.p_hide, self.p_uncond)
         check_leaf_fraction(self.leaf_fraction)
         check_guidance(self.feature_guidance, self.guide_sigma)
+        if not 0 <= self.edge_loss <= 100:
+            raise ConfigError(f"edge_loss must be in [0, 100], got {self.edge_loss}")
         if self.edge_width < 2:
             raise ConfigError(f"edge_width must be >= 2, got {self.edge_width}")
         if not 2 <= self.diffusion_steps <= 100_000 or not 1 <= self.sample_steps <= min(
@@ -378,7 +382,10 @@ class DiscreteDiffusion(TorchGenerator):
                 x0_est, logits = self._run(*args)
                 est = self._estimate(x0_est, logits[..., :2].float().softmax(-1)[..., 1], pairs)
         x0_hat, logits = self._run(*args, est)
-        pos_loss = masked_mse(x0_hat, x0, mask, loss_weight(sigma, c.sigma_data))
+        lw = loss_weight(sigma, c.sigma_data)
+        pos_loss = masked_mse(x0_hat, x0, mask, lw)
+        if c.edge_loss > 0:  # the clean edge vectors (lengths and directions) in full
+            pos_loss = pos_loss + c.edge_loss * edge_vector_mse(x0_hat, x0, adj0 & pairs, lw)
         edge_logits = logits[..., :2].float().permute(0, 3, 1, 2)
         ce = F.cross_entropy(edge_logits, adj0.long(), reduction="none")
         pf = pairs.float()
