@@ -239,3 +239,46 @@ def test_without_parent_head_the_fallback_counts_as_repair(data, tmp_path):
     del meta["config"]["parent_head"]  # written before the parent pointer existed
     (tmp_path / "r" / "model.json").write_text(json.dumps(meta))
     assert not load_model(tmp_path / "r").config.parent_head
+
+
+def test_candidate_degrees_are_those_of_the_prefix():
+    from araneus.models.autoregressive import degrees_before
+
+    g = torch.Generator().manual_seed(3)
+    back = (torch.rand(2, 9, 9, generator=g) < 0.3).tril(-1)
+    deg = degrees_before(back)
+    for b in range(2):
+        for t in range(9):
+            sym = back[b, :t, :t] | back[b, :t, :t].T  # the web of nodes 0..t-1
+            for j in range(t):
+                assert deg[b, t, j] == sym[j].sum()
+
+
+def test_feature_budgets_are_running_errors_of_the_prefix(untrained):
+    m = untrained
+    names = m._budget_features
+    assert names == ["mean_edge_length", "mean_abs_dx", "mean_abs_dy", "mean_abs_dz"]
+    # a 3-node chain in units of rho: edges (1, 0, 0) then (0, 2, 0)
+    x = torch.tensor([[[0.0, 0, 0], [1, 0, 0], [1, 2, 0]]])
+    back = torch.zeros(1, 3, 3, dtype=torch.bool)
+    back[0, 1, 0] = back[0, 2, 1] = True
+    per = (m.edge_values(names, x[:, :, None] - x[:, None]) * back[..., None]).sum(2)
+    sums = torch.cat([torch.zeros_like(per[:, :1]), per.cumsum(1)], 1)  # before node t
+    assert torch.allclose(sums[0, 3], torch.tensor([3.0, 1.0, 2.0, 0.0]), atol=1e-5)
+    # mean_abs_dx requested as 0.4 rho: rho = 2 (model units of the scale), dx = 0.8
+    vals = torch.zeros(1, len(m.feature_names))
+    pres = torch.zeros_like(vals, dtype=torch.bool)
+    i = m.feature_names.index("mean_abs_dx")
+    phys = np.zeros(len(m.feature_names))
+    phys[i] = 0.8 * m._scale
+    vals[0, i] = float(m.scaler.normalise(phys)[i])
+    pres[0, i] = True
+    tgt, known = m.feature_targets_u(vals, pres, torch.tensor([np.log(2.0)], dtype=torch.float32))
+    assert known[0].tolist() == [True, True, False, False]  # length: 1 by definition of rho
+    assert torch.allclose(tgt[0, :2], torch.tensor([1.0, 0.4]), atol=1e-4)
+    made = torch.tensor([[0.0, 0.0, 1.0, 2.0]])
+    fb = m.feature_budgets(sums, made, tgt, known)[0]  # (T, 2F)
+    no_edge = torch.tensor([0.0, 1, 0, 1, 0, 0, 0, 0])  # no edge yet: no error, flags only
+    assert torch.allclose(fb[:2], no_edge.expand(2, 8))
+    # after 2 edges: mean length 1.5 - 1, mean |dx| 0.5 - 0.4; unknown features stay 0
+    assert torch.allclose(fb[3], torch.tensor([0.5, 1, 0.1, 1, 0, 0, 0, 0]), atol=1e-4)

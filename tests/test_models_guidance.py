@@ -76,13 +76,32 @@ def test_gauss_newton_guidance_meets_reachable_targets_and_moves_little():
     assert torch.equal(feature_guidance(pos, w, LENGTH_LIKE, target, present, strength=0), pos)
 
 
+def test_length_guidance_scales_every_edge_alike():
+    """A requested mean edge length is met by scaling each edge by the same factor, so the
+    distribution of lengths relative to their mean keeps its shape (a step in position
+    space would stretch only the loose ends of a thread)."""
+    pos, w = _chain(25, 4)
+    now = edge_feature_means(pos, w, ["mean_edge_length"])
+    p = pos
+    for _ in range(5):  # first order in log m: 1 + log 1.3 after one step, then 1.3
+        p = feature_guidance(p, w, ["mean_edge_length"], now * 1.3,
+                             torch.ones(1, 1, dtype=torch.bool), strength=1.0)  # fmt: skip
+        d0, d1 = pos[0, 1:] - pos[0, :-1], p[0, 1:] - p[0, :-1]
+        ratio = d1.norm(dim=-1) / d0.norm(dim=-1)
+        assert torch.allclose(ratio, ratio.mean().expand_as(ratio), atol=1e-4)
+    assert torch.allclose(ratio, torch.full_like(ratio, 1.3), atol=1e-4)
+    unit = lambda d: d / d.norm(dim=-1, keepdim=True)  # noqa: E731
+    assert torch.allclose(unit(d1), unit(d0), atol=1e-3)  # directions kept
+
+
 def test_guidance_trust_region_bounds_each_step():
     pos, w = _chain(20, 2)
     now = edge_feature_means(pos, w, LENGTH_LIKE)
     present = torch.ones(1, 4, dtype=torch.bool)
     p = feature_guidance(pos, w, LENGTH_LIKE, now * 50, present, strength=1.0, max_move=0.25)
-    move = (p - pos).pow(2).sum(-1).mean().sqrt()
-    assert move <= 0.25 * now[0, 0] * (1 + 1e-9) + 1e-12
+    d0, d1 = pos[0, 1:] - pos[0, :-1], p[0, 1:] - p[0, :-1]  # a chain: edges i -> i + 1
+    rel = ((d1 - d0).norm(dim=-1) / d0.norm(dim=-1)).pow(2).mean().sqrt()
+    assert rel <= 0.25 + 1e-6
     # one length requested only: only the requested feature is driven to its target
     one = torch.tensor([[True, False, False, False]])
     q = pos
@@ -195,3 +214,25 @@ def test_autoregressive_guidance_picks_among_its_own_draws(data):
     set_sampling(m, ["feature_guidance=1", "guide_draws=1"])  # one draw: no choice at all
     b = m.sample(conds, 8, seed=5)
     assert all(np.allclose(x.pos, y.pos) for x, y in zip(a, b))
+
+
+def test_parent_draw_count_is_the_expected_edge_total_of_the_parent_draw():
+    from araneus.models.discrete import draw_with_parents, parent_draw_count
+
+    g = torch.Generator().manual_seed(4)
+    L = 8
+    pairs = torch.ones(1, L, L, dtype=torch.bool).triu(1)
+    q = torch.rand(1, L, L, generator=g) * 0.5 * pairs
+    scores = torch.randn(1, L, L, generator=g) * 2  # a parent law that disagrees with q
+    want = float(parent_draw_count(scores, pairs)(q)[0])
+    draws = 4000
+    adj, _ = draw_with_parents(q.expand(draws, L, L), scores.expand(draws, L, L),
+                               pairs.expand(draws, L, L), torch.Generator().manual_seed(5))  # fmt: skip
+    got = (adj & pairs).sum((1, 2)).double()
+    assert abs(float(got.mean()) - want) < 4 * float(got.std()) / draws**0.5
+    assert want > float((q * pairs).sum())  # the surer parent law adds edges
+    # tilting to a total with that count: the draw then makes the total on average
+    tilted = tilt_edge_probs(q, pairs, torch.tensor([10.0]), count=parent_draw_count(scores, pairs))
+    adj, _ = draw_with_parents(tilted.expand(draws, L, L), scores.expand(draws, L, L),
+                               pairs.expand(draws, L, L), torch.Generator().manual_seed(6))  # fmt: skip
+    assert abs(float((adj & pairs).sum((1, 2)).double().mean()) - 10.0) < 0.1

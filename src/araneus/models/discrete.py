@@ -247,3 +247,26 @@ def draw_with_parents(
     f = parent[:, None, :]
     up = cand & has[:, None, :] & ((rows == f) | ((rows > f) & (u < cond)))
     return up | up.transpose(1, 2), torch.where(has, parent, torch.full_like(parent, -1))
+
+
+def parent_draw_count(scores: torch.Tensor, pairs: torch.Tensor):
+    """The expected edge count of :func:`draw_with_parents` as a function of the edge
+    probabilities, for tilting them to a requested total.
+
+    Node ``j`` gets its parent (probability ``pi_ij``) and each pair after it with
+    ``(q_ij - pi_ij) / P(p < i)`` clipped to [0, 1], so its expected number of earlier
+    edges is ``sum_i pi_ij + clip(q_ij - pi_ij, 0, P(p < i))``: ``sum_i q_ij`` where the
+    two heads agree, more where the parent law is surer than ``q``. Returns a function
+    ``q (B, L, L) -> (B,)`` expected edges per sample.
+    """
+    cand = pairs.bool()
+    has = cand.any(1, keepdim=True)
+    pi = parent_log_probs(scores, cand).exp() * cand * has
+    before = pi.cumsum(1) - pi
+
+    def count(q: torch.Tensor) -> torch.Tensor:
+        q = q.double() * cand
+        extra = torch.minimum((q - pi).clamp_min(0.0), before)
+        return (pi + extra * has).sum((1, 2))
+
+    return count

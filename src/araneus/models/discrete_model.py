@@ -106,6 +106,7 @@ from .discrete import (
     cosine_alpha_bar,
     draw_earlier_neighbours,
     draw_with_parents,
+    parent_draw_count,
     parent_nll,
     posterior_probs,
     q_probs,
@@ -441,19 +442,16 @@ class DiscreteDiffusion(TorchGenerator):
             t_cur, t_next = int(tgrid[k]), int(tgrid[k + 1])
             x0, logits = den(x, s_cur, adj, t_cur)
             p0 = logits[..., :2].double().softmax(-1)
+            last_parents = c.connect and c.parent_head and t_next == 0
             if e_guide is not None:  # the clean estimate's expected edge total as requested
-                p1 = tilt_edge_probs(p0[..., 1], pairs, e_guide)
+                count = parent_draw_count(logits[..., 2], pairs) if last_parents else None
+                p1 = tilt_edge_probs(p0[..., 1], pairs, e_guide, count=count)
                 p0 = torch.stack([1 - p1, p1], -1)
             p_edge = p0[..., 1].float() * pairs
-            if guide is not None and s_cur <= c.guide_sigma:
-                x0 = feature_guidance(x0, p_edge, *guide, strength=c.feature_guidance)
-                x0 = x0 * mask[..., None]
-            if c.self_condition:
-                state["est"] = self._estimate(x0, p_edge, pairs)
             post = posterior_probs(
                 F.one_hot(adj.long(), 2).double(), p0, abar[t_cur], abar[t_next], m
             )
-            if c.connect and c.parent_head and t_next == 0:  # parents from the parent head
+            if last_parents:  # parents from the parent head
                 adj_next, _ = draw_with_parents(post[..., 1], logits[..., 2], pairs, generator)
                 adj_next = adj_next.to(adj.dtype)
             else:
@@ -463,6 +461,13 @@ class DiscreteDiffusion(TorchGenerator):
                 adj_next, drawn = draw_earlier_neighbours(
                     adj_next, post[..., 1], pairs, generator, (lab != lab[:, :1]) & mask
                 )
+            if guide is not None and s_cur <= c.guide_sigma:
+                # the edges of the clean estimate; at the last step, those just drawn
+                w = (adj_next.bool() & pairs).float() if t_next == 0 else p_edge
+                x0 = feature_guidance(x0, w, *guide, strength=c.feature_guidance)
+                x0 = x0 * mask[..., None]
+            if c.self_condition:
+                state["est"] = self._estimate(x0, p_edge, pairs)
             if c.sampler == "dpmpp":
                 x_next = dpmpp_2m_step(x, x0, prev, s_prev, s_cur, s_next)
                 prev, s_prev = x0, s_cur

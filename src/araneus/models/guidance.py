@@ -73,12 +73,23 @@ def feature_guidance(
 ) -> torch.Tensor:
     """One damped Gauss-Newton step of ``pos`` toward the requested edge-mean features.
 
+    The step is taken on the edge vectors ``d_ij = p_i - p_j``: the smallest change of the
+    edge vectors in the metric ``sum w_ij |delta d_ij|^2 / |d_ij|`` that zeroes the log
+    errors of the requested features to first order, then the positions whose edge
+    vectors come closest to the changed ones (a weighted graph-Laplacian solve; exact on
+    a tree). In that metric a requested mean length is met by scaling every edge by the
+    same factor, which keeps the shape of the web's edge-length distribution, and a
+    requested mean ``|dx|`` changes each edge's x component in proportion to its length.
+    A step in position space instead (the plain gradient) would move only the loose ends
+    of a thread, whose inner nodes feel opposite pulls.
+
     Parameters
     ----------
     pos
         (B, L, 3) positions of a clean estimate (any length unit).
     weights
-        (B, L, L) edge weights, held fixed (each undirected edge once).
+        (B, L, L) edge weights, held fixed (each undirected edge once; 0/1 or
+        probabilities).
     names
         F feature names, each a key of :data:`EDGE_MEAN_FEATURES`.
     target
@@ -90,59 +101,78 @@ def feature_guidance(
     damping
         Levenberg-Marquardt damping of the (F, F) normal matrix, relative to its trace.
     max_log_error, max_move
-        Trust region: residuals are clipped to +-``max_log_error`` and a sample's step is
-        shortened so that its root-mean-square node move is at most ``max_move`` times its
-        (weighted) mean edge length. A clean estimate whose edges are still changing
-        (early steps, or a pointer about to move) then cannot be thrown far.
+        Trust region: residuals are clipped to +-``max_log_error``, and a sample's step is
+        shortened so that the root-mean-square relative change of its edge vectors is at
+        most ``max_move``. A clean estimate whose edges are still changing (early steps,
+        or a pointer about to move) then cannot be thrown far.
 
     Returns
     -------
-    (B, L, 3) guided positions: ``pos - strength J^T (J J^T + lambda)^-1 r`` with the
-    residuals ``r = log m(pos) - log target`` of the requested features and their
-    Jacobian ``J`` with respect to the positions: the smallest change of the positions
-    (in the least-squares sense) that zeroes the log errors to first order. Samples with
-    nothing requested (or no edges) are returned unchanged.
+    (B, L, 3) guided positions. Samples with nothing requested (or no edges) are
+    returned unchanged.
     """
     if not names or strength <= 0:
         return pos
-    b = pos.shape[0]
+    b, L, _ = pos.shape
     present = present & (target > 0)
-    has_edges = weights.flatten(1).sum(1) > 0
-    active = present.any(1) & has_edges
+    w = weights.detach().double()
+    w = torch.where(w > 0, w, 0.0)
+    active = present.any(1) & (w.flatten(1).sum(1) > 0)
     if not bool(active.any()):
         return pos
-    scale = pos.detach().flatten(1).abs().amax(1).clamp_min(1e-9)  # (B,) for the smoothing
+    p = pos.detach().double()
+    scale = p.flatten(1).abs().amax(1).clamp_min(1e-9)
+    eps = float(scale.min()) * 1e-4
     with torch.enable_grad():
-        p = pos.detach().double().requires_grad_(True)
-        eps = float(scale.min()) * 1e-4
-        m = edge_feature_means(p, weights.detach().double(), names, eps)
-        logm = m.clamp_min(1e-30).log()
-        jac = []
-        for f in range(len(names)):
-            (g,) = torch.autograd.grad(logm[:, f].sum(), p, retain_graph=f < len(names) - 1)
-            jac.append(g.flatten(1))
-    J = torch.stack(jac, 1) * present[..., None]  # (B, F, 3L): rows of absent features 0
+        d = (p[:, :, None, :] - p[:, None, :, :]).requires_grad_(True)  # (B, L, L, 3)
+        tot = w.sum((1, 2)).clamp_min(1e-12)
+        logm = (
+            torch.stack([(EDGE_MEAN_FEATURES[n](d, eps) * w).sum((1, 2)) / tot for n in names], -1)
+            .clamp_min(1e-30)
+            .log()
+        )
+        jac = [
+            torch.autograd.grad(logm[:, f].sum(), d, retain_graph=f < len(names) - 1)[0]
+            for f in range(len(names))
+        ]  # each (B, L, L, 3), proportional to the edge weight
+    jd = torch.stack(jac, 1) * present[:, :, None, None, None]  # (B, F, L, L, 3)
+    d = d.detach()
+    d2 = d.pow(2).sum(-1)
+    # inverse metric |d_ij| / w_ij: a length request then scales every edge alike
+    inv = torch.where(w > 0, d2.sqrt() / w.clamp_min(1e-12), 0.0)[:, None, ..., None]
+    mj = inv * jd  # M^-1 J^T per feature
+    G = torch.einsum("bfijc,bhijc->bfh", jd, mj)
     r = torch.where(present, logm.detach() - target.double().clamp_min(1e-30).log(), 0.0)
     r = r.clamp(-max_log_error, max_log_error)
-    G = J @ J.transpose(1, 2)
-    tr = G.diagonal(dim1=1, dim2=2).sum(-1).clamp_min(1e-30)  # (B,)
+    tr = G.diagonal(dim1=1, dim2=2).sum(-1).clamp_min(1e-30)
     eye = torch.eye(len(names), dtype=G.dtype, device=G.device)
     G = G + eye * (damping * tr)[:, None, None] + eye * (~present)[:, :, None]
-    step = (J.transpose(1, 2) @ torch.linalg.solve(G, r[..., None]))[..., 0]  # (B, 3L)
-    step = torch.where(active[:, None], step, 0.0).view(b, *pos.shape[1:]) * strength
-    moving = (step.pow(2).sum(-1) > 0).sum(1).clamp_min(1)  # nodes that move
-    rms = (step.pow(2).sum((1, 2)) / moving).sqrt()
-    length = edge_feature_means(pos.detach().double(), weights.detach().double(),
-                                ["mean_edge_length"])[:, 0]  # fmt: skip
-    shrink = (max_move * length / rms.clamp_min(1e-30)).clamp(max=1.0)
-    return (pos.double() - step * shrink[:, None, None]).to(pos.dtype)
+    lam = torch.linalg.solve(G, r[..., None])[..., 0]  # (B, F)
+    dd = -strength * torch.einsum("bf,bfijc->bijc", lam, mj)  # change of each d_ij
+    rel2 = torch.where(w > 0, dd.pow(2).sum(-1) / d2.clamp_min(1e-30), 0.0)
+    rms = ((rel2 * w).sum((1, 2)) / tot).sqrt()
+    dd = dd * (max_move / rms.clamp_min(1e-30)).clamp(max=1.0)[:, None, None, None]
+    # positions whose edge vectors come closest: L dp = sum_j w_ij dd_ij - w_ji dd_ji
+    ws = w + w.transpose(1, 2)
+    lap = torch.diag_embed(ws.sum(-1)) - ws
+    rhs = (w[..., None] * dd).sum(2) - (w[..., None] * dd).sum(1)
+    ridge = 1e-6 * ws.sum((1, 2)).clamp_min(1e-12)[:, None, None] / L
+    dp = torch.linalg.solve(lap + ridge * torch.eye(L, dtype=p.dtype, device=p.device), rhs)
+    dp = torch.where(active[:, None, None], dp, 0.0)
+    return (p + dp).to(pos.dtype)
 
 
 def tilt_edge_probs(
-    probs: torch.Tensor, pairs: torch.Tensor, target: torch.Tensor, iters: int = 30
+    probs: torch.Tensor,
+    pairs: torch.Tensor,
+    target: torch.Tensor,
+    iters: int = 30,
+    count: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Shift the edge logits of each sample by one constant so that the expected edge
     count ``sum(probs * pairs)`` equals ``target`` (B,) (NaN or negative: unchanged).
+    ``count`` (optional) replaces that sum by the expected count of the draw that will
+    use the probabilities (any function increasing in them, (B, L, L) -> (B,)).
 
     ``probs`` (B, L, L) clean edge probabilities, ``pairs`` (B, L, L) bool candidate
     pairs (each undirected pair once). The shift is found by bisection on the logit
@@ -158,10 +188,11 @@ def tilt_edge_probs(
     want = torch.where(ok, want.clamp(max=n_pairs), 0.0)
     lo = torch.full_like(want, -20.0)
     hi = torch.full_like(want, 20.0)
+    if count is None:
+        count = lambda q: (q * pf).sum((1, 2))  # noqa: E731
     for _ in range(iters):
         mid = (lo + hi) / 2
-        count = (torch.sigmoid(logit + mid[:, None, None]) * pf).sum((1, 2))
-        low = count < want
+        low = count(torch.sigmoid(logit + mid[:, None, None]) * pf) < want
         lo = torch.where(low, mid, lo)
         hi = torch.where(low, hi, mid)
     shift = torch.where(ok, (lo + hi) / 2, 0.0)
