@@ -323,9 +323,7 @@ def _args():
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     ap.add_argument("--weights", default=str(WEIGHTS), help="folder of <model>.safetensors")
     ap.add_argument("--seeds", type=int, default=3, help="sampling seeds for the mean figures")
-    ap.add_argument(
-        "--baseline-draws", type=int, default=20, help="training draws of the baseline"
-    )
+    ap.add_argument("--baseline-draws", type=int, default=20, help="training draws of the baseline")
     ap.add_argument("--no-diversity", action="store_true", help="skip the 100-sample check")
     return ap.parse_args()
 
@@ -462,14 +460,16 @@ def main() -> None:
 
 
 def _training(model, how: str) -> str:
-    """Where and how long the weights were trained (from the checkpoint's JSON)."""
-    info = model.train_info or {}
-    where = info.get("trained_on") or ""
-    mins = info.get("minutes")
-    steps = info.get("step", "?")
+    """Steps, time and machine of the weights' training (from the checkpoint's JSON)."""
     if not how.startswith("shipped"):
         return how
-    return f"{steps} steps" + (f", {mins} min" if mins else "") + (f" ({where})" if where else "")
+    info = model.train_info or {}
+    rec = info.get("recipe") or {}
+    out = f"{info.get('step', '?')} steps"
+    if rec:
+        out += (f", {rec.get('cpu_minutes')} CPU min ({rec.get('wall_minutes')} min wall) on "
+                f"{rec.get('trained_on')}")  # fmt: skip
+    return out
 
 
 if __name__ == "__main__":

@@ -40,16 +40,16 @@ WEIGHTS = ROOT / "src" / "araneus" / "weights"
 # sized for ~15 minutes of one CPU thread each (measured as process CPU time).
 SETTINGS: dict[str, dict] = {
     "sparse": {
-        "model": {"width": 128, "depth": 4, "heads": 4},
+        "model": {"width": 128, "depth": 4, "heads": 4, "edge_loss": 1.0, "slot_weight": 2.0},
         "train": {"steps": 3200, "batch_size": 32, "lr": 1e-3, "warmup": 200},
     },
     "discrete": {
-        "model": {"width": 64, "edge_width": 16, "depth": 3, "heads": 4},
-        "train": {"steps": 5000, "batch_size": 32, "lr": 1e-3, "warmup": 100},
+        "model": {"width": 64, "edge_width": 16, "depth": 3, "heads": 4, "edge_loss": 1.0},
+        "train": {"steps": 1800, "batch_size": 32, "lr": 1e-3, "warmup": 100},
     },
     "autoregressive": {
         "model": {"width": 128, "depth": 4, "heads": 4, "mixtures": 8},
-        "train": {"steps": 4000, "batch_size": 32, "lr": 1e-3, "warmup": 200},
+        "train": {"steps": 4400, "batch_size": 32, "lr": 1e-3, "warmup": 200},
     },
 }
 DATASET = {"n": 4000, "seed": 0}

@@ -574,3 +574,54 @@ def test_shipped_leaf_fraction_is_the_default_datasets(name):
 
     ds = default_dataset(4000, seed=0)  # what scripts/train_default.py trains on
     assert load_pretrained(name).config.leaf_fraction == pytest.approx(leaf_fraction(ds))
+
+
+@pytest.mark.parametrize("name", ["sparse", "discrete", "autoregressive"])
+def test_a_dataset_feature_beyond_the_seven_is_one_more_condition(name, tmp_path):
+    """Issue 21 will add mechanical descriptors: any feature a dataset carries becomes a
+    condition (embedding width, checkpoint, sampling) without a change in the models; a
+    positive feature spanning >= 20x gets the log map like the lengths."""
+    from _models_synth import synth_web
+    from araneus.dataset import WebDataset
+    from araneus.models.conditioning import LOG_RANGE_RATIO
+
+    rng = np.random.default_rng(7)
+    webs = [synth_web(rng) for _ in range(40)]
+    # a wide positive range for extent_z: every other web stretched vertically
+    webs = [w.transform(scale=np.array([1.0, 1.0, 30.0])) if i % 2 else w
+            for i, w in enumerate(webs)]  # fmt: skip
+    ds = WebDataset.from_webs(webs, K=4, L=24, extra_features=("extent_z", "max_degree"),
+                              split=np.r_[np.zeros(32, np.int8), np.full(8, 2, np.int8)])  # fmt: skip
+    kw = TINY.get(name, {"width": 32, "depth": 1, "heads": 2, "mixtures": 3})
+    m = get_model(name)(**kw)
+    m.fit(ds, _cfg(steps=2, out=str(tmp_path / "r")))
+    names = m.feature_names
+    assert names[-2:] == ("extent_z", "max_degree")
+    sc = m.scaler
+    ez, md = names.index("extent_z"), names.index("max_degree")
+    assert sc.hi[ez] >= LOG_RANGE_RATIO * sc.lo[ez] and sc.log[ez] == (name != "discrete")
+    assert not sc.log[md]  # 2..4: linear
+    back = load_model(tmp_path / "r")
+    assert back.feature_names == names
+    webs_out = back.sample({"extent_z": 5.0, "num_nodes": 12}, 3, seed=0)
+    assert len(webs_out) == 3 and all(w.meta["requested"]["extent_z"] == 5.0 for w in webs_out)
+    with pytest.raises(InputError, match="unknown condition"):
+        back.sample({"stiffness_x_per_mass": 1.0}, 1)
+
+
+def test_train_threads_setting_is_checked_and_restored(data):
+    before = torch.get_num_threads()
+    m = get_model("sparse")(**TINY["sparse"])
+    seen = []
+    orig = m.training_loss
+
+    def spy(net, batch, gen):
+        seen.append(torch.get_num_threads())
+        return orig(net, batch, gen)
+
+    m.training_loss = spy
+    m.fit(data, _cfg(steps=2, threads=1))
+    assert seen and set(seen) == {1} and torch.get_num_threads() == before
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ConfigError, match="threads"):
+            _cfg(threads=bad)
