@@ -236,3 +236,13 @@ def test_parent_draw_count_is_the_expected_edge_total_of_the_parent_draw():
     adj, _ = draw_with_parents(tilted.expand(draws, L, L), scores.expand(draws, L, L),
                                pairs.expand(draws, L, L), torch.Generator().manual_seed(6))  # fmt: skip
     assert abs(float((adj & pairs).sum((1, 2)).double().mean()) - 10.0) < 0.1
+
+
+def test_closed_form_gradients_match_autograd():
+    from araneus.models.guidance import EDGE_MEAN_GRADIENTS
+
+    d = torch.randn(5, 7, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(8))
+    for name, grad in EDGE_MEAN_GRADIENTS.items():
+        dv = d.clone().requires_grad_(True)
+        (auto,) = torch.autograd.grad(EDGE_MEAN_FEATURES[name](dv, 1e-3).sum(), dv)
+        assert torch.allclose(grad(d, 1e-3), auto, atol=1e-12), name

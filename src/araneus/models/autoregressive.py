@@ -118,7 +118,7 @@ class AutoregressiveConfig:
     parent_head: bool = True
     degree_keys: bool = True
     feature_budgets: bool = True
-    feature_guidance: float = 1.0
+    feature_guidance: float = 0.5
     guide_draws: int = 8
 
     def __post_init__(self) -> None:

@@ -112,7 +112,7 @@ from .discrete import (
     q_probs,
     sample_categorical,
 )
-from .guidance import feature_guidance, tilt_edge_probs
+from .guidance import dense_edges, feature_guidance, tilt_edge_probs
 from .nets import GraphTransformer, from_band, to_band
 
 
@@ -464,7 +464,8 @@ class DiscreteDiffusion(TorchGenerator):
             if guide is not None and s_cur <= c.guide_sigma:
                 # the edges of the clean estimate; at the last step, those just drawn
                 w = (adj_next.bool() & pairs).float() if t_next == 0 else p_edge
-                x0 = feature_guidance(x0, w, *guide, strength=c.feature_guidance)
+                edges = dense_edges(w, c.band, upper=True)  # the band's pairs only
+                x0 = feature_guidance(x0, edges, *guide, strength=c.feature_guidance)
                 x0 = x0 * mask[..., None]
             if c.self_condition:
                 state["est"] = self._estimate(x0, p_edge, pairs)

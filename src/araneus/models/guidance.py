@@ -42,9 +42,65 @@ EDGE_MEAN_FEATURES: dict[str, Callable[[torch.Tensor, float], torch.Tensor]] = {
 }
 
 
+def _abs_axis_gradient(axis: int) -> Callable[[torch.Tensor, float], torch.Tensor]:
+    """Gradient of the smoothed ``|d[axis]|`` with respect to the edge vector d."""
+
+    def grad(d: torch.Tensor, eps: float) -> torch.Tensor:
+        out = torch.zeros_like(d)
+        c = d[..., axis]
+        out[..., axis] = c / (c**2 + eps**2).sqrt()
+        return out
+
+    return grad
+
+
+#: Their gradients with respect to the edge vector (..., 3), where known in closed form
+#: (a feature without one is differentiated by autograd).
+EDGE_MEAN_GRADIENTS: dict[str, Callable[[torch.Tensor, float], torch.Tensor]] = {
+    "mean_edge_length": lambda d, eps: d / (d.pow(2).sum(-1, keepdim=True) + eps**2).sqrt(),
+    "mean_abs_dx": _abs_axis_gradient(0),
+    "mean_abs_dy": _abs_axis_gradient(1),
+    "mean_abs_dz": _abs_axis_gradient(2),
+}
+
+
 def guided_features(names: Sequence[str]) -> list[str]:
     """The names among ``names`` that have a differentiable definition here, in order."""
     return [n for n in names if n in EDGE_MEAN_FEATURES]
+
+
+EdgeList = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def dense_edges(weights: torch.Tensor, band: int = 0, upper: bool = False) -> EdgeList:
+    """(B, L, L) edge weights (each undirected edge once, in either triangle) -> an edge
+    list ``(src (B, E), dst (B, E), w (B, E))`` over the pairs ``i != j`` (``upper``: only
+    ``i < j``; with ``band`` > 0 only ``|i - j| <= band``): the form
+    :func:`feature_guidance` works on, whose cost grows with the number of pairs listed."""
+    b, L, _ = weights.shape
+    i, j = torch.meshgrid(torch.arange(L), torch.arange(L), indexing="ij")
+    keep = (i < j) if upper else (i != j)
+    if band > 0:
+        keep &= (i - j).abs() <= band
+    i, j = i[keep].to(weights.device), j[keep].to(weights.device)
+    return i.expand(b, -1), j.expand(b, -1), weights[:, i, j]
+
+
+def edge_vectors(pos: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+    """(B, E, 3) vectors ``pos[src] - pos[dst]`` of an edge list over (B, L, 3) positions."""
+    idx = lambda e: e[..., None].expand(*e.shape, 3)  # noqa: E731
+    return pos.gather(1, idx(src)) - pos.gather(1, idx(dst))
+
+
+def list_feature_means(
+    d: torch.Tensor, w: torch.Tensor, names: Sequence[str], eps: float = 1e-4
+) -> torch.Tensor:
+    """Edge-mean features (B, F) of edge vectors ``d`` (B, E, 3) with weights ``w`` (B, E);
+    a web without edge weight gets 0."""
+    w = w.to(d.dtype)
+    tot = w.sum(1).clamp_min(1e-12)
+    cols = [(EDGE_MEAN_FEATURES[n](d, eps) * w).sum(1) / tot for n in names]
+    return torch.stack(cols, -1) if cols else d.new_zeros(d.shape[0], 0)
 
 
 def edge_feature_means(
@@ -53,16 +109,13 @@ def edge_feature_means(
     """Edge-mean features (B, F) of webs with positions (B, L, 3) and edge weights
     (B, L, L) (0/1 or probabilities; each undirected edge counted once, e.g. the upper
     triangle). A web without edge weight gets 0."""
-    d = pos[:, :, None, :] - pos[:, None, :, :]
-    w = weights.to(pos.dtype)
-    tot = w.sum((1, 2)).clamp_min(1e-12)
-    cols = [(EDGE_MEAN_FEATURES[n](d, eps) * w).sum((1, 2)) / tot for n in names]
-    return torch.stack(cols, -1) if cols else pos.new_zeros(pos.shape[0], 0)
+    src, dst, w = dense_edges(weights)
+    return list_feature_means(edge_vectors(pos, src, dst), w, names, eps)
 
 
 def feature_guidance(
     pos: torch.Tensor,
-    weights: torch.Tensor,
+    edges: torch.Tensor | EdgeList,
     names: Sequence[str],
     target: torch.Tensor,
     present: torch.Tensor,
@@ -73,23 +126,24 @@ def feature_guidance(
 ) -> torch.Tensor:
     """One damped Gauss-Newton step of ``pos`` toward the requested edge-mean features.
 
-    The step is taken on the edge vectors ``d_ij = p_i - p_j``: the smallest change of the
-    edge vectors in the metric ``sum w_ij |delta d_ij|^2 / |d_ij|`` that zeroes the log
+    The step is taken on the edge vectors ``d_e = p_src - p_dst``: the smallest change of
+    the edge vectors in the metric ``sum_e w_e |delta d_e|^2 / |d_e|`` that zeroes the log
     errors of the requested features to first order, then the positions whose edge
-    vectors come closest to the changed ones (a weighted graph-Laplacian solve; exact on
-    a tree). In that metric a requested mean length is met by scaling every edge by the
-    same factor, which keeps the shape of the web's edge-length distribution, and a
-    requested mean ``|dx|`` changes each edge's x component in proportion to its length.
-    A step in position space instead (the plain gradient) would move only the loose ends
-    of a thread, whose inner nodes feel opposite pulls.
+    vectors come closest to the changed ones (a weighted graph-Laplacian solve; exact on a
+    tree). In that metric a requested mean length is met by scaling every edge by the same
+    factor, which keeps the shape of the web's edge-length distribution, and a requested
+    mean ``|dx|`` changes each edge's x component in proportion to its length. A step in
+    position space instead (the plain gradient) would move only the loose ends of a
+    thread, whose inner nodes feel opposite pulls.
 
     Parameters
     ----------
     pos
         (B, L, 3) positions of a clean estimate (any length unit).
-    weights
-        (B, L, L) edge weights, held fixed (each undirected edge once; 0/1 or
-        probabilities).
+    edges
+        The edges, held fixed: (B, L, L) weights (each undirected edge once; 0/1 or
+        probabilities) or an edge list ``(src, dst, w)`` of (B, E) tensors
+        (:func:`dense_edges`; padding entries with weight 0).
     names
         F feature names, each a key of :data:`EDGE_MEAN_FEATURES`.
     target
@@ -114,49 +168,54 @@ def feature_guidance(
     if not names or strength <= 0:
         return pos
     b, L, _ = pos.shape
-    present = present & (target > 0)
-    w = weights.detach().double()
+    src, dst, w = dense_edges(edges) if isinstance(edges, torch.Tensor) else edges
+    w = w.detach().double()
     w = torch.where(w > 0, w, 0.0)
-    active = present.any(1) & (w.flatten(1).sum(1) > 0)
+    present = present & (target > 0)
+    active = present.any(1) & (w.sum(1) > 0)
     if not bool(active.any()):
         return pos
     p = pos.detach().double()
-    scale = p.flatten(1).abs().amax(1).clamp_min(1e-9)
-    eps = float(scale.min()) * 1e-4
-    with torch.enable_grad():
-        d = (p[:, :, None, :] - p[:, None, :, :]).requires_grad_(True)  # (B, L, L, 3)
-        tot = w.sum((1, 2)).clamp_min(1e-12)
-        logm = (
-            torch.stack([(EDGE_MEAN_FEATURES[n](d, eps) * w).sum((1, 2)) / tot for n in names], -1)
-            .clamp_min(1e-30)
-            .log()
-        )
-        jac = [
-            torch.autograd.grad(logm[:, f].sum(), d, retain_graph=f < len(names) - 1)[0]
-            for f in range(len(names))
-        ]  # each (B, L, L, 3), proportional to the edge weight
-    jd = torch.stack(jac, 1) * present[:, :, None, None, None]  # (B, F, L, L, 3)
-    d = d.detach()
-    d2 = d.pow(2).sum(-1)
-    # inverse metric |d_ij| / w_ij: a length request then scales every edge alike
-    inv = torch.where(w > 0, d2.sqrt() / w.clamp_min(1e-12), 0.0)[:, None, ..., None]
+    eps = float(p.flatten(1).abs().amax(1).clamp_min(1e-9).min()) * 1e-4
+    d = edge_vectors(p, src, dst)  # (B, E, 3)
+    m = list_feature_means(d, w, names, eps).clamp_min(1e-30)
+    logm = m.log()
+    tot = w.sum(1).clamp_min(1e-12)
+    jac = []  # d log m_f / d d_e, each (B, E, 3), proportional to the edge weight
+    for f, name in enumerate(names):
+        if name in EDGE_MEAN_GRADIENTS:
+            g = EDGE_MEAN_GRADIENTS[name](d, eps)
+        else:
+            with torch.enable_grad():
+                dv = d.clone().requires_grad_(True)
+                (g,) = torch.autograd.grad(EDGE_MEAN_FEATURES[name](dv, eps).sum(), dv)
+        jac.append(g * (w / (tot[:, None] * m[:, f : f + 1]))[..., None])
+    jd = torch.stack(jac, 1) * present[:, :, None, None]  # (B, F, E, 3)
+    dn = d.pow(2).sum(-1).sqrt()
+    # inverse metric |d_e| / w_e: a length request then scales every edge alike
+    inv = torch.where(w > 0, dn / w.clamp_min(1e-12), 0.0)[:, None, :, None]
     mj = inv * jd  # M^-1 J^T per feature
-    G = torch.einsum("bfijc,bhijc->bfh", jd, mj)
+    G = torch.einsum("bfec,bhec->bfh", jd, mj)
     r = torch.where(present, logm.detach() - target.double().clamp_min(1e-30).log(), 0.0)
     r = r.clamp(-max_log_error, max_log_error)
     tr = G.diagonal(dim1=1, dim2=2).sum(-1).clamp_min(1e-30)
     eye = torch.eye(len(names), dtype=G.dtype, device=G.device)
     G = G + eye * (damping * tr)[:, None, None] + eye * (~present)[:, :, None]
     lam = torch.linalg.solve(G, r[..., None])[..., 0]  # (B, F)
-    dd = -strength * torch.einsum("bf,bfijc->bijc", lam, mj)  # change of each d_ij
-    rel2 = torch.where(w > 0, dd.pow(2).sum(-1) / d2.clamp_min(1e-30), 0.0)
-    rms = ((rel2 * w).sum((1, 2)) / tot).sqrt()
-    dd = dd * (max_move / rms.clamp_min(1e-30)).clamp(max=1.0)[:, None, None, None]
-    # positions whose edge vectors come closest: L dp = sum_j w_ij dd_ij - w_ji dd_ji
-    ws = w + w.transpose(1, 2)
-    lap = torch.diag_embed(ws.sum(-1)) - ws
-    rhs = (w[..., None] * dd).sum(2) - (w[..., None] * dd).sum(1)
-    ridge = 1e-6 * ws.sum((1, 2)).clamp_min(1e-12)[:, None, None] / L
+    dd = -strength * torch.einsum("bf,bfec->bec", lam, mj)  # change of each edge vector
+    rel2 = torch.where(w > 0, dd.pow(2).sum(-1) / dn.pow(2).clamp_min(1e-30), 0.0)
+    rms = ((rel2 * w).sum(1) / tot).sqrt()
+    dd = dd * (max_move / rms.clamp_min(1e-30)).clamp(max=1.0)[:, None, None]
+    # positions whose edge vectors come closest: L dp = sum over edges of +-w dd
+    lap = torch.zeros(b, L * L, dtype=p.dtype, device=p.device)
+    for a, c, sign in ((src, src, 1.0), (dst, dst, 1.0), (src, dst, -1.0), (dst, src, -1.0)):
+        lap.scatter_add_(1, a * L + c, sign * w)
+    lap = lap.view(b, L, L)
+    rhs = torch.zeros(b, L, 3, dtype=p.dtype, device=p.device)
+    wd = w[..., None] * dd
+    rhs.scatter_add_(1, src[..., None].expand(-1, -1, 3), wd)
+    rhs.scatter_add_(1, dst[..., None].expand(-1, -1, 3), -wd)
+    ridge = 1e-6 * (2 * tot / L)[:, None, None]
     dp = torch.linalg.solve(lap + ridge * torch.eye(L, dtype=p.dtype, device=p.device), rhs)
     dp = torch.where(active[:, None, None], dp, 0.0)
     return (p + dp).to(pos.dtype)

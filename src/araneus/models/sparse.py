@@ -184,6 +184,21 @@ def second_offsets(slots: np.ndarray, offset_range: float, mode: str = "backward
     return src[sel], dst[sel], score[sel]
 
 
+def slot_edge_list(slots: torch.Tensor, mask: torch.Tensor, unit: float, mode: str = "backward"):
+    """(B, L, K) slot values of a clean estimate -> edge list ``(src, dst, w)`` of
+    (B, L K) tensors: node ``i``, the node its slot names and 1 where that is an edge
+    :func:`decode_slots` would propose (0 elsewhere; ``mask`` (B, L) real nodes)."""
+    b, L, k = slots.shape
+    r = torch.round(slots.float() * unit)
+    idx = torch.arange(L, device=slots.device)[None, :, None].expand(b, L, k)
+    dst = idx - r if mode == "backward" else idx + r
+    ok = (r >= 1) if mode == "backward" else (r != 0)
+    ok = ok & (dst >= 0) & (dst < L) & (dst != idx) & mask[:, :, None]
+    dsti = dst.clamp(0, L - 1).long()
+    ok = ok & torch.gather(mask, 1, dsti.flatten(1)).view_as(ok)
+    return idx.reshape(b, -1), dsti.reshape(b, -1), ok.reshape(b, -1).float()
+
+
 def slot_edges(slots: torch.Tensor, mask: torch.Tensor, unit: float, mode: str = "backward"):
     """(B, L, K) slot values of a clean estimate -> (B, L, L) 0/1 edge weights, each edge
     once (row = the node whose slot names it; ``mask`` (B, L) real nodes). The edges that
@@ -361,8 +376,8 @@ class SparseDiffusion(TorchGenerator):
         def denoise(x, s):
             x0 = base(x, s)
             if guide is not None and float(s[0]) <= c.guide_sigma:
-                w = slot_edges(x0[..., 3:], mask, self._slot_unit, c.slots)
-                pos = feature_guidance(x0[..., :3], w, *guide, strength=c.feature_guidance)
+                edges = slot_edge_list(x0[..., 3:], mask, self._slot_unit, c.slots)
+                pos = feature_guidance(x0[..., :3], edges, *guide, strength=c.feature_guidance)
                 x0 = torch.cat([pos, x0[..., 3:]], -1) * mask[..., None]
             state["est"] = x0
             return x0
