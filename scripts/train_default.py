@@ -49,7 +49,7 @@ SETTINGS: dict[str, dict] = {
     },
     "autoregressive": {
         "model": {"width": 128, "depth": 4, "heads": 4, "mixtures": 8},
-        "train": {"steps": 4400, "batch_size": 32, "lr": 1e-3, "warmup": 200},
+        "train": {"steps": 6000, "batch_size": 32, "lr": 1e-3, "warmup": 200},
     },
 }
 DATASET = {"n": 4000, "seed": 0}

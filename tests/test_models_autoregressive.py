@@ -282,3 +282,22 @@ def test_feature_budgets_are_running_errors_of_the_prefix(untrained):
     assert torch.allclose(fb[:2], no_edge.expand(2, 8))
     # after 2 edges: mean length 1.5 - 1, mean |dx| 0.5 - 0.4; unknown features stay 0
     assert torch.allclose(fb[3], torch.tensor([0.5, 1, 0.1, 1, 0, 0, 0, 0]), atol=1e-4)
+
+
+def test_structure_budgets_count_open_ends_and_junctions_of_the_prefix(untrained):
+    m = untrained
+    assert m.config.structure_budgets
+    # node 0 - 1 - 2, 1 - 3, 3 - 4, 0 - 5: degrees grow as the web is made
+    edges = [(1, 0), (2, 1), (3, 1), (4, 3), (5, 0)]
+    back = torch.zeros(1, 6, 6, dtype=torch.bool)
+    for t, j in edges:
+        back[0, t, j] = True
+    got = m.prefix_structure(back)[0] * 8  # (7, 2)
+    for t in range(7):
+        deg = np.zeros(6, int)
+        for a, b in edges:
+            if a < t and b < t:
+                deg[a] += 1
+                deg[b] += 1
+        assert got[t, 0] == (deg[:t] <= 1).sum() and got[t, 1] == (deg[:t] >= 3).sum()
+    assert got[6].tolist() == [3.0, 1.0]  # ends 2, 4, 5; junction 1

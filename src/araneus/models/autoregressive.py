@@ -118,6 +118,7 @@ class AutoregressiveConfig:
     parent_head: bool = True
     degree_keys: bool = True
     feature_budgets: bool = True
+    structure_budgets: bool = True
     feature_guidance: float = 0.5
     guide_draws: int = 8
 
@@ -386,6 +387,7 @@ class AutoregressiveGraph(TorchGenerator):
     Config = AutoregressiveConfig
     legacy_config = {
         "parent_head": False, "degree_keys": False, "feature_budgets": False,
+        "structure_budgets": False,
         "feature_guidance": 0.0,
     }  # fmt: skip
     fitted_settings = {"band": 0}
@@ -407,7 +409,7 @@ class AutoregressiveGraph(TorchGenerator):
             c.mixtures,
             c.band,
             c.parent_head,
-            n_budget=6 + 2 * len(self._budget_features),
+            n_budget=6 + 2 * len(self._budget_features) + 2 * int(c.structure_budgets),
             degree_keys=self.max_degree + 2 if c.degree_keys else 0,
         )
 
@@ -500,6 +502,25 @@ class AutoregressiveGraph(TorchGenerator):
         return torch.stack([err, k.expand_as(err)], -1).flatten(2)
 
     @staticmethod
+    def structure_budget(deg: torch.Tensor, before: torch.Tensor) -> torch.Tensor:
+        """(B, T, 2): the web's open ends (nodes of degree <= 1) and junctions (degree
+        >= 3) so far, each divided by 8, from the degrees ``deg`` (B, T, N) of the nodes
+        made before each step (``before`` (T, N) bool marks them). Exact functions of the
+        prefix: a web that must end soon can close or avoid loose ends."""
+        b = before[None].to(deg.dtype)
+        ends = ((deg <= 1).to(deg.dtype) * b).sum(-1)
+        junctions = ((deg >= 3).to(deg.dtype) * b).sum(-1)
+        return torch.stack([ends, junctions], -1).float() / 8.0
+
+    def prefix_structure(self, back: torch.Tensor) -> torch.Tensor:
+        """:meth:`structure_budget` at every step 0..L of webs given by their lower
+        adjacency ``back`` (B, L, L): (B, L + 1, 2) (teacher forcing)."""
+        L = back.shape[1]
+        sq = F.pad(back, (0, 1, 0, 1))  # (B, L + 1, L + 1): step L too
+        before = torch.ones(L + 1, L + 1, dtype=torch.bool, device=back.device).tril(-1)
+        return self.structure_budget(degrees_before(sq), before)
+
+    @staticmethod
     def edge_values(names, vec) -> torch.Tensor:
         """Per-edge values (..., F) of the edge-mean features for edge vectors (..., 3)."""
         if not names:
@@ -535,6 +556,8 @@ class AutoregressiveGraph(TorchGenerator):
             sums = torch.cat([torch.zeros_like(per[:, :1]), per.cumsum(1)], 1)
             tgt, known = self.feature_targets_u(values, present, log_rho)
             budget = torch.cat([budget, self.feature_budgets(sums, made, tgt, known)], -1)
+        if self.config.structure_budgets:  # open ends and junctions before node t
+            budget = torch.cat([budget, self.prefix_structure(back)], -1)
         hh = net.heads_in(h, ctx, budget)
         # scale of the web
         slg, smu, sls = split_mog(net.scale_raw(values, present), self.config.mixtures, dim=1)
@@ -712,6 +735,11 @@ class AutoregressiveGraph(TorchGenerator):
             if fb:
                 fs = self.feature_budgets(sums.repeat(reps, 1)[:, None, :fb], made, b_tgt, b_known)
                 budget = torch.cat([budget, fs[:, 0]], -1)
+            if c.structure_budgets:
+                sb = self.structure_budget(
+                    deg[:, None, :t], torch.ones(1, t, dtype=torch.bool, device=dev)
+                )
+                budget = torch.cat([budget, sb[:, 0].repeat(reps, 1)], -1)
             hh = net.heads_in(h, ctx, budget)
             stop_logit = guide(net.stop(hh).squeeze(-1))
             stop = sample_bernoulli(stop_logit, temperature=temperature, generator=generator)
