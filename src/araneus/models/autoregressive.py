@@ -119,7 +119,7 @@ class AutoregressiveConfig:
     degree_keys: bool = True
     feature_budgets: bool = True
     structure_budgets: bool = True
-    feature_guidance: float = 0.5
+    feature_guidance: float = 1.0
     guide_draws: int = 8
 
     def __post_init__(self) -> None:
