@@ -77,20 +77,21 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=45.0, help="wall-clock cap per model")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: default)")
     ap.add_argument("--extra", default="", help="extra dataset features (comma-separated)")
-    ap.add_argument("--data", default=None, help="dataset .npz (default: runs/default/data.npz)")
+    ap.add_argument("--data", default=None, help="dataset .npz (default: built afresh)")
     ap.add_argument("--runs", default=str(ROOT / "runs" / "default"))
     ap.add_argument("--out-weights", default=str(WEIGHTS), help="where the weights go")
     args = ap.parse_args()
     rank = int(os.environ.get("RANK", "0"))
     extra = tuple(e for e in args.extra.split(",") if e)
-    spec = {**DATASET, **({"extra_features": list(extra)} if extra else {})}
+    spec = {"builder": "default_dataset", **DATASET,
+            **({"extra_features": list(extra)} if extra else {})}  # fmt: skip
     tag = "data" + ("_" + "_".join(extra) if extra else "")
-    data_path = Path(args.data or Path(args.runs) / f"{tag}.npz")
-    if data_path.is_file():
-        data = WebDataset.load(data_path)
-    else:
+    if args.data:
+        data = WebDataset.load(args.data)
+    else:  # built afresh (a few seconds), so a copy left by older builders is never reused
         data = default_dataset(DATASET["n"], seed=DATASET["seed"], extra_features=extra)
-        if rank == 0:
+        if rank == 0:  # the data each run trained on, kept beside the runs
+            data_path = Path(args.runs) / f"{tag}.npz"
             data_path.parent.mkdir(parents=True, exist_ok=True)
             data.save(data_path)
     names = args.models or [m for m in available_models() if m in SETTINGS]
@@ -112,7 +113,7 @@ def main() -> None:
         wall, cpu = (time.perf_counter() - t0) / 60, (time.process_time() - c0) / 60
         if rank == 0:
             recipe = {
-                "dataset": {"builder": "default_dataset", **spec,
+                "dataset": {**({"file": args.data} if args.data else spec),
                             "features": list(data.feature_names)},
                 "settings": s, "trained_on": where, "steps": res.steps,
                 "wall_minutes": round(wall, 2), "cpu_minutes": round(cpu, 2),
