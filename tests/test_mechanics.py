@@ -324,9 +324,13 @@ def test_virtual_test_outputs(tmp_path):
     np.testing.assert_allclose(table[:, 1], r.curve.force, rtol=1e-9)
     summary = json.loads(paths[3].read_text())
     assert summary["peak_force_N"] == pytest.approx(r.peak_force)
-    # compression of silk carries nothing: threads are tension-only
-    c = virtual_test(web, "compression-x", "silk", strain=0.05, steps=4)
+    # compression of stress-free silk carries nothing: threads are tension-only
+    c = virtual_test(web, "compression-x", "silk", strain=0.05, steps=4, pretension="none")
     assert np.abs(c.curve.force).max() < 1e-12
+    # a pretensioned web pulls on the grips; compressing it only relieves that pull
+    c = virtual_test(web, "compression-x", "silk", strain=0.05, steps=4)
+    assert c.curve.force[0] < 0 and c.curve.force.max() <= 1e-12
+    assert np.all(np.diff(c.curve.force) >= -1e-12)
 
 
 def test_virtual_test_bad_inputs():

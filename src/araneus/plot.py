@@ -113,6 +113,7 @@ def draw_web(
     cmap: str = "viridis",
     linewidth: float | None = None,
     max_edges: int = 200_000,
+    vrange: tuple[float, float] | None = None,
 ) -> None:
     """Draw ``web`` on a 3-D matplotlib axis, coloured by thread type or per-edge ``values``.
 
@@ -130,6 +131,9 @@ def draw_web(
         Line width in points (> 0); None chooses :func:`auto_linewidth`.
     max_edges
         Webs with more edges draw an evenly spaced, deterministic subset of this many.
+    vrange
+        (low, high) of the colour scale for ``values`` (values outside are clipped, NaN
+        drawn as ``low``); default the range of ``values``.
     """
     from mpl_toolkits.mplot3d.art3d import Line3DCollection
 
@@ -146,8 +150,9 @@ def draw_web(
         import matplotlib as mpl
 
         v = np.asarray(values, dtype=float)
-        norm = mpl.colors.Normalize(np.nanmin(v), np.nanmax(v) + 1e-30)
-        colors = mpl.colormaps[cmap](norm(v))
+        lo, hi = (np.nanmin(v), np.nanmax(v)) if vrange is None else vrange
+        norm = mpl.colors.Normalize(lo, hi + 1e-30 * max(abs(hi), 1.0), clip=True)
+        colors = mpl.colormaps[cmap](norm(np.nan_to_num(v, nan=lo)))
     elif "thread" in web.edge_attrs:
         codes = web.edge_attrs["thread"]
         codes = codes if sel is None else codes[sel]
@@ -196,6 +201,8 @@ def plot_web(
     azim: float = -60,
     dpi: int = 150,
     linewidth: float | None = None,
+    vrange: tuple[float, float] | None = None,
+    value_label: str | None = None,
 ) -> None:
     """Save a 3-D view of ``web`` to ``path`` (PNG/SVG/PDF by suffix), written atomically.
 
@@ -216,6 +223,9 @@ def plot_web(
         Resolution of raster output.
     linewidth
         Line width in points (> 0); None chooses :func:`auto_linewidth` (thin for big webs).
+    vrange, value_label
+        Colour-scale range for ``values`` (clipped outside) and the colour bar's label;
+        with ``values`` a colour bar is drawn.
     """
     if values is not None and len(values) != web.n_edges:
         raise InputError(f"values must have one entry per edge ({web.n_edges}), got {len(values)}")
@@ -226,8 +236,15 @@ def plot_web(
     fig = plt.figure(figsize=(7, 6))
     try:
         ax = fig.add_subplot(projection="3d")
-        draw_web(ax, web, values, linewidth=linewidth)
+        draw_web(ax, web, values, linewidth=linewidth, vrange=vrange)
         ax.view_init(elev=elev, azim=azim)
+        if values is not None and web.n_edges:
+            import matplotlib as mpl
+
+            v = np.asarray(values, float)
+            lo, hi = (np.nanmin(v), np.nanmax(v)) if vrange is None else vrange
+            mappable = mpl.cm.ScalarMappable(mpl.colors.Normalize(lo, hi), "viridis")
+            fig.colorbar(mappable, ax=ax, shrink=0.6, label=value_label or "")
         if values is None and "thread" in web.edge_attrs and web.n_edges:
             from matplotlib.lines import Line2D
 

@@ -24,6 +24,7 @@ photopolymer resin.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 
 import numpy as np
 
@@ -52,6 +53,9 @@ class SilkLaw:
     sigma_f, eps_f
         Failure stress [MPa] and failure strain; the stiffening branch is the quadratic
         with tangent E2 at ``eps_s`` through (eps_f, sigma_f).
+
+    The yield is rounded over ``eps_y +- eps_y / 20`` and the toe where a slack thread
+    comes taut over ``1e-4 eps_y`` (see :meth:`_pieces`), so the tangent is continuous.
     density
         [kg/m^3].
     """
@@ -89,30 +93,95 @@ class SilkLaw:
         w = _arr(self.eps_f) - _arr(self.eps_s)
         return (_arr(self.sigma_f) - self._ss() - _arr(self.E2) * w) / w**2
 
+    @cached_property
+    def _pieces(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Segment starts (..., 5), cubic coefficients (..., 5, 4) and energy at the starts.
+
+        Segments: a cubic toe on ``[0, d0]`` (``d0 = 1e-4 eps_y``) that makes the
+        tension-only law smooth where a thread comes taut; the initial modulus; a
+        quadratic blend of width ``2 w`` (``w = eps_y / 20``) centred on the yield strain
+        (the rounded yield of Cranford et al.'s Fig. 1); the plateau; the stiffening
+        quadratic. Outside the toe and the blend, the law is exactly piecewise linear /
+        quadratic; both smoothings keep the tangent continuous, which Newton's method
+        needs, and the stress monotone.
+        """
+        E1, ey, E2, es = (_arr(self.E1), _arr(self.eps_y), _arr(self.E2), _arr(self.eps_s))
+        a = self._a()
+        E1, ey, E2, es, a = np.broadcast_arrays(E1, ey, E2, es, a)
+        d0 = 1e-4 * ey
+        w = np.minimum(ey / 20, (es - ey) / 4)
+        z = np.zeros_like(E1)
+        starts = np.stack([z, d0, ey - w, ey + w, es], axis=-1)
+        coef = np.stack(
+            [
+                np.stack([z, z, 2 * E1 / d0, -E1 / d0**2], -1),
+                np.stack([E1 * d0, E1, z, z], -1),
+                np.stack([E1 * (ey - w), E1, (E2 - E1) / (4 * w), z], -1),
+                np.stack([E1 * ey + E2 * w, E2, z, z], -1),
+                np.stack([self._ss() + z, E2, a, z], -1),
+            ],
+            axis=-2,
+        )
+        h = np.diff(starts, axis=-1)
+        seg_w = (
+            coef[..., :4, 0] * h
+            + coef[..., :4, 1] * h**2 / 2
+            + coef[..., :4, 2] * h**3 / 3
+            + coef[..., :4, 3] * h**4 / 4
+        )
+        energy = np.concatenate([z[..., None], np.cumsum(seg_w, axis=-1)], axis=-1)
+        return starts, coef, energy
+
+    def _locate(self, eps: np.ndarray):
+        starts, coef, energy = self._pieces
+        e = np.maximum(np.asarray(eps, np.float64), 0.0)
+        shape = np.broadcast_shapes(e.shape, starts.shape[:-1])
+        e = np.broadcast_to(e, shape)
+        starts = np.broadcast_to(starts, (*shape, 5))
+        k = (e[..., None] >= starts[..., 1:]).sum(axis=-1)
+        pick = k[..., None]
+        x = e - np.take_along_axis(starts, pick, -1)[..., 0]
+        c = np.take_along_axis(np.broadcast_to(coef, (*shape, 5, 4)), pick[..., None], -2)
+        w0 = np.take_along_axis(np.broadcast_to(energy, (*shape, 5)), pick, -1)[..., 0]
+        return x, c[..., 0, :], w0
+
     def stress(self, eps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Nominal stress [MPa] and tangent modulus [MPa] at strains ``eps`` (M,)."""
-        E1, ey, E2, es = (_arr(self.E1), _arr(self.eps_y), _arr(self.E2), _arr(self.eps_s))
-        sy, ss, a = E1 * ey, self._ss(), self._a()
-        x = eps - es
-        s = np.where(
-            eps <= ey, E1 * eps, np.where(eps <= es, sy + E2 * (eps - ey), ss + E2 * x + a * x**2)
-        )
-        t = np.where(eps <= ey, E1, np.where(eps <= es, E2, E2 + 2 * a * x))
-        neg = eps <= 0
-        return np.where(neg, 0.0, s), np.where(neg, 0.0, np.broadcast_to(t, np.shape(eps)))
+        x, c, _ = self._locate(eps)
+        s = c[..., 0] + c[..., 1] * x + c[..., 2] * x**2 + c[..., 3] * x**3
+        t = c[..., 1] + 2 * c[..., 2] * x + 3 * c[..., 3] * x**2
+        neg = np.asarray(eps) <= 0
+        return np.where(neg, 0.0, s), np.where(neg, 0.0, t)
 
     def energy_density(self, eps: np.ndarray) -> np.ndarray:
         """Strain energy per unit reference volume [MPa = mJ/mm^3] at strains ``eps``."""
-        E1, ey, E2, es = (_arr(self.E1), _arr(self.eps_y), _arr(self.E2), _arr(self.eps_s))
-        sy, ss, a = E1 * ey, self._ss(), self._a()
-        e = np.maximum(eps, 0.0)
-        w1 = 0.5 * E1 * e**2
-        wy = 0.5 * E1 * ey**2
-        w2 = wy + sy * (e - ey) + 0.5 * E2 * (e - ey) ** 2
-        ws = wy + sy * (es - ey) + 0.5 * E2 * (es - ey) ** 2
-        x = e - es
-        w3 = ws + ss * x + 0.5 * E2 * x**2 + a * x**3 / 3
-        return np.where(e <= ey, w1, np.where(e <= es, w2, w3))
+        x, c, w0 = self._locate(eps)
+        return w0 + c[..., 0] * x + c[..., 1] * x**2 / 2 + c[..., 2] * x**3 / 3 + c[..., 3] * x**4 / 4
+
+    def elastic_energy(self, eps: np.ndarray, stress: np.ndarray) -> np.ndarray:  # noqa: ARG002
+        """Recoverable energy density [MPa] at strain ``eps`` (nonlinear elastic: all of it)."""
+        return self.energy_density(eps)
+
+    def strain_at(self, stress: np.ndarray) -> np.ndarray:
+        """Inverse of the loading curve: strain at nominal stress ``stress`` [MPa] (M,).
+
+        Stresses at or below zero give 0; stresses at or above ``sigma_f`` raise
+        :class:`InputError` (the thread would already be broken). Bisection to machine
+        precision (the law is monotone).
+        """
+        s = np.asarray(stress, np.float64)
+        if np.any(s >= _arr(self.sigma_f)):
+            raise InputError(
+                f"{self.name}: a stress of {float(np.max(s)):.4g} MPa reaches the failure "
+                f"stress ({float(np.min(self.sigma_f)):.4g} MPa)"
+            )
+        lo = np.zeros(np.broadcast_shapes(s.shape, np.shape(self.eps_f)))
+        hi = lo + _arr(self.eps_f)
+        for _ in range(64):
+            mid = 0.5 * (lo + hi)
+            below = self.stress(mid)[0] < s
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        return np.where(s <= 0, 0.0, 0.5 * (lo + hi))
 
     @property
     def E(self) -> np.ndarray:
@@ -146,6 +215,9 @@ class ElasticPlastic:
         [kg/m^3].
     nu
         Poisson's ratio (shear modulus of frame members).
+    tension_only
+        Threads rather than struts: no stress (and no plastic flow) while the elastic
+        strain ``eps - eps_p`` is negative (slack).
     """
 
     E: float | np.ndarray
@@ -169,15 +241,69 @@ class ElasticPlastic:
 
         Returns stress [MPa], consistent tangent [MPa], new plastic strain, new alpha.
         """
+        stress, tangent, eps_p1, alpha1, _ = self._return_map(eps, eps_p, alpha)
+        return stress, tangent, eps_p1, alpha1
+
+    def _return_map(self, eps, eps_p, alpha):
         E, sy, H = _arr(self.E), _arr(self.sigma_y), _arr(self.H)
         trial = E * (eps - eps_p)
         f = np.abs(trial) - (sy + H * alpha)
         plastic = f > 0
+        if self.tension_only:
+            plastic &= trial > 0
         dg = np.where(plastic, f / (E + H), 0.0)
         sgn = np.sign(trial)
         stress = trial - sgn * E * dg
-        tangent = np.where(plastic, E * H / (E + H), E)
-        return stress, np.broadcast_to(tangent, np.shape(eps)), eps_p + sgn * dg, alpha + dg
+        tangent = np.broadcast_to(np.where(plastic, E * H / (E + H), E), np.shape(eps))
+        if self.tension_only:
+            slack = trial <= 0
+            stress = np.where(slack, 0.0, stress)
+            tangent = np.where(slack, 0.0, tangent)
+        return stress, tangent, eps_p + sgn * dg, alpha + dg, dg
+
+    def increment(
+        self, eps: np.ndarray, eps_p: np.ndarray, alpha: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Return mapping plus the incremental potential of the step.
+
+        Returns stress, tangent, new plastic strain, new alpha, the incremental energy
+        density ``psi`` [MPa] (elastic energy at the new state plus the plastic work of
+        the step; its derivative with respect to ``eps`` is the stress, so the
+        equilibrium of a load step minimises its sum over members) and the plastic work
+        density of the step [MPa].
+        """
+        E, sy, H = _arr(self.E), _arr(self.sigma_y), _arr(self.H)
+        stress, tangent, ep1, al1, dg = self._return_map(eps, eps_p, alpha)
+        plastic_work = (sy + H * alpha) * dg + 0.5 * H * dg**2
+        return stress, tangent, ep1, al1, 0.5 * stress**2 / E + plastic_work, plastic_work
+
+    def elastic_energy(self, eps: np.ndarray, stress: np.ndarray) -> np.ndarray:  # noqa: ARG002
+        """Recoverable (elastic) energy density [MPa] at ``stress``."""
+        return 0.5 * stress**2 / _arr(self.E)
+
+    def strain_at(self, stress: np.ndarray) -> np.ndarray:
+        """Elastic strain at stress ``stress`` [MPa] (a prestress must stay below yield)."""
+        s = np.asarray(stress, np.float64)
+        if np.any(np.abs(s) >= _arr(self.sigma_y)):
+            raise InputError(
+                f"{self.name}: a prestress of {float(np.max(np.abs(s))):.4g} MPa reaches the "
+                f"yield stress ({float(np.min(self.sigma_y)):.4g} MPa)"
+            )
+        return s / _arr(self.E)
+
+    @property
+    def sigma_f(self) -> np.ndarray:
+        """Stress at the failure strain on monotonic loading [MPa]."""
+        E, sy, H, ef = (_arr(self.E), _arr(self.sigma_y), _arr(self.H), _arr(self.eps_f))
+        return np.minimum(E * ef, sy + H * (ef - sy / E) * E / (E + H))
+
+    def take(self, idx: np.ndarray) -> ElasticPlastic:
+        """The law restricted to members ``idx`` (per-member parameters are indexed)."""
+        kw = {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+        for k in ("E", "sigma_y", "H", "eps_f"):
+            v = _arr(kw[k])
+            kw[k] = v[idx] if v.ndim else v
+        return ElasticPlastic(**kw)
 
 
 Material = SilkLaw | ElasticPlastic

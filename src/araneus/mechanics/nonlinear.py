@@ -1,28 +1,34 @@
 """Nonlinear, large-displacement truss analysis to final failure (displacement control).
 
-Formulation: total-Lagrangian truss. For a member of reference length L and area A with
-current length l, the strain is the engineering (Biot) strain ``eps = l / L - 1``, the
-axial force ``N = sigma(eps) A`` (nominal stress) and the consistent tangent
+Members (:mod:`.members`) are total-Lagrangian bars with exact large-rotation kinematics and
+the geometric (prestress) stiffness in the tangent; silk threads are tension-only, and a
+pretensioned web (:mod:`.prestress`) starts from the rest lengths of its self-stress state,
+so it is stable from the first step. Printed struts (``bending=True``) add linear frame
+bending and torsion (fused joints).
 
-    K_e = (A E_t / L) n n^T + (N / l) (1 - n n^T),     n = current unit direction,
+Path following: the driven nodes are moved along a direction in adaptive increments; at
+each increment the equilibrium is the minimum of the potential over the free DOFs
+(:func:`.minimise.minimise`, a damped Newton method). For tension-only threads with the
+monotone silk law that potential is convex in the displacements, so every increment has
+one equilibrium, reached from any start: slack states, threads coming taut and member
+deletion need no special path-following (no arc length), and since the grip displacement
+is prescribed, a falling load is followed as well. Increments grow where the members
+strain little (slack phases) and shrink where they strain fast; an increment that would
+carry a member past its failure strain is cut back so that the first member breaks at
+(just over) its failure strain, which keeps peak forces exact. After each increment,
+members past their failure strain are deleted and equilibrium is re-established at the
+same displacement (vertical drops in the curve, load redistribution).
 
-which is exact for arbitrarily large rotations. Silk threads are tension-only (no force
-and no stiffness when slack). Optionally (``bending=True``, printed parts with fused
-joints) a linear-elastic frame bending/torsion stiffness is added on 6 DOF per node.
-
-Loading is by prescribed displacement of a set of driven nodes along a direction, in
-equal steps; each step is solved with Newton iterations (a small Levenberg-Marquardt
-shift keeps the iteration matrix invertible when slack threads leave zero-stiffness
-modes; convergence is judged on the true residual), with step cutting on divergence.
-After each converged step, members whose strain exceeds their failure strain are
-deleted and equilibrium is re-established at the same displacement, so the curve shows
-the load drops and the load redistribution. Energy is tracked: external work
-(trapezoidal integral of the reaction), energy stored in intact members, and energy
-dissipated (broken members, plastic work).
+Energy: external work (trapezoid of the reaction), energy stored in intact members since
+the start (the prestress energy is the zero), and energy dissipated: plastic work,
+energy of broken members, and energy released while the rest snaps back after a
+failure; ``external work = stored + dissipated``.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,14 +36,18 @@ import scipy.sparse as sp
 from scipy.sparse import csgraph
 
 from ..errors import InputError, SolverError
-from .elements import (
-    assemble,
-    check_members,
-    circular_section,
-    frame_element_matrices,
-)
-from .materials import ElasticPlastic, Material, SilkLaw
-from .solve import check_supported, free_submatrix, sparse_lu
+from .elements import check_members
+from .materials import Material
+from .members import Members, State
+from .minimise import LinearSolver, minimise
+from .solve import check_supported, free_submatrix
+
+_DEBUG = bool(os.environ.get("ARANEUS_DEBUG_PATH"))
+#: A member may overshoot its failure strain by this fraction before the increment is cut.
+OVERSHOOT = 1e-3
+#: Largest strain change of a loaded member per increment, as a fraction of its failure
+#: strain.
+STRAIN_STEP = 1.0 / 40
 
 
 @dataclass
@@ -49,10 +59,13 @@ class NonlinearResult:
     displacement
         (S,) prescribed displacement of the driven nodes [mm] (starts with 0).
     force
-        (S,) total reaction on the driven nodes along the loading direction [N].
+        (S,) total reaction on the driven nodes along the loading direction [N]; with a
+        prestress it starts at the force the grips need to hold the pretensioned web.
     external_work, stored_energy, dissipated_energy
-        (S,) [mJ = N mm]: work done by the driven nodes, energy stored in intact
-        members, energy lost by broken members and plastic flow.
+        (S,) [mJ = N mm]: work done by the driven nodes; strain energy of the intact
+        members minus that of the (prestressed) start, so ``external_work =
+        stored_energy + dissipated_energy``; energy lost by broken members (their
+        prestress energy included), snap-back and plastic flow.
     broken_step
         (M,) index into the history at which each member broke, -1 if it never did.
     strain_peak, stress_peak
@@ -63,8 +76,14 @@ class NonlinearResult:
         True if the structure lost all load-bearing capacity before the end.
     stopped
         Empty, or why the analysis ended before ``max_disp`` without failing (with
-        ``partial=True``: Newton did not converge, e.g. snap-through); the history holds
-        the converged steps.
+        ``partial=True``: no equilibrium found); the history holds the converged steps.
+    stiffness
+        Initial tangent stiffness along the loading direction [N/mm] (exact, from the
+        tangent at the start, prestress included).
+    prestress_energy
+        Strain energy at the start [mJ] (the prestress).
+    iterations, factorisations
+        Newton iterations and sparse factorisations used (cost figures).
     """
 
     displacement: np.ndarray
@@ -78,112 +97,51 @@ class NonlinearResult:
     u: np.ndarray
     failed: bool
     stopped: str = ""
+    stiffness: float = float("nan")
+    prestress_energy: float = 0.0
+    iterations: int = 0
+    factorisations: int = 0
 
 
-class _Model:
-    """Member data and internal force / tangent evaluation."""
+class _History:
+    """Recorded points of the curve and the energy bookkeeping."""
 
-    def __init__(self, pos, edges, law: Material, diameter, bending: bool):
-        self.pos, self.edges, self.law = pos, edges, law
-        self.vec0 = pos[edges[:, 1]] - pos[edges[:, 0]]
-        self.L = np.linalg.norm(self.vec0, axis=1)
-        self.A, Iz, J = circular_section(np.broadcast_to(diameter, self.L.shape))
-        self.m = len(edges)
-        self.alive = np.ones(self.m, bool)
-        self.eps_p = np.zeros(self.m)
-        self.alpha = np.zeros(self.m)
-        self.ndof = 6 if bending else 3
-        self.kb = None
-        if bending:
-            E = np.broadcast_to(law.E, self.L.shape)
-            nu = law.nu if isinstance(law, ElasticPlastic) else 0.3
-            self.kb = frame_element_matrices(
-                pos, edges, E, E / (2 * (1 + nu)), diameter, False
-            )  # (M, 12, 12), no axial part
+    def __init__(self, members: Members, driven: np.ndarray, direction: np.ndarray):
+        self.members, self.driven, self.direction = members, driven, direction
+        self.d: list[float] = []
+        self.f: list[float] = []
+        self.w: list[float] = []
+        self.st: list[float] = []
+        self.di: list[float] = []
+        self.plastic = 0.0
+        self.broken = 0.0
+        self.released = 0.0
+        self.peak = -np.inf
+        self.peak_state: State | None = None
+        self.peak_index = 0
+        self.prestress_energy = 0.0
 
-    def response(self, eps):
-        if isinstance(self.law, SilkLaw):
-            s, t = self.law.stress(eps)
-            return s, t, self.eps_p, self.alpha
-        return self.law.update(eps, self.eps_p, self.alpha)
+    def reaction(self, state: State) -> float:
+        ndof = self.members.ndof
+        f = state.fint.reshape(-1, ndof)[self.driven, :3].sum(axis=0)
+        return float(f @ self.direction)
 
-    def evaluate(self, u):
-        """Internal force (n*ndof,), tangent (BSR), strains, stresses, trial plastic state."""
-        e, ndof, n = self.edges, self.ndof, len(self.pos)
-        d = self.vec0 + u[e[:, 1], :3] - u[e[:, 0], :3]
-        length = np.linalg.norm(d, axis=1)
-        nvec = d / length[:, None]
-        eps = length / self.L - 1.0
-        s, t, ep, al = self.response(eps)
-        live = self.alive.astype(float)
-        force = s * self.A * live
-        fm = force[:, None] * nvec
-        fint = np.zeros((n, ndof))
-        np.add.at(fint[:, :3], e[:, 1], fm)
-        np.add.at(fint[:, :3], e[:, 0], -fm)
-        nn = nvec[:, :, None] * nvec[:, None, :]
-        kt = (t * self.A / self.L * live)[:, None, None] * nn + (force / length)[:, None, None] * (
-            np.eye(3) - nn
-        )
-        blocks = np.zeros((self.m, 2 * ndof, 2 * ndof))
-        blocks[:, :3, :3] = kt
-        blocks[:, ndof : ndof + 3, ndof : ndof + 3] = kt
-        blocks[:, :3, ndof : ndof + 3] = -kt
-        blocks[:, ndof : ndof + 3, :3] = -kt
-        if self.kb is not None:
-            kb = self.kb * live[:, None, None]
-            blocks += kb
-            de = u[e].reshape(self.m, 12)
-            fb = np.einsum("mij,mj->mi", kb, de).reshape(self.m, 2, 6)
-            np.add.at(fint, e[:, 0], fb[:, 0])
-            np.add.at(fint, e[:, 1], fb[:, 1])
-        return fint.ravel(), assemble(e, blocks, n, ndof), eps, s, ep, al
-
-    def energies(self, u, eps, s, work_axial):
-        """Stored energy per member (M,) [mJ] and plastic dissipation per member."""
-        vol = self.A * self.L
-        if isinstance(self.law, SilkLaw):
-            stored = self.law.energy_density(eps) * vol
-            plastic = np.zeros(self.m)
-        else:
-            stored = 0.5 * s**2 / np.broadcast_to(self.law.E, s.shape) * vol
-            plastic = work_axial - stored
-        if self.kb is not None:
-            de = u[self.edges].reshape(self.m, 12)
-            stored = stored + 0.5 * np.einsum("mi,mij,mj->m", de, self.kb, de)
-        return stored, plastic
-
-
-def _newton(model: _Model, u0, free, tol, max_iter=40):
-    """Equilibrium at fixed prescribed DOFs; returns (u, evaluate-output) or None."""
-    u = u0.copy()
-    shape = u.shape
-    for _ in range(max_iter):
-        fint, kt, *rest = model.evaluate(u)
-        r = fint[free]
-        rn = np.abs(r).max() if r.size else 0.0
-        if not np.isfinite(rn):
-            return None
-        if rn <= tol:
-            return u, (fint, kt, *rest)
-        kff = free_submatrix(kt, free, model.ndof).tocsc()
-        diag = kff.diagonal()
-        shift = 1e-9 * max(diag.max(), 1e-300)
-        try:
-            lu = sparse_lu(kff + sp.identity(kff.shape[0]) * shift)
-            du = lu.solve(-r)
-        except RuntimeError:
-            return None
-        # backtracking on the residual norm keeps slack/taut switching from cycling
-        flat = u.ravel()
-        for alpha in (1.0, 0.5, 0.25, 0.125):
-            trial = flat.copy()
-            trial[free] += alpha * du
-            rt = model.evaluate(trial.reshape(shape))[0][free]
-            if np.abs(rt).max() < rn or alpha == 0.125:
-                break
-        u = trial.reshape(shape)
-    return None
+    def record(self, t: float, state: State) -> float:
+        """Append the point of ``state`` at displacement ``t``; return its force."""
+        f = self.reaction(state)
+        w = 0.0 if not self.d else self.w[-1] + 0.5 * (f + self.f[-1]) * (t - self.d[-1])
+        self.plastic += float(state.plastic_work.sum())
+        self.d.append(t)
+        self.f.append(f)
+        self.w.append(w)
+        stored = float(self.members.stored_energy(state).sum())
+        if len(self.d) == 1:
+            self.prestress_energy = stored
+        self.st.append(stored - self.prestress_energy)
+        self.di.append(self.plastic + self.broken + self.released)
+        if f > self.peak:
+            self.peak, self.peak_state, self.peak_index = f, state, len(self.d) - 1
+        return f
 
 
 def displacement_control(
@@ -199,13 +157,16 @@ def displacement_control(
     bending: bool = False,
     stop_ratio: float = 1e-3,
     partial: bool = False,
+    rest_length: np.ndarray | None = None,
+    progress: Callable[[float, int], None] | None = None,
 ) -> NonlinearResult:
     """Pull ``driven_nodes`` along ``direction`` up to ``max_disp`` [mm] or final failure.
 
     Parameters
     ----------
     pos, edges
-        (N, 3) reference positions [mm], (M, 2) members.
+        (N, 3) positions [mm] at the start (the prestressed equilibrium, if any), (M, 2)
+        members.
     law
         Material law (:class:`SilkLaw` or :class:`ElasticPlastic`), scalar or per member.
     diameter
@@ -219,21 +180,25 @@ def displacement_control(
     max_disp
         Final prescribed displacement [mm] (> 0).
     steps
-        Number of equal displacement steps (>= 2); steps are halved automatically when
-        Newton iterations fail.
+        Resolution: no increment is longer than ``max_disp / steps`` (>= 2); increments
+        are shorter wherever members strain fast or a member is about to break.
     bending
         Add linear frame bending stiffness (fused joints, 6 DOF per node).
     stop_ratio
-        The analysis ends once, after the peak, the force drops below this fraction of it
-        (a "peak" within 1000x the Newton tolerance is round-off of a slack structure).
+        The analysis ends once, after the peak, the force drops below this fraction of it.
     partial
-        If Newton's method stops converging after at least one converged step, return the
-        history so far with ``stopped`` saying why, instead of raising (as FE programs end
-        an analysis at the last converged increment).
+        If no equilibrium can be found after at least one converged increment, return the
+        history so far with ``stopped`` saying why, instead of raising.
+    rest_length
+        (M,) stress-free member lengths [mm] (a prestress: shorter than the members at
+        ``pos``); default: the lengths at ``pos`` (stress-free start).
+    progress
+        Called after each increment with (fraction of ``max_disp`` reached, members
+        broken so far).
     """
     pos = np.asarray(pos, float)
     edges = np.asarray(edges, np.int64)
-    check_members(pos, edges, diameter)
+    lengths = check_members(pos, edges, diameter)
     direction = np.asarray(direction, float)
     if direction.shape != (3,) or not np.isfinite(direction).all() or not direction.any():
         raise InputError(f"direction must be a non-zero 3-vector, got {direction!r}")
@@ -242,129 +207,193 @@ def displacement_control(
         raise InputError(f"max displacement must be positive, got {max_disp!r}")
     if int(steps) < 2:
         raise InputError(f"steps must be >= 2, got {steps!r}")
+    rest = lengths if rest_length is None else np.asarray(rest_length, float)
+    if rest.shape != lengths.shape or not (np.isfinite(rest).all() and (rest > 0).all()):
+        raise InputError("rest_length must hold one positive, finite length per member")
     fixed_nodes = np.unique(np.asarray(fixed_nodes, np.int64))
     driven_nodes = np.unique(np.asarray(driven_nodes, np.int64))
     if np.intersect1d(fixed_nodes, driven_nodes).size:
         raise InputError("supported and loaded regions overlap; choose disjoint regions")
     check_supported(edges, len(pos), np.union1d(fixed_nodes, driven_nodes))
-    model = _Model(pos, edges, law, diameter, bending)
-    n, ndof = len(pos), model.ndof
-    fixed = np.zeros((n, ndof), bool)
-    fixed[fixed_nodes] = True
-    fixed[driven_nodes] = True
-    isolated = np.ones(n, bool)
-    isolated[edges.ravel()] = False
-    fixed[isolated] = True
-    free = np.flatnonzero(~fixed.ravel())
-    ea_max = float((np.broadcast_to(law.E, model.L.shape) * model.A).max())
-    tol0 = 1e-9 * ea_max
+    members = Members(pos, edges, law, diameter, rest, bending)
+    run = _Run(members, fixed_nodes, driven_nodes, direction, float(max_disp), int(steps))
+    return run.go(stop_ratio, partial, progress)
 
-    u = np.zeros((n, ndof))
-    du_prev = np.zeros_like(u)
-    work_axial = np.zeros(model.m)
-    eps_old = np.zeros(model.m)
-    s_old = np.zeros(model.m)
-    broken_step = np.full(model.m, -1)
-    broken_energy = np.zeros(model.m)
-    released = [0.0]  # energy released dynamically at member failures [mJ]
-    hist = {"d": [0.0], "f": [0.0], "w": [0.0], "st": [0.0], "di": [0.0]}
-    peak, peak_state = 0.0, (np.zeros(model.m), np.zeros(model.m))
-    t, dt, failed = 0.0, max_disp / int(steps), False
-    min_dt = dt / 256
 
-    def reaction(fint):
-        return float(fint.reshape(n, ndof)[driven_nodes, :3].sum(axis=0) @ direction)
+class _Run:
+    """One displacement-controlled analysis (state shared by its small steps)."""
 
-    def record(t_now, u_now, out):
-        nonlocal peak, peak_state, eps_old, s_old
-        fint, _, eps, s, ep, al = out
-        f = reaction(fint)
-        work_axial[:] += 0.5 * (s + s_old) * (eps - eps_old) * model.A * model.L * model.alive
-        stored, plastic = model.energies(u_now, eps, s, work_axial)
-        w = hist["w"][-1] + 0.5 * (f + hist["f"][-1]) * (t_now - hist["d"][-1])
-        hist["d"].append(t_now)
-        hist["f"].append(f)
-        hist["w"].append(w)
-        hist["st"].append(float(stored[model.alive].sum()))
-        hist["di"].append(float(broken_energy.sum() + plastic[model.alive].sum()) + released[0])
-        eps_old, s_old = eps, s
-        model.eps_p, model.alpha = ep, al
-        if f > peak:
-            peak, peak_state = f, (eps.copy(), s.copy())
-        return f, stored, plastic
+    def __init__(self, members, fixed_nodes, driven_nodes, direction, max_disp, steps):
+        self.m = members
+        self.fixed_nodes, self.driven = fixed_nodes, driven_nodes
+        self.direction, self.max_disp, self.steps = direction, max_disp, steps
+        n, ndof = len(members.pos), members.ndof
+        held = np.zeros((n, ndof), bool)
+        held[fixed_nodes] = True
+        held[driven_nodes] = True
+        isolated = np.ones(n, bool)
+        isolated[members.edges.ravel()] = False
+        held[isolated] = True
+        self.free = np.flatnonzero(~held.ravel())
+        ea = np.broadcast_to(members.law.E, (members.m,)) * members.A
+        self.tol = 1e-14 * float(ea.max())  # plus 1e-10 of the largest member force
+        self.solver = LinearSolver()
+        self.lam = [0.0]
+        self.hist = _History(members, driven_nodes, direction)
+        self.broken_step = np.full(members.m, -1)
+        self.iterations = 0
 
-    stopped = ""
-    while t < max_disp * (1 - 1e-12) and not failed:
-        step = min(dt, max_disp - t)
-        guess = u + du_prev * (step / dt if dt else 0.0)
-        guess[driven_nodes, :3] = (t + step) * direction
-        tol = tol0 + 1e-8 * max(abs(peak), 1e-300)
-        sol = _newton(model, guess, free, tol)
-        if sol is None:
-            if dt / 2 < min_dt:
-                msg = (
-                    f"Newton iterations did not converge at displacement {t + step:.4g} mm even "
-                    "with 256x smaller steps (unstable structure or snap-through)"
-                )
-                if partial and len(hist["d"]) > 1:
-                    stopped = msg
+    def equilibrium(self, u: np.ndarray) -> tuple[State, int] | None:
+        out = minimise(self.m, u, self.free, self.tol, self.solver, self.lam)
+        if out is not None:
+            self.iterations += out[1]
+        return out
+
+    def initial_response(self, state: State) -> tuple[float, float]:
+        """Tangent stiffness of the grip along the loading direction [N/mm] and the
+        largest rate of strain of a loaded member per mm of grip travel (relative to
+        its failure strain), from the linear response at the start."""
+        m, ndof = self.m, self.m.ndof
+        k = state.kt.tocsr()
+        d = np.zeros((len(m.pos), ndof))
+        d[self.driven, :3] = self.direction
+        d = d.ravel()
+        full = d.copy()
+        if self.free.size:
+            kff = free_submatrix(state.kt, self.free, ndof).tocsc()
+            diag = np.abs(kff.diagonal())
+            floor = 1e-12 * max(float(diag.max()), 1e-300)
+            shifted = kff + sp.diags(floor * np.ones(kff.shape[0]))
+            x = self.solver.solve(shifted, -(k @ d)[self.free], np.maximum(diag, floor))
+            if x is None:
+                return 0.0, 0.0
+            full[self.free] = x
+        v = full.reshape(-1, ndof)[:, :3]
+        e = m.edges
+        vec = m.vec0 + state.u[e[:, 1], :3] - state.u[e[:, 0], :3]
+        rate = np.einsum("ij,ij->i", vec, v[e[:, 1]] - v[e[:, 0]]) / np.linalg.norm(vec, axis=1)
+        rate = np.abs(rate) / m.L0 / m.eps_f
+        return float(d @ (k @ full)), float(rate[m.alive].max(initial=0.0))
+
+    def go(self, stop_ratio, partial, progress) -> NonlinearResult:
+        m, hist = self.m, self.hist
+        shape = (len(m.pos), m.ndof)
+        start = self.equilibrium(np.zeros(shape))
+        if start is None:
+            raise SolverError("no equilibrium at the start: is the prestress consistent?")
+        state = start[0]
+        m.commit(state)
+        hist.record(0.0, state)
+        stiffness, rate = self.initial_response(state)
+        dt_max = self.max_disp / self.steps
+        dt = min(dt_max, STRAIN_STEP / rate) if rate > 0 else dt_max / 4
+        min_dt = dt_max * 1e-7
+        strain_step = STRAIN_STEP
+        t, velocity, failed, stopped, cuts = 0.0, np.zeros(shape), False, "", 0
+        while t < self.max_disp * (1 - 1e-12) and not failed:
+            step = min(dt, self.max_disp - t)
+            guess = state.u + velocity * step
+            guess[self.driven, :3] = (t + step) * self.direction
+            out = self.equilibrium(guess)
+            if out is None:
+                if step / 4 < min_dt:
+                    stopped = f"no equilibrium found beyond a displacement of {t:.4g} mm"
                     break
-                raise SolverError(msg)
-            dt /= 2
-            continue
-        u_new, out = sol
-        du_prev = (u_new - u) * (dt / step)
-        u, t = u_new, t + step
-        f, stored, plastic = record(t, u, out)
-        while True:  # member deletion and re-equilibration at the same displacement
-            eps = out[2]
-            newly = model.alive & (np.abs(eps) > np.broadcast_to(model.law.eps_f, eps.shape))
-            if not newly.any():
+                dt = step / 4
+                continue
+            new, iters = out
+            ratio, ratio0 = m.failing(new).max(), m.failing(state).max()
+            if _DEBUG:
+                slack = int((new.eps[m.alive] <= 0).sum())
+                print(f"t {t:.4g} step {step:.3g} iters {iters} ratio {ratio:.4f} "
+                      f"lam {self.lam[0]:.1e} slack {slack} F {self.hist.reaction(new):.4g}")
+            if ratio > 1 + OVERSHOOT and step > min_dt and cuts < 12:
+                frac = (1 + OVERSHOOT / 2 - ratio0) / max(ratio - ratio0, 1e-300)
+                dt, cuts = step * float(np.clip(frac, 0.01, 0.95)), cuts + 1
+                continue
+            cuts = 0
+            deps = _strain_change(m, state, new)
+            velocity = (new.u - state.u) / step
+            t += step
+            m.commit(new)
+            hist.record(t, new)
+            state = new
+            state, failed, stopped, changed = self.break_members(state, t)
+            if changed:
+                velocity[:] = 0.0
+            grow = float(np.clip(strain_step / max(deps, 1e-300), 0.25, 2.0))
+            if iters > 12:
+                grow = min(grow, 0.5)
+            dt = min(step * grow, dt_max) if not changed else min(dt, dt_max)
+            if stopped:
                 break
-            e_before = hist["st"][-1] + hist["di"][-1]
-            model.alive &= ~newly
-            broken_step[newly] = len(hist["d"]) - 1
-            broken_energy[newly] = stored[newly] + plastic[newly]
-            if not model.alive.any() or not _connected(
-                edges[model.alive], n, fixed_nodes, driven_nodes
-            ):
-                _append_failure_point(hist, t, broken_energy, model, stored, plastic)
+            if not failed and hist.peak > 1e3 * self.tol and hist.f[-1] < stop_ratio * hist.peak:
                 failed = True
-                break
-            sol = _newton(model, u, free, tol)
-            if sol is None:
-                raise SolverError(f"no equilibrium after member failure at {t:.4g} mm")
-            u, out = sol
-            f, stored, plastic = record(t, u, out)
-            # energy released while the rest of the structure snaps back is dissipated
-            gap = e_before - hist["st"][-1] - hist["di"][-1]
-            released[0] += gap
-            hist["di"][-1] += gap
-        # a peak within the solver tolerance is round-off of a still slack structure
-        if not failed and peak > 1e3 * tol0 and hist["f"][-1] < stop_ratio * peak:
-            failed = True
-    return NonlinearResult(
-        displacement=np.array(hist["d"]),
-        force=np.array(hist["f"]),
-        external_work=np.array(hist["w"]),
-        stored_energy=np.array(hist["st"]),
-        dissipated_energy=np.array(hist["di"]),
-        broken_step=broken_step,
-        strain_peak=peak_state[0],
-        stress_peak=peak_state[1],
-        u=u[:, :3].copy(),
-        failed=failed,
-        stopped=stopped,
-    )
+            if progress is not None:
+                progress(t / self.max_disp, int((self.broken_step >= 0).sum()))
+        if stopped and not partial:
+            raise SolverError(stopped)
+        return self.result(state, failed, stopped, stiffness)
+
+    def break_members(self, state: State, t: float) -> tuple[State, bool, str, bool]:
+        """Delete members past failure and re-equilibrate (repeatedly) at displacement t."""
+        m, hist = self.m, self.hist
+        changed = False
+        while True:
+            over = m.failing(state) > 1.0
+            if not over.any():
+                return state, False, "", changed
+            changed = True
+            before = m.stored_energy(state)
+            m.alive &= ~over
+            self.broken_step[over] = len(hist.d) - 1
+            hist.broken += float(before[over].sum())
+            if not m.alive.any() or not _connected(
+                m.edges[m.alive], len(m.pos), self.fixed_nodes, self.driven
+            ):
+                hist.released += float(before[m.alive].sum())
+                m.alive[:] = False
+                hist.record(t, m.evaluate(state.u, tangent=False))
+                return state, True, "", changed
+            out = self.equilibrium(state.u)
+            if out is None:
+                return state, False, f"no equilibrium after member failure at {t:.4g} mm", changed
+            new = out[0]
+            hist.released += float(before[m.alive].sum()) - float(
+                m.stored_energy(new).sum()
+            ) - float(new.plastic_work.sum())
+            m.commit(new)
+            hist.record(t, new)
+            state = new
+
+    def result(self, state: State, failed: bool, stopped: str, stiffness: float):
+        hist = self.hist
+        peak = hist.peak_state if hist.peak_state is not None else state
+        gone = (self.broken_step >= 0) & (self.broken_step < hist.peak_index)
+        return NonlinearResult(
+            displacement=np.array(hist.d),
+            force=np.array(hist.f),
+            external_work=np.array(hist.w),
+            stored_energy=np.array(hist.st),
+            dissipated_energy=np.array(hist.di),
+            broken_step=self.broken_step,
+            strain_peak=np.where(gone, np.nan, peak.eps),
+            stress_peak=np.where(gone, np.nan, peak.stress),
+            u=state.u[:, :3].copy(),
+            failed=failed,
+            stopped=stopped,
+            stiffness=stiffness,
+            prestress_energy=hist.prestress_energy,
+            iterations=self.iterations,
+            factorisations=self.solver.factorisations,
+        )
 
 
-def _append_failure_point(hist, t, broken_energy, model, stored, plastic) -> None:  # noqa: ARG001
-    """Record the final state of a structure that has fallen apart (zero force)."""
-    hist["d"].append(t)
-    hist["f"].append(0.0)
-    hist["w"].append(hist["w"][-1])
-    hist["st"].append(float(stored[model.alive].sum()))
-    hist["di"].append(hist["w"][-1] - hist["st"][-1])
+def _strain_change(m: Members, a: State, b: State) -> float:
+    """Largest strain change between two states of members loaded in either, relative to
+    their failure strains (slack threads drifting without force do not count)."""
+    loaded = m.alive & ((a.stress != 0) | (b.stress != 0))
+    return float((np.abs(b.eps - a.eps)[loaded] / m.eps_f[loaded]).max(initial=0.0))
 
 
 def _connected(edges: np.ndarray, n: int, a: np.ndarray, b: np.ndarray) -> bool:

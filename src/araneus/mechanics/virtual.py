@@ -2,22 +2,26 @@
 
 * ``tension-x|y|z`` / ``compression-x|y|z``: nodes in the bottom slab (a fraction
   ``frac`` of the extent along the axis) are clamped, the top slab is moved as a rigid
-  grip along +axis (tension) or -axis (compression) up to ``strain`` times the extent.
+  grip along +axis (tension) or -axis (compression).
 * ``point-x|y|z``: one node (``load_node``, default the node nearest the bounding-box
-  centre) is pulled along the axis ("prey impact" proxy) up to ``strain`` times the largest
-  extent of the web; supports are the anchor nodes when the web has ``node_attrs["anchor"]``,
-  otherwise the nodes near the bounding-box faces perpendicular to the other two axes.
+  centre) is pulled along the axis ("prey impact" proxy); supports are the anchor nodes
+  when the web has ``node_attrs["anchor"]``, otherwise the nodes near the bounding-box
+  faces perpendicular to the other two axes.
 
-Silk webs are analysed as tension-only, large-displacement trusses with the silk law;
-printed polymers as large-displacement trusses with elastic-plastic struts plus linear
-frame bending (fused joints). Parts of the web not connected to any support or grip
-carry no load and are left out (counted in the result).
+Silk webs are analysed as pretensioned (:mod:`.prestress`), tension-only,
+large-displacement trusses with the silk law; printed polymers as large-displacement
+trusses with elastic-plastic struts plus linear frame bending (fused joints), without
+pretension. Parts of the web that carry no load (not connected to any support or grip,
+or, for pretensioned webs, pendant loose ends) are left out and counted.
+By default a test runs until final failure (no load path left between supports and
+grip); ``strain`` sets where to stop instead.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,26 +29,33 @@ import numpy as np
 
 from .._util import atomic_output, write_text_atomic
 from ..errors import InputError
-from ..web import WebGraph
+from ..web import THREAD_CODE, WebGraph
 from .materials import ElasticPlastic, get_material
 from .nonlinear import NonlinearResult, displacement_control
+from .prestress import Prestress, compute_prestress
 from .solve import axis_index, region_nodes
 
 TEST_KINDS = ("tension", "compression", "point")
 #: Default strut / thread diameter [mm] by material.
 DEFAULT_STRUT = {"silk": 0.004, "dragline": 0.004, "viscid": 0.002}
 DEFAULT_STRUT_PRINTED = 0.8
+#: Materials pretensioned by ``pretension="auto"`` (webs of threads).
+PRETENSIONED = ("silk", "dragline", "viscid")
+#: Largest nominal strain of a test run until final failure (``strain=None``).
+MAX_STRAIN = 3.0
 
 
 @dataclass
 class VirtualTestResult:
     """Outcome of a virtual test (units: mm, N, mJ, g, MPa).
 
-    ``stiffness`` is the secant slope of the first load step [N/mm]; ``peak_force`` the
-    largest reaction [N]; ``energy_to_failure`` the external work up to the end of the
-    curve [mJ]; the ``specific_*`` properties divide by ``mass`` [g] (mass = density x
-    strut volume of the members analysed). ``member_stress`` (E,) is the nominal axial
-    stress at the peak (NaN for members left out); ``broken`` (E,) marks failed members.
+    ``stiffness`` is the initial tangent stiffness along the loading direction [N/mm]
+    (prestress included); ``peak_force`` the largest reaction [N]; ``energy_to_failure``
+    the external work up to the end of the curve [mJ]; the ``specific_*`` properties
+    divide by ``mass`` [g] (density x strut volume of every member of the web).
+    ``member_stress`` (E,) is the nominal axial stress at the peak (NaN for members left
+    out or already broken); ``broken`` (E,) marks failed members; ``prestress`` holds
+    the self-stress state the test started from (None without pretension).
     """
 
     test: str
@@ -58,6 +69,9 @@ class VirtualTestResult:
     member_stress: np.ndarray
     broken: np.ndarray
     n_unloaded_members: int
+    prestress: Prestress | None = None
+    failure_stress: float = float("nan")
+    strain: float = float("nan")
 
     @property
     def specific_stiffness(self) -> float:
@@ -74,14 +88,24 @@ class VirtualTestResult:
         """Energy to failure per mass [mJ/g = J/kg]."""
         return self.energy_to_failure / self.mass
 
+    @property
+    def end(self) -> str:
+        """How the test ended: final failure, the final strain, or why it stopped."""
+        if self.curve.failed:
+            return "final failure"
+        if self.curve.stopped:
+            return "stopped: " + self.curve.stopped
+        return f"final strain {self.strain:.3g} reached before final failure"
+
     def summary(self) -> dict[str, float | str | int | bool]:
         """Scalar results as a JSON-friendly dict."""
-        return {
+        out: dict[str, float | str | int | bool] = {
             "test": self.test,
             "material": self.material,
             "strut_mm": self.strut,
             "mass_g": self.mass,
             "stiffness_N_per_mm": self.stiffness,
+            "initial_force_N": float(self.curve.force[0]),
             "peak_force_N": self.peak_force,
             "energy_to_failure_mJ": self.energy_to_failure,
             "specific_stiffness_N_per_mm_g": self.specific_stiffness,
@@ -92,7 +116,12 @@ class VirtualTestResult:
             "final_failure": bool(self.curve.failed),
             "points": len(self.curve.force),
             "stopped": self.curve.stopped,
+            "end": self.end,
         }
+        if self.prestress is not None:
+            out.update(self.prestress.summary())
+            out["prestress_energy_mJ"] = self.curve.prestress_energy
+        return out
 
     def write_csv(self, path: str | os.PathLike) -> None:
         """Force-displacement curve and energies as CSV (header row, one row per point)."""
@@ -105,7 +134,7 @@ class VirtualTestResult:
         write_text_atomic(path, "\n".join(lines) + "\n")
 
     def plot_curve(self, path: str | os.PathLike) -> None:
-        """PNG of the force-displacement curve with the peak marked."""
+        """PNG of the force-displacement curve with the peak marked (and where it stopped)."""
         import matplotlib
 
         matplotlib.use("Agg")
@@ -117,9 +146,14 @@ class VirtualTestResult:
             ax.plot(c.displacement, c.force, "-", lw=1.5)
             k = int(np.argmax(c.force))
             ax.plot(c.displacement[k], c.force[k], "o", color="C3", label="peak")
+            if c.stopped:
+                ax.plot(c.displacement[-1], c.force[-1], "x", color="k", ms=9, label="stopped")
             ax.set_xlabel("displacement [mm]")
             ax.set_ylabel("force [N]")
-            ax.set_title(f"{self.test}, {self.material}: peak {self.peak_force:.3g} N", fontsize=10)
+            ax.set_title(
+                f"{self.test}, {self.material}: peak {self.peak_force:.3g} N ({self.end})",
+                fontsize=9,
+            )
             ax.grid(alpha=0.3)
             ax.legend(frameon=False)
             with atomic_output(path) as tmp:
@@ -128,11 +162,21 @@ class VirtualTestResult:
             plt.close(fig)
 
     def plot_stress(self, web: WebGraph, path: str | os.PathLike) -> None:
-        """3-D view of ``web`` coloured by member stress at the peak [MPa]."""
+        """3-D view of ``web`` coloured by member stress at the peak [MPa], on a scale
+        from 0 to the failure stress (members over it are drawn at the top colour)."""
         from ..plot import plot_web
 
+        top = self.failure_stress if np.isfinite(self.failure_stress) else None
         values = np.nan_to_num(self.member_stress, nan=0.0)
-        plot_web(web, path, title=f"{self.test}: member stress at peak [MPa]", values=values)
+        vrange = (0.0, top) if top else None
+        plot_web(
+            web,
+            path,
+            title=f"{self.test}: member stress at peak [MPa]",
+            values=values,
+            vrange=vrange,
+            value_label=f"stress [MPa], clipped at failure {top:.4g} MPa" if top else "stress",
+        )
 
     def save(self, web: WebGraph, out_dir: str | os.PathLike) -> list[Path]:
         """Write ``curve.csv``, ``curve.png``, ``stress.png`` and ``summary.json`` to a folder."""
@@ -175,6 +219,9 @@ def _setup(web, kind, ax, frac, load_node, supports):
             raise InputError(f"the web is flat along {'xyz'[ax]}: choose another test axis")
         fixed = region_nodes(web, "bottom" if supports is None else supports, ax, frac)
         driven = np.setdiff1d(region_nodes(web, "top", ax, frac), fixed)
+        if supports is None and "anchor" in web.node_attrs and web.node_attrs["anchor"].any():
+            # a web is tested as it hangs: anchors stay attached to their supports
+            fixed = np.setdiff1d(np.union1d(fixed, region_nodes(web, "anchors")), driven)
         span = float(hi[ax] - lo[ax])
         direction = np.eye(3)[ax] * (1.0 if kind == "tension" else -1.0)
     if len(fixed) == 0 or len(driven) == 0:
@@ -182,24 +229,48 @@ def _setup(web, kind, ax, frac, load_node, supports):
     return fixed, driven, direction, span
 
 
+def parse_pretension(value: str | float | None) -> float | str | None:
+    """``"auto"``, ``"none"``/None, or a positive median thread tension [N] (a number or a
+    numeric string); anything else raises :class:`InputError`."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        key = value.strip().lower()
+        if key in ("auto", "none"):
+            return None if key == "none" else "auto"
+        try:
+            value = float(key)
+        except ValueError:
+            raise InputError(
+                f"pretension must be auto, none or a tension in newtons, got {value!r}"
+            ) from None
+    v = float(value)
+    if not (np.isfinite(v) and 0 < v < 1e6):
+        raise InputError(f"pretension must be a positive tension in newtons, got {value!r}")
+    return v
+
+
 def virtual_test(
     web: WebGraph,
     test: str = "tension-z",
     material: str = "silk",
     strut: float | None = None,
-    strain: float = 0.2,
+    strain: float | None = None,
     steps: int = 50,
     frac: float = 0.05,
     load_node: int | None = None,
     supports: str | list[int] | None = None,
+    pretension: str | float | None = "auto",
+    progress: Callable[[float, int], None] | None = None,
 ) -> VirtualTestResult:
-    """Run a virtual mechanical test to failure (or to ``strain``).
+    """Run a virtual mechanical test to final failure (or to ``strain``).
 
     Parameters
     ----------
     web
         Structure, coordinates in mm. ``edge_attrs["diameter"]`` [mm] is used when
-        present and ``strut`` is None.
+        present and ``strut`` is None; ``edge_attrs["force_density"]`` (or thread types)
+        shape the pretension.
     test
         ``"tension-x|y|z"``, ``"compression-x|y|z"`` or ``"point-x|y|z"``.
     material
@@ -209,77 +280,141 @@ def virtual_test(
         Strut / thread diameter [mm]; defaults 0.004 (silk) or 0.8 (printed).
     strain
         Final nominal strain: grip displacement over the extent along the axis (point
-        tests: over the largest extent).
+        tests: over the largest extent). None: run until final failure, at most
+        :data:`MAX_STRAIN`.
     steps
-        Number of displacement steps.
+        Resolution: no displacement increment exceeds the final displacement / ``steps``.
     frac
         Thickness of the grip slabs / boundary band as a fraction of the extent.
     load_node, supports
         Point-test node; support region (name or node list) overriding the default.
+    pretension
+        ``"auto"`` (silk: median dragline tension
+        :data:`~araneus.mechanics.prestress.PRETENSION_FRACTION` of its breaking force;
+        printed materials: none), ``"none"`` / None (stress-free start), or the median
+        thread tension in newtons.
+    progress
+        Called with (fraction of the final displacement reached, members broken).
     """
     if not isinstance(web, WebGraph):
         raise InputError(f"web must be a WebGraph, got {type(web).__name__}")
     if web.n_edges == 0:
         raise InputError("web has no edges: nothing to test")
     kind, ax = parse_test(test)
-    if not (np.isfinite(strain) and 0 < strain <= 10):
+    if strain is not None and not (np.isfinite(strain) and 0 < strain <= 10):
         raise InputError(f"strain must be in (0, 10], got {strain!r}")
     if not (2 <= int(steps) <= 100_000):
         raise InputError(f"steps must be in 2..100000, got {steps!r}")
+    level = parse_pretension(pretension)
+    mat = str(material).lower()
     law = get_material(material, web)
-    if strut is not None:
-        diameter = np.full(web.n_edges, float(strut))
-    elif "diameter" in web.edge_attrs:
-        diameter = np.asarray(web.edge_attrs["diameter"], float)
-    else:
-        diameter = np.full(
-            web.n_edges, DEFAULT_STRUT.get(str(material).lower(), DEFAULT_STRUT_PRINTED)
-        )
-    if not (np.isfinite(diameter).all() and (diameter > 0).all()):
-        raise InputError(f"strut diameter must be positive and finite, got {strut!r}")
+    diameter = _diameters(web, mat, strut)
     fixed, driven, direction, span = _setup(web, kind, ax, frac, load_node, supports)
     keep_nodes, keep_edges = _loaded_part(web, np.union1d(fixed, driven))
-    remap = np.full(web.n_nodes, -1)
-    remap[keep_nodes] = np.arange(len(keep_nodes))
+    if level == "auto":
+        level = "auto" if mat in PRETENSIONED else None
+    sub = _Sub(web, keep_nodes, keep_edges, fixed, driven)
     sub_law = law.take(keep_edges) if hasattr(law, "take") else law
-    sub_fixed, sub_driven = remap[fixed], remap[driven]
-    sub_fixed, sub_driven = sub_fixed[sub_fixed >= 0], sub_driven[sub_driven >= 0]
-    if len(sub_fixed) == 0 or len(sub_driven) == 0:
-        raise InputError(
-            f"the {'supported' if len(sub_fixed) == 0 else 'loaded'} region has no members"
-        )
+    prestress, rest = None, None
+    pos = web.pos[keep_nodes]
+    if level is not None:
+        prestress = _prestress(web, sub, sub_law, diameter[keep_edges], level)
+        act = prestress.active
+        sub.edges, keep_edges = sub.edges[act], keep_edges[act]
+        sub_law = sub_law.take(np.flatnonzero(act)) if hasattr(sub_law, "take") else sub_law
+        pos, rest = prestress.pos, prestress.rest_length[act]
+    final = MAX_STRAIN if strain is None else float(strain)
     curve = displacement_control(
-        web.pos[keep_nodes],
-        remap[web.edges[keep_edges]],
+        pos,
+        sub.edges,
         sub_law,
         diameter[keep_edges],
-        sub_fixed,
-        sub_driven,
+        sub.fixed,
+        sub.driven,
         direction,
-        strain * span,
+        final * span,
         steps=steps,
-        bending=isinstance(law, ElasticPlastic),
+        bending=isinstance(law, ElasticPlastic) and not law.tension_only,
         partial=True,
+        rest_length=rest,
+        progress=progress,
     )
     stress = np.full(web.n_edges, np.nan)
     stress[keep_edges] = curve.stress_peak
     broken = np.zeros(web.n_edges, bool)
     broken[keep_edges] = curve.broken_step >= 0
-    vol = np.pi * diameter[keep_edges] ** 2 / 4 * web.edge_lengths[keep_edges]
-    mass = float(law.density * vol.sum() * 1e-6)
-    stiffness = float(curve.force[1] / curve.displacement[1])
+    vol = np.pi * diameter**2 / 4 * web.edge_lengths
     return VirtualTestResult(
         test=f"{kind}-{'xyz'[ax]}",
-        material=str(material).lower(),
+        material=mat,
         strut=float(np.median(diameter)),
-        mass=mass,
-        stiffness=stiffness,
+        mass=float(law.density * vol.sum() * 1e-6),
+        stiffness=float(curve.stiffness),
         peak_force=float(curve.force.max()),
         energy_to_failure=float(curve.external_work[-1]),
         curve=curve,
         member_stress=stress,
         broken=broken,
         n_unloaded_members=int(web.n_edges - len(keep_edges)),
+        prestress=prestress,
+        failure_stress=float(np.max(np.asarray(law.sigma_f, float))),
+        strain=final,
+    )
+
+
+class _Sub:
+    """The analysed part of a web: edges and boundary nodes renumbered to its nodes."""
+
+    def __init__(self, web, keep_nodes, keep_edges, fixed, driven):
+        remap = np.full(web.n_nodes, -1)
+        remap[keep_nodes] = np.arange(len(keep_nodes))
+        self.edges = remap[web.edges[keep_edges]]
+        self.fixed = remap[fixed][remap[fixed] >= 0]
+        self.driven = remap[driven][remap[driven] >= 0]
+        if len(self.fixed) == 0 or len(self.driven) == 0:
+            raise InputError(
+                f"the {'supported' if len(self.fixed) == 0 else 'loaded'} region has no members"
+            )
+        self.keep_nodes, self.keep_edges = keep_nodes, keep_edges
+
+
+def _diameters(web: WebGraph, mat: str, strut: float | None) -> np.ndarray:
+    if strut is not None:
+        diameter = np.full(web.n_edges, float(strut))
+    elif "diameter" in web.edge_attrs:
+        diameter = np.asarray(web.edge_attrs["diameter"], float)
+    else:
+        diameter = np.full(web.n_edges, DEFAULT_STRUT.get(mat, DEFAULT_STRUT_PRINTED))
+    if not (np.isfinite(diameter).all() and (diameter > 0).all()):
+        raise InputError(f"strut diameter must be positive and finite, got {strut!r}")
+    return diameter
+
+
+def _prestress(web: WebGraph, sub: _Sub, law, diameter: np.ndarray, level) -> Prestress:
+    """Self-stress of the analysed part with all supports and grips held.
+
+    Target force densities: ``edge_attrs["force_density"]``, else each thread's breaking
+    force over its length; the level is set on the dragline (non-viscid) threads.
+    """
+    from .materials import VISCID_THREADS
+
+    ids = sub.keep_edges
+    reference, q0, source = None, None, "breaking force"
+    if "force_density" in web.edge_attrs:
+        q0, source = np.asarray(web.edge_attrs["force_density"], float)[ids], "force_density"
+    if "thread" in web.edge_attrs:
+        codes = web.edge_attrs["thread"].astype(int)[ids]
+        reference = ~np.isin(codes, [THREAD_CODE[t] for t in VISCID_THREADS])
+    return compute_prestress(
+        web.pos[sub.keep_nodes],
+        sub.edges,
+        np.r_[sub.fixed, sub.driven],
+        law,
+        diameter,
+        level=None if level == "auto" else float(level),
+        q0=q0,
+        reference=reference,
+        source=source,
     )
 
 
