@@ -240,9 +240,21 @@ def test_single_thread_reproduces_silk_law(law):
     assert res.failed and res.force[-1] == 0
     assert law.eps_f < eps[res.broken_step[0]] <= law.eps_f * (1 + 1.2 / 120 * 1.001)
     assert res.force.max() == pytest.approx(law.sigma_f * area, rel=0.05)
-    # the law's anchor points: yield, stiffening onset, failure
-    s, _ = law.stress(np.array([law.eps_y, law.eps_f]))
-    assert s[0] == pytest.approx(law.E1 * law.eps_y) and s[1] == pytest.approx(law.sigma_f)
+    # the law's anchor points: exact outside the rounded yield (eps_y +- eps_y / 20),
+    # stiffening onset, failure; at the yield strain itself the rounding lowers the
+    # stress by (E1 - E2) w / 4
+    w = law.eps_y / 20
+    e = np.array([law.eps_y - w, law.eps_y + w, law.eps_s, law.eps_f])
+    s, t = law.stress(e)
+    np.testing.assert_allclose(
+        s,
+        [law.E1 * (law.eps_y - w), law.E1 * law.eps_y + law.E2 * w,
+         law.E1 * law.eps_y + law.E2 * (law.eps_s - law.eps_y), law.sigma_f],
+        rtol=1e-12,
+    )  # fmt: skip
+    np.testing.assert_allclose(t[:3], [law.E1, law.E2, law.E2], rtol=1e-12)
+    sy = law.stress(np.array([law.eps_y]))[0][0]
+    assert sy == pytest.approx(law.E1 * law.eps_y - (law.E1 - law.E2) * w / 4, rel=1e-12)
 
 
 def test_large_rotation_thread():

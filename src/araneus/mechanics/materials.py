@@ -54,8 +54,8 @@ class SilkLaw:
         Failure stress [MPa] and failure strain; the stiffening branch is the quadratic
         with tangent E2 at ``eps_s`` through (eps_f, sigma_f).
 
-    The yield is rounded over ``eps_y +- eps_y / 20`` and the toe where a slack thread
-    comes taut over ``1e-4 eps_y`` (see :meth:`_pieces`), so the tangent is continuous.
+    The yield is rounded over ``eps_y +- eps_y / 20`` (see :meth:`_pieces`), so the
+    tangent is continuous there.
     density
         [kg/m^3].
     """
@@ -97,24 +97,26 @@ class SilkLaw:
     def _pieces(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Segment starts (..., 5), cubic coefficients (..., 5, 4) and energy at the starts.
 
-        Segments: a cubic toe on ``[0, d0]`` (``d0 = 1e-4 eps_y``) that makes the
-        tension-only law smooth where a thread comes taut; the initial modulus; a
-        quadratic blend of width ``2 w`` (``w = eps_y / 20``) centred on the yield strain
-        (the rounded yield of Cranford et al.'s Fig. 1); the plateau; the stiffening
-        quadratic. Outside the toe and the blend, the law is exactly piecewise linear /
-        quadratic; both smoothings keep the tangent continuous, which Newton's method
-        needs, and the stress monotone.
+        Segments: the initial modulus (split in two at a negligible strain ``d0``, one
+        segment kept for the layout); a quadratic blend of width ``2 w`` (``w = eps_y /
+        20``) centred on the yield strain (the rounded yield of Cranford et al.'s Fig. 1)
+        that keeps the tangent continuous there, which Newton's method needs; the plateau;
+        the stiffening quadratic. Outside the blend the law is exactly piecewise linear /
+        quadratic, and the stress is monotone. Where a slack thread comes taut the
+        tangent jumps from 0 to ``E1``; a smooth toe there would make the force of a
+        barely taut thread quadratic in its strain and Newton's method converge only
+        linearly on it.
         """
         E1, ey, E2, es = (_arr(self.E1), _arr(self.eps_y), _arr(self.E2), _arr(self.eps_s))
         a = self._a()
         E1, ey, E2, es, a = np.broadcast_arrays(E1, ey, E2, es, a)
-        d0 = 1e-4 * ey
+        d0 = 1e-12 * ey  # no toe: a kink at zero lets Newton settle slack threads in one step
         w = np.minimum(ey / 20, (es - ey) / 4)
         z = np.zeros_like(E1)
         starts = np.stack([z, d0, ey - w, ey + w, es], axis=-1)
         coef = np.stack(
             [
-                np.stack([z, z, 2 * E1 / d0, -E1 / d0**2], -1),
+                np.stack([z, E1, z, z], -1),
                 np.stack([E1 * d0, E1, z, z], -1),
                 np.stack([E1 * (ey - w), E1, (E2 - E1) / (4 * w), z], -1),
                 np.stack([E1 * ey + E2 * w, E2, z, z], -1),

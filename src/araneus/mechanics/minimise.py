@@ -33,6 +33,9 @@ from .solve import free_submatrix, sparse_lu
 _DEBUG = bool(os.environ.get("ARANEUS_DEBUG_MIN"))
 #: Reduced systems up to this size are factorised at every solve.
 REFACTOR_ALWAYS_DOFS = 300
+#: A residual this small relative to the largest member force counts as converged when no
+#: step can lower the energy any more (round-off at kinks of tension-only laws).
+STALL_RTOL = 1e-7
 #: CG iterations (preconditioned by older factors) before refactorising.
 CG_MAX_ITER = 30
 
@@ -101,12 +104,14 @@ def minimise(
     """
     u = u0.copy()
     state = members.evaluate(u)
+    lam[0] = min(lam[0], 1e-4)  # a hard previous call says little about this one
     for it in range(max_iter + 1):
         r = state.fint[free]
         rn = float(np.abs(r).max()) if r.size else 0.0
         if not np.isfinite(rn):
             return None
-        if rn <= tol + rtol * members.max_force(state):
+        scale = members.max_force(state)
+        if rn <= tol + rtol * scale:
             return state, it
         if it == max_iter:
             return None
@@ -143,7 +148,10 @@ def minimise(
                 break
             lam[0] = max(lam[0] * 10.0, 1e-10)
             if lam[0] > 1e12:
-                return None
+                break
         else:
-            return None
+            lam[0] = 1e13
+        if lam[0] > 1e12:
+            # no descent left: converged to round-off if the residual is already tiny
+            return (state, it) if rn <= tol + STALL_RTOL * scale else None
     return None

@@ -220,6 +220,30 @@ def displacement_control(
     return run.go(stop_ratio, partial, progress)
 
 
+def tangent_stiffness(
+    pos: np.ndarray,
+    edges: np.ndarray,
+    law: Material,
+    diameter: float | np.ndarray,
+    fixed_nodes: np.ndarray,
+    driven_nodes: np.ndarray,
+    direction: np.ndarray,
+    rest_length: np.ndarray | None = None,
+    bending: bool = False,
+) -> float:
+    """Initial stiffness [N/mm] of the grip along ``direction``: the tangent at the
+    (prestressed) start, condensed onto the driven nodes. Same arguments as
+    :func:`displacement_control`."""
+    pos = np.asarray(pos, float)
+    edges = np.asarray(edges, np.int64)
+    lengths = check_members(pos, edges, diameter)
+    rest = lengths if rest_length is None else np.asarray(rest_length, float)
+    direction = np.asarray(direction, float) / np.linalg.norm(direction)
+    members = Members(pos, edges, law, diameter, rest, bending)
+    run = _Run(members, np.unique(fixed_nodes), np.unique(driven_nodes), direction, 1.0, 2)
+    return run.initial_response(members.evaluate(np.zeros((len(pos), members.ndof))))[0]
+
+
 class _Run:
     """One displacement-controlled analysis (state shared by its small steps)."""
 

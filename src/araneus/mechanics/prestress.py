@@ -6,9 +6,10 @@ mooring : frame : radial thread forces of about 10 : 7 : 1 in *Araneus diadematu
 webs). A tension-only net analysed stress-free has no stiffness at all (a mechanism), so
 araneus gives every silk web a self-stress state before testing it:
 
-1. **Load-bearing part.** Threads of pendant trees (free ends, loose strands, fragments
-   held at one point only) carry no force in any equilibrium without external load;
-   they are left unstressed and out of the analysis (counted as unloaded).
+1. **Load-bearing part.** Threads of parts that hang from the rest by one node (free
+   ends, loose strands, loops and clusters held at one point) carry no force in any
+   equilibrium without external load (:func:`load_bearing_edges`); they are left
+   unstressed and out of the analysis (counted as unloaded).
 2. **Force densities.** Each thread gets a target force density ``q0 = T / l``: the web's
    own ``edge_attrs["force_density"]`` (the builders store the ones they form-found
    with), else the same fraction of every thread's breaking force (``q0 = F_b / l``:
@@ -40,7 +41,6 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-from scipy.sparse import csgraph
 
 from ..errors import InputError, SolverError
 
@@ -97,29 +97,34 @@ class Prestress:
 
 
 def load_bearing_edges(edges: np.ndarray, n_nodes: int, fixed: np.ndarray) -> np.ndarray:
-    """(E,) mask of edges outside pendant trees and outside unsupported components.
+    """(E,) mask of the threads that can carry tension in a self-stress state.
 
-    Free nodes (not in ``fixed``) of degree <= 1 are peeled off repeatedly; what remains
-    of components that hold no fixed node is dropped as well.
+    With a "ground" node joined to every held node, a thread can be taut only if it lies
+    in a biconnected block that contains the ground: a part hanging from the rest by a
+    single node (a loose end, a strand, a loop or any cluster held at one point) has no
+    node to pull against and carries nothing (in equilibrium every thread of it is
+    slack), and neither does a part no support holds.
     """
+    import networkx as nx
+
     edges = np.asarray(edges, np.int64)
-    keep = np.ones(len(edges), bool)
-    is_fixed = np.zeros(n_nodes, bool)
-    is_fixed[np.asarray(fixed, np.int64)] = True
-    while True:
-        deg = np.bincount(edges[keep].ravel(), minlength=n_nodes)
-        leaf = (deg == 1) & ~is_fixed
-        drop = keep & (leaf[edges[:, 0]] | leaf[edges[:, 1]])
-        if not drop.any():
-            break
-        keep &= ~drop
-    if keep.any():
-        e = edges[keep]
-        adj = sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n_nodes, n_nodes))
-        _, labels = csgraph.connected_components(adj, directed=False)
-        held = np.zeros(labels.max() + 1, bool)
-        held[labels[is_fixed]] = True
-        keep[keep] = held[labels[e[:, 0]]]
+    fixed = np.unique(np.asarray(fixed, np.int64))
+    keep = np.zeros(len(edges), bool)
+    if len(edges) == 0 or len(fixed) == 0:
+        return keep
+    ground = n_nodes
+    g = nx.Graph()
+    g.add_edges_from(edges.tolist())
+    g.add_edges_from((ground, int(f)) for f in fixed)
+    used = set()
+    for block in nx.biconnected_component_edges(g):
+        block = list(block)
+        if any(ground in e for e in block):
+            used.update((min(a, b), max(a, b)) for a, b in block if ground not in (a, b))
+    key = np.minimum(edges[:, 0], edges[:, 1]) * (n_nodes + 1) + np.maximum(edges[:, 0], edges[:, 1])
+    if used:
+        ids = np.array([a * (n_nodes + 1) + b for a, b in used], np.int64)
+        keep = np.isin(key, ids)
     return keep
 
 

@@ -296,15 +296,92 @@ def virtual_test(
     progress
         Called with (fraction of the final displacement reached, members broken).
     """
+    if strain is not None and not (np.isfinite(strain) and 0 < strain <= 10):
+        raise InputError(f"strain must be in (0, 10], got {strain!r}")
+    if not (2 <= int(steps) <= 100_000):
+        raise InputError(f"steps must be in 2..100000, got {steps!r}")
+    spec = prepare_test(web, test, material, strut, frac, load_node, supports, pretension)
+    final = MAX_STRAIN if strain is None else float(strain)
+    curve = displacement_control(
+        spec.pos,
+        spec.edges,
+        spec.law,
+        spec.diameter[spec.keep_edges],
+        spec.fixed,
+        spec.driven,
+        spec.direction,
+        final * spec.span,
+        steps=steps,
+        bending=spec.bending,
+        partial=True,
+        rest_length=spec.rest_length,
+        progress=progress,
+    )
+    kind, ax, keep_edges, diameter = spec.kind, spec.axis, spec.keep_edges, spec.diameter
+    law, mat, prestress = spec.full_law, spec.material, spec.prestress
+    stress = np.full(web.n_edges, np.nan)
+    stress[keep_edges] = curve.stress_peak
+    broken = np.zeros(web.n_edges, bool)
+    broken[keep_edges] = curve.broken_step >= 0
+    return VirtualTestResult(
+        test=f"{kind}-{'xyz'[ax]}",
+        material=mat,
+        strut=float(np.median(diameter)),
+        mass=spec.mass,
+        stiffness=float(curve.stiffness),
+        peak_force=float(curve.force.max()),
+        energy_to_failure=float(curve.external_work[-1]),
+        curve=curve,
+        member_stress=stress,
+        broken=broken,
+        n_unloaded_members=int(web.n_edges - len(keep_edges)),
+        prestress=prestress,
+        failure_stress=float(np.max(np.asarray(law.sigma_f, float))),
+        strain=final,
+    )
+
+
+@dataclass
+class TestSetup:
+    """A web prepared for a test: the analysed part (renumbered), its law, supports,
+    grip and prestress. ``keep_edges`` index the web's edges analysed; ``pos``,
+    ``edges``, ``law``, ``rest_length`` are those of the analysed part."""
+
+    kind: str
+    axis: int
+    material: str
+    full_law: object
+    law: object
+    diameter: np.ndarray  # (E,) of the whole web
+    pos: np.ndarray
+    edges: np.ndarray
+    keep_edges: np.ndarray
+    fixed: np.ndarray
+    driven: np.ndarray
+    direction: np.ndarray
+    span: float
+    bending: bool
+    prestress: Prestress | None
+    rest_length: np.ndarray | None
+    mass: float
+
+
+def prepare_test(
+    web: WebGraph,
+    test: str = "tension-z",
+    material: str = "silk",
+    strut: float | None = None,
+    frac: float = 0.05,
+    load_node: int | None = None,
+    supports: str | list[int] | None = None,
+    pretension: str | float | None = "auto",
+) -> TestSetup:
+    """Supports, grip, analysed part and prestress of a test (see :func:`virtual_test`)."""
     if not isinstance(web, WebGraph):
         raise InputError(f"web must be a WebGraph, got {type(web).__name__}")
     if web.n_edges == 0:
         raise InputError("web has no edges: nothing to test")
     kind, ax = parse_test(test)
-    if strain is not None and not (np.isfinite(strain) and 0 < strain <= 10):
-        raise InputError(f"strain must be in (0, 10], got {strain!r}")
-    if not (2 <= int(steps) <= 100_000):
-        raise InputError(f"steps must be in 2..100000, got {steps!r}")
     level = parse_pretension(pretension)
     mat = str(material).lower()
     law = get_material(material, web)
@@ -323,43 +400,32 @@ def virtual_test(
         sub.edges, keep_edges = sub.edges[act], keep_edges[act]
         sub_law = sub_law.take(np.flatnonzero(act)) if hasattr(sub_law, "take") else sub_law
         pos, rest = prestress.pos, prestress.rest_length[act]
-    final = MAX_STRAIN if strain is None else float(strain)
-    curve = displacement_control(
-        pos,
-        sub.edges,
-        sub_law,
-        diameter[keep_edges],
-        sub.fixed,
-        sub.driven,
-        direction,
-        final * span,
-        steps=steps,
-        bending=isinstance(law, ElasticPlastic) and not law.tension_only,
-        partial=True,
-        rest_length=rest,
-        progress=progress,
-    )
-    stress = np.full(web.n_edges, np.nan)
-    stress[keep_edges] = curve.stress_peak
-    broken = np.zeros(web.n_edges, bool)
-    broken[keep_edges] = curve.broken_step >= 0
     vol = np.pi * diameter**2 / 4 * web.edge_lengths
-    return VirtualTestResult(
-        test=f"{kind}-{'xyz'[ax]}",
-        material=mat,
-        strut=float(np.median(diameter)),
-        mass=float(law.density * vol.sum() * 1e-6),
-        stiffness=float(curve.stiffness),
-        peak_force=float(curve.force.max()),
-        energy_to_failure=float(curve.external_work[-1]),
-        curve=curve,
-        member_stress=stress,
-        broken=broken,
-        n_unloaded_members=int(web.n_edges - len(keep_edges)),
-        prestress=prestress,
-        failure_stress=float(np.max(np.asarray(law.sigma_f, float))),
-        strain=final,
-    )
+    return TestSetup(
+        kind, ax, mat, law, sub_law, diameter, pos, sub.edges, keep_edges, sub.fixed,
+        sub.driven, direction, span, isinstance(law, ElasticPlastic) and not law.tension_only,
+        prestress, rest, float(law.density * vol.sum() * 1e-6),
+    )  # fmt: skip
+
+
+def linear_stiffness(
+    web: WebGraph,
+    test: str = "tension-z",
+    material: str = "silk",
+    strut: float | None = None,
+    frac: float = 0.05,
+    pretension: str | float | None = "auto",
+) -> tuple[float, float]:
+    """Initial (tangent) stiffness [N/mm] of a test and the web's mass [g], without the
+    nonlinear path: the prestressed web's tangent condensed onto the grip."""
+    from .nonlinear import tangent_stiffness
+
+    spec = prepare_test(web, test, material, strut, frac, pretension=pretension)
+    k = tangent_stiffness(
+        spec.pos, spec.edges, spec.law, spec.diameter[spec.keep_edges], spec.fixed,
+        spec.driven, spec.direction, spec.rest_length, spec.bending,
+    )  # fmt: skip
+    return k, spec.mass
 
 
 class _Sub:
