@@ -41,6 +41,7 @@ class State:
     plastic_work: np.ndarray  # (M,) plastic work of the step [mJ]
     u: np.ndarray  # (n, ndof)
     kt: sp.bsr_matrix | None = None
+    nvec: np.ndarray | None = None  # (M, 3) current member directions
 
 
 class Members:
@@ -106,15 +107,31 @@ class Members:
             k3 = (t * self.A / self.L0 * live)[:, None, None] * nn + geo[:, None, None] * (
                 np.eye(3) - nn
             )
-            blocks = np.zeros((self.m, 2 * ndof, 2 * ndof))
-            blocks[:, :3, :3] = k3
-            blocks[:, ndof : ndof + 3, ndof : ndof + 3] = k3
-            blocks[:, :3, ndof : ndof + 3] = -k3
-            blocks[:, ndof : ndof + 3, :3] = -k3
-            if kb is not None:
-                blocks += kb
-            kt = assemble(e, blocks, n, ndof)
-        return State(fint.ravel(), energy, eps, s, ep, al, wp * self.vol * live, u, kt)
+            kt = self._assemble(k3, kb)
+        return State(fint.ravel(), energy, eps, s, ep, al, wp * self.vol * live, u, kt, nvec)
+
+    def _assemble(self, k3: np.ndarray, kb: np.ndarray | None = None) -> sp.bsr_matrix:
+        """Global matrix of per-member 3x3 translational blocks (plus frame blocks)."""
+        ndof = self.ndof
+        blocks = np.zeros((self.m, 2 * ndof, 2 * ndof))
+        blocks[:, :3, :3] = k3
+        blocks[:, ndof : ndof + 3, ndof : ndof + 3] = k3
+        blocks[:, :3, ndof : ndof + 3] = -k3
+        blocks[:, ndof : ndof + 3, :3] = -k3
+        if kb is not None:
+            blocks += kb
+        return assemble(self.edges, blocks, len(self.pos), ndof)
+
+    def slack_stiffness(self, state: State) -> sp.bsr_matrix:
+        """Axial stiffness ``E A / L0`` of the live slack threads as a global matrix:
+        added to the tangent, it gives a quadratic model that bounds the energy of
+        tension-only threads from above (a thread that comes taut cannot cost more than
+        a two-sided spring), for a safe step where the exact tangent's step overshoots."""
+        slack = self.alive & (state.stress <= 0) if self.tension_only else np.zeros(self.m, bool)
+        e0 = np.broadcast_to(np.asarray(self.law.E, np.float64), (self.m,))
+        k = np.where(slack, e0 * self.A / self.L0, 0.0)
+        nn = state.nvec[:, :, None] * state.nvec[:, None, :]
+        return self._assemble(k[:, None, None] * nn)
 
     def stored_energy(self, state: State) -> np.ndarray:
         """Recoverable energy per member [mJ] at ``state`` (0 for broken members)."""

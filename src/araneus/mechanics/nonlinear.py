@@ -185,7 +185,8 @@ def displacement_control(
     bending
         Add linear frame bending stiffness (fused joints, 6 DOF per node).
     stop_ratio
-        The analysis ends once, after the peak, the force drops below this fraction of it.
+        The analysis ends (final failure) once members have broken and the force has
+        dropped below this fraction of its peak.
     partial
         If no equilibrium can be found after at least one converged increment, return the
         history so far with ``stopped`` saying why, instead of raising.
@@ -273,6 +274,20 @@ class _Run:
             self.iterations += out[1]
         return out
 
+    def predict(self, state: State, velocity: np.ndarray, step: float, t: float) -> np.ndarray:
+        """Start of the next increment: the grip moved, the free nodes where they were or
+        moved on by the last increment's velocity, whichever has the lower energy (a
+        slack strand can swing far in one increment and be a poor guess for the next)."""
+        stay = state.u.copy()
+        stay[self.driven, :3] = t * self.direction
+        moved = stay + velocity * step
+        moved[self.driven, :3] = t * self.direction
+        if not velocity.any():
+            return stay
+        e_stay = self.m.evaluate(stay, tangent=False).energy
+        e_moved = self.m.evaluate(moved, tangent=False).energy
+        return moved if e_moved <= e_stay else stay
+
     def initial_response(self, state: State) -> tuple[float, float]:
         """Tangent stiffness of the grip along the loading direction [N/mm] and the
         largest rate of strain of a loaded member per mm of grip travel (relative to
@@ -316,8 +331,7 @@ class _Run:
         t, velocity, failed, stopped, cuts = 0.0, np.zeros(shape), False, "", 0
         while t < self.max_disp * (1 - 1e-12) and not failed:
             step = min(dt, self.max_disp - t)
-            guess = state.u + velocity * step
-            guess[self.driven, :3] = (t + step) * self.direction
+            guess = self.predict(state, velocity, step, t + step)
             out = self.equilibrium(guess)
             if out is None:
                 if step / 4 < min_dt:
@@ -351,8 +365,9 @@ class _Run:
             dt = min(step * grow, dt_max) if not changed else min(dt, dt_max)
             if stopped:
                 break
-            if not failed and hist.peak > 1e3 * self.tol and hist.f[-1] < stop_ratio * hist.peak:
-                failed = True
+            broke = bool((self.broken_step >= 0).any())
+            if not failed and broke and hist.peak > 0 and hist.f[-1] < stop_ratio * hist.peak:
+                failed = True  # members broke and what is left carries (almost) nothing
             if progress is not None:
                 progress(t / self.max_disp, int((self.broken_step >= 0).sum()))
         if stopped and not partial:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ import numpy as np
 from .._util import atomic_output, write_text_atomic
 from ..errors import InputError
 from ..web import THREAD_CODE, WebGraph
+from .chains import condense_chains
 from .materials import ElasticPlastic, get_material
 from .nonlinear import NonlinearResult, displacement_control
 from .prestress import Prestress, compute_prestress
@@ -306,7 +307,7 @@ def virtual_test(
         spec.pos,
         spec.edges,
         spec.law,
-        spec.diameter[spec.keep_edges],
+        spec.member_diameter,
         spec.fixed,
         spec.driven,
         spec.direction,
@@ -320,9 +321,9 @@ def virtual_test(
     kind, ax, keep_edges, diameter = spec.kind, spec.axis, spec.keep_edges, spec.diameter
     law, mat, prestress = spec.full_law, spec.material, spec.prestress
     stress = np.full(web.n_edges, np.nan)
-    stress[keep_edges] = curve.stress_peak
+    stress[keep_edges] = curve.stress_peak[spec.member_of]
     broken = np.zeros(web.n_edges, bool)
-    broken[keep_edges] = curve.broken_step >= 0
+    broken[keep_edges[spec.first[curve.broken_step >= 0]]] = True
     return VirtualTestResult(
         test=f"{kind}-{'xyz'[ax]}",
         material=mat,
@@ -364,6 +365,9 @@ class TestSetup:
     prestress: Prestress | None
     rest_length: np.ndarray | None
     mass: float
+    member_diameter: np.ndarray  # (M,) of the analysis members
+    member_of: np.ndarray  # (len(keep_edges),) analysis member of each analysed edge
+    first: np.ndarray  # (M,) one analysed edge (index into keep_edges) per member
 
 
 def prepare_test(
@@ -401,11 +405,36 @@ def prepare_test(
         sub_law = sub_law.take(np.flatnonzero(act)) if hasattr(sub_law, "take") else sub_law
         pos, rest = prestress.pos, prestress.rest_length[act]
     vol = np.pi * diameter**2 / 4 * web.edge_lengths
+    edges, mdiam = sub.edges, diameter[keep_edges]
+    member_of = first = np.arange(len(keep_edges))
+    if law.tension_only:  # polylines of threads: one member per chain (exact)
+        lengths = np.linalg.norm(pos[edges[:, 1]] - pos[edges[:, 0]], axis=1)
+        keep = np.zeros(len(pos), bool)
+        keep[np.r_[sub.fixed, sub.driven]] = True
+        ch = condense_chains(edges, len(pos), keep, _law_kind(sub_law, mdiam),
+                             lengths if rest is None else rest)  # fmt: skip
+        edges, member_of, first = ch.edges, ch.chain_of, ch.first
+        sub_law = sub_law.take(first) if hasattr(sub_law, "take") else sub_law
+        mdiam = mdiam[first]
+        rest = ch.rest_length if rest is not None else None
+        if rest is None:  # stress-free start: the chains' own lengths, not their spans
+            rest = ch.rest_length
     return TestSetup(
-        kind, ax, mat, law, sub_law, diameter, pos, sub.edges, keep_edges, sub.fixed,
+        kind, ax, mat, law, sub_law, diameter, pos, edges, keep_edges, sub.fixed,
         sub.driven, direction, span, isinstance(law, ElasticPlastic) and not law.tension_only,
-        prestress, rest, float(law.density * vol.sum() * 1e-6),
+        prestress, rest, float(law.density * vol.sum() * 1e-6), mdiam, member_of, first,
     )  # fmt: skip
+
+
+def _law_kind(law, diameter: np.ndarray) -> np.ndarray:
+    """(M,) integer key: members with equal law parameters and diameter share it."""
+    m = len(diameter)
+    cols = [diameter]
+    for f in fields(law):
+        v = getattr(law, f.name)
+        if isinstance(v, (int, float, np.ndarray)) and not isinstance(v, bool):
+            cols.append(np.broadcast_to(np.asarray(v, np.float64), (m,)))
+    return np.unique(np.stack(cols, 1), axis=0, return_inverse=True)[1].ravel()
 
 
 def linear_stiffness(
@@ -422,7 +451,7 @@ def linear_stiffness(
 
     spec = prepare_test(web, test, material, strut, frac, pretension=pretension)
     k = tangent_stiffness(
-        spec.pos, spec.edges, spec.law, spec.diameter[spec.keep_edges], spec.fixed,
+        spec.pos, spec.edges, spec.law, spec.member_diameter, spec.fixed,
         spec.driven, spec.direction, spec.rest_length, spec.bending,
     )  # fmt: skip
     return k, spec.mass
