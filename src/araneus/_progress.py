@@ -77,7 +77,10 @@ class Progress:
 
         columns: list[Any] = [TextColumn("{task.description}")]
         if total is None:
-            columns += [SpinnerColumn(), TimeElapsedColumn()]
+            columns += [SpinnerColumn()]
+            if fmt:
+                columns.append(TextColumn("{task.fields[extra]}"))
+            columns += [TimeElapsedColumn()]
         else:
             columns += [BarColumn(), MofNCompleteColumn()]
             if fmt:

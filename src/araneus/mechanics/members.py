@@ -54,9 +54,11 @@ class Members:
         self.vec0 = self.pos[self.edges[:, 1]] - self.pos[self.edges[:, 0]]
         self.L0 = np.asarray(rest_length, np.float64)
         self.m = len(self.edges)
-        self.A, _, _ = circular_section(np.broadcast_to(diameter, (self.m,)))
+        self.diameter = np.broadcast_to(np.asarray(diameter, np.float64), (self.m,))
+        self.A, self.inertia, _ = circular_section(self.diameter)
         self.vol = self.A * self.L0
         self.alive = np.ones(self.m, bool)
+        self.fade = np.ones(self.m)  # < 1 while a broken member's force is released
         self.eps_p = np.zeros(self.m)
         self.alpha = np.zeros(self.m)
         self.eps_f = np.broadcast_to(np.asarray(law.eps_f, np.float64), (self.m,))
@@ -84,7 +86,7 @@ class Members:
         nvec = d / np.maximum(length, 1e-300)[:, None]
         eps = length / self.L0 - 1.0
         s, t, ep, al, w, wp = self._law(eps)
-        live = self.alive.astype(np.float64)
+        live = self.alive * self.fade
         force = s * self.A * live
         fm = force[:, None] * nvec
         fint = np.zeros((n, ndof))
@@ -151,6 +153,31 @@ class Members:
         self.eps_p, self.alpha = state.eps_p, state.alpha
 
     def failing(self, state: State) -> np.ndarray:
-        """(M,) ratio of each live member's strain to its failure strain (0 if broken)."""
+        """(M,) ratio of each live member's largest fibre strain to its failure strain (0
+        if broken): the axial strain, plus for frame struts the bending strain
+        ``M r / (E I)`` of the larger end moment."""
         eps = state.eps if self.tension_only else np.abs(state.eps)
+        if self.kb is not None:
+            eps = eps + self.bending_strain(state)
         return np.where(self.alive, eps / self.eps_f, 0.0)
+
+    def bending_strain(self, state: State) -> np.ndarray:
+        """(M,) outer-fibre bending strain of frame struts.
+
+        Co-rotational: the rigid rotation of each member's chord (from its first to its
+        current direction) is taken off the end rotations before the Euler-Bernoulli end
+        moments ``(2 E I / L) (2 a_i + a_j)`` are formed, so a strut that only swings
+        round carries no bending strain however far it turns."""
+        n0 = self.vec0 / np.linalg.norm(self.vec0, axis=1, keepdims=True)
+        n = state.nvec
+        axis = np.cross(n0, n)
+        sin = np.linalg.norm(axis, axis=1)
+        angle = np.arctan2(sin, np.einsum("ij,ij->i", n0, n))
+        chord = axis * np.where(sin > 0, angle / np.maximum(sin, 1e-300), 0.0)[:, None]
+        rot = state.u[self.edges][:, :, 3:6] - chord[:, None, :]  # (M, 2, 3) elastic
+        rot = rot - np.einsum("mkj,mj->mk", rot, n)[:, :, None] * n[:, None, :]  # bending
+        length = np.linalg.norm(self.vec0, axis=1)
+        m_i = np.linalg.norm(2 * rot[:, 0] + rot[:, 1], axis=1)
+        m_j = np.linalg.norm(rot[:, 0] + 2 * rot[:, 1], axis=1)
+        # M = (2 E I / L) |2 a_i + a_j|; strain = M r / (E I) = (2 r / L) |...|
+        return np.maximum(m_i, m_j) * self.diameter / length

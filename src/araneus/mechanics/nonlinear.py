@@ -45,6 +45,8 @@ from .solve import check_supported, free_submatrix
 _DEBUG = bool(os.environ.get("ARANEUS_DEBUG_PATH"))
 #: A member may overshoot its failure strain by this fraction before the increment is cut.
 OVERSHOOT = 1e-3
+#: An analysis stops (saying so) after this many recorded points per requested step.
+MAX_POINTS_PER_STEP = 40
 #: Largest strain change of a loaded member per increment, as a fraction of its failure
 #: strain.
 STRAIN_STEP = 1.0 / 40
@@ -268,8 +270,8 @@ class _Run:
         self.broken_step = np.full(members.m, -1)
         self.iterations = 0
 
-    def equilibrium(self, u: np.ndarray) -> tuple[State, int] | None:
-        out = minimise(self.m, u, self.free, self.tol, self.solver, self.lam)
+    def equilibrium(self, u: np.ndarray, max_iter: int = 100) -> tuple[State, int] | None:
+        out = minimise(self.m, u, self.free, self.tol, self.solver, self.lam, max_iter)
         if out is not None:
             self.iterations += out[1]
         return out
@@ -330,6 +332,12 @@ class _Run:
         strain_step = STRAIN_STEP
         t, velocity, failed, stopped, cuts = 0.0, np.zeros(shape), False, "", 0
         while t < self.max_disp * (1 - 1e-12) and not failed:
+            if len(hist.d) > MAX_POINTS_PER_STEP * self.steps:
+                stopped = (
+                    f"stopped after {len(hist.d)} increments at {t:.4g} mm (a mostly slack "
+                    "structure moving in very small increments)"
+                )
+                break
             step = min(dt, self.max_disp - t)
             guess = self.predict(state, velocity, step, t + step)
             out = self.equilibrium(guess)
@@ -394,16 +402,37 @@ class _Run:
                 m.alive[:] = False
                 hist.record(t, m.evaluate(state.u, tangent=False))
                 return state, True, "", changed
-            out = self.equilibrium(state.u)
-            if out is None:
+            new = self.release(state, over)
+            if new is None:
                 return state, False, f"no equilibrium after member failure at {t:.4g} mm", changed
-            new = out[0]
             hist.released += float(before[m.alive].sum()) - float(
                 m.stored_energy(new).sum()
             ) - float(new.plastic_work.sum())
             m.commit(new)
             hist.record(t, new)
             state = new
+
+    def release(self, state: State, gone: np.ndarray) -> State | None:
+        """Equilibrium once members ``gone`` (already marked dead) are removed. Where one
+        jump is too far for the solver (a structure snapping to a new shape), their force
+        is released in stages (continuation), each stage starting from the last."""
+        out = self.equilibrium(state.u, max_iter=300)
+        if out is not None:
+            return out[0]
+        m = self.m
+        m.alive[gone] = True
+        try:
+            for fade in (0.5, 0.2, 0.05, 0.01, 0.0):
+                m.fade[gone] = fade
+                out = self.equilibrium(state.u, max_iter=300)
+                if out is None:
+                    return None
+                state = out[0]
+        finally:
+            m.alive[gone] = False
+            m.fade[gone] = 1.0
+        out = self.equilibrium(state.u, max_iter=300)
+        return None if out is None else out[0]
 
     def result(self, state: State, failed: bool, stopped: str, stiffness: float):
         hist = self.hist

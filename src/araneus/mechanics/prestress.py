@@ -25,9 +25,10 @@ araneus gives every silk web a self-stress state before testing it:
 4. **Level.** The tensions ``T = q l`` are scaled to the requested level: by default
    the median tension of the dragline threads is :data:`PRETENSION_FRACTION` of their
    breaking force (a few percent, as measured for radial and frame threads), lowered
-   where needed so that no thread exceeds :data:`MAX_FRACTION` of its breaking force
-   (below the yield of dragline silk); or a median tension in newtons given by the
-   user (an error if it would break a thread).
+   where needed so that 95% of the threads stay below :data:`MAX_FRACTION` of their
+   breaking force (below the yield of dragline silk) and all below
+   :data:`PEAK_FRACTION`; or a median tension in newtons given by the user (an error if
+   it would break a thread).
 5. **Rest lengths.** Each thread's stress-free length ``L0 = l / (1 + eps0)`` with
    ``eps0`` the strain at which its material law gives the tension, so that a linear
    thread of axial stiffness ``EA`` carries ``T(l') = EA (l' / L0 - 1)`` at any later
@@ -46,9 +47,10 @@ from ..errors import InputError, SolverError
 
 #: Default pretension: median dragline thread tension as a fraction of its breaking force.
 PRETENSION_FRACTION = 0.03
-#: Default pretension never takes a thread beyond this fraction of its breaking force
-#: (dragline silk yields at about 0.18 of it).
+#: Default pretension keeps 95% of the threads below this fraction of their breaking force
+#: (dragline silk yields at about 0.18 of it) and every thread below PEAK_FRACTION.
 MAX_FRACTION = 0.15
+PEAK_FRACTION = 0.5
 #: Lowest force density relative to the target, during the fit to the geometry.
 Q_FLOOR = 0.1
 
@@ -354,7 +356,9 @@ def compute_prestress(
     ratio = tension / breaking
     if level is None:  # the literature default, kept below MAX_FRACTION everywhere
         scale = min(
-            PRETENSION_FRACTION / float(np.median(ratio[ref])), MAX_FRACTION / float(ratio.max())
+            PRETENSION_FRACTION / float(np.median(ratio[ref])),
+            MAX_FRACTION / float(np.percentile(ratio, 95)),
+            PEAK_FRACTION / float(ratio.max()),
         )
     else:
         if not (np.isfinite(level) and level > 0):
