@@ -21,8 +21,6 @@ and load steps, so one factorisation serves many solves).
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
@@ -30,7 +28,6 @@ import scipy.sparse.linalg as spla
 from .members import Members, State
 from .solve import free_submatrix, sparse_lu
 
-_DEBUG = bool(os.environ.get("ARANEUS_DEBUG_MIN"))
 #: Reduced systems up to this size are factorised at every solve.
 REFACTOR_ALWAYS_DOFS = 300
 #: Smallest damping: never zero, so that DOFs without stiffness stay put.
@@ -122,8 +119,6 @@ def minimise(
             return state, it
         if it == max_iter:
             return None
-        if _DEBUG:
-            print(f"it {it} rn {rn:.3e} E {state.energy:.10e} lam {lam[0]:.2e}")
         du = _direction(members, state, free, r, solver, lam)
         if du is None:
             return (state, it) if rn <= tol + STALL_RTOL * scale else None

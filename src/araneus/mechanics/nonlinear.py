@@ -27,7 +27,6 @@ failure; ``external work = stored + dissipated``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -42,7 +41,6 @@ from .members import Members, State
 from .minimise import LinearSolver, minimise
 from .solve import check_supported, free_submatrix
 
-_DEBUG = bool(os.environ.get("ARANEUS_DEBUG_PATH"))
 #: A member may overshoot its failure strain by this fraction before the increment is cut.
 OVERSHOOT = 1e-3
 #: An analysis stops (saying so) after this many recorded points per requested step.
@@ -349,10 +347,6 @@ class _Run:
                 continue
             new, iters = out
             ratio, ratio0 = m.failing(new).max(), m.failing(state).max()
-            if _DEBUG:
-                slack = int((new.eps[m.alive] <= 0).sum())
-                print(f"t {t:.4g} step {step:.3g} iters {iters} ratio {ratio:.4f} "
-                      f"lam {self.lam[0]:.1e} slack {slack} F {self.hist.reaction(new):.4g}")
             if ratio > 1 + OVERSHOOT and step > min_dt and cuts < 12:
                 frac = (1 + OVERSHOOT / 2 - ratio0) / max(ratio - ratio0, 1e-300)
                 dt, cuts = step * float(np.clip(frac, 0.01, 0.95)), cuts + 1
