@@ -1,11 +1,14 @@
-"""Benchmarks of araneus.mechanics (issue 8): large linear frame, and speed vs PyNite.
+"""Benchmarks of araneus.mechanics: large linear frame, speed vs PyNite (issue 8), and
+nonlinear virtual tests to final failure (issue 18).
 
 Targets: a linear frame of ~100,000 members solved in <= 5 s (vectorised assembly +
 AMG-preconditioned CG); >= 10x faster than PyNite on a 5,000-member frame with the same
-answers. Frames are jittered cubic lattices with face diagonals, built with numpy.
-Prints medians of repeats.
+answers (frames are jittered cubic lattices with face diagonals, built with numpy);
+an orb web (``build orb --seed 4``) pretensioned silk tension test to final failure
+<= 5 s; the default tent web (junction-only form, ~15.5k nodes) silk and PLA tension
+tests <= 60 s each. Prints medians of repeats.
 
-Usage: python benchmarks/bench_mechanics.py [--quick]
+Usage: python benchmarks/bench_mechanics.py [--quick] [--only linear|nonlinear]
 """
 
 from __future__ import annotations
@@ -132,7 +135,44 @@ def bench_vs_pynite(n: int, repeats: int) -> None:
     )
 
 
+def nonlinear_test(web, test: str, material: str, repeats: int, target: float, label: str):
+    """Median wall time of a virtual test to final failure, printed with its figures."""
+    from araneus.mechanics.virtual import virtual_test
+
+    t, r = median_time(lambda: virtual_test(web, test, material), repeats)
+    ok = r.curve.failed and t <= target
+    print(
+        f"{label}: {web.n_nodes:,} nodes, {web.n_edges:,} threads, {material} {test}: "
+        f"{t:.1f} s wall ({CPU[0]:.1f} s CPU), {len(r.curve.force)} points, "
+        f"{r.curve.iterations} Newton iterations, {r.curve.factorisations} factorisations; "
+        f"peak {1e3 * r.peak_force:.3g} mN, {int(r.broken.sum())} broken, {r.end}; "
+        f"target final failure in <= {target:g} s: {'PASS' if ok else 'FAIL'}"
+    )
+    return t, r
+
+
+def bench_nonlinear(quick: bool) -> None:
+    from araneus.builders import build, default_web
+
+    orb = build("orb", seed=4)
+    t, r = nonlinear_test(orb, "tension-z", "silk", 1 if quick else 3, 5.0, "orb")
+    record("bench_mechanics", "orb_silk_tension_s", t)
+    record("bench_mechanics", "orb_silk_peak_mN", 1e3 * r.peak_force)
+    if quick:
+        return
+    tent = default_web()
+    axis = "xyz"[int(np.argmax(np.ptp(tent.pos, axis=0)))]
+    for mat in ("silk", "pla"):
+        t, r = nonlinear_test(tent, f"tension-{axis}", mat, 1, 60.0, "default tent web")
+        record("bench_mechanics", f"tent_{mat}_tension_s", t)
+        record("bench_mechanics", f"tent_{mat}_peak_mN", 1e3 * r.peak_force)
+
+
 if __name__ == "__main__":
     quick = "--quick" in sys.argv
-    bench_vs_pynite(9 if quick else 11, 3)  # 11^3 lattice: 5,566 members
-    bench_large(14 if quick else 28, 1 if quick else 3)  # 28^3 lattice: 104,328 members
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else ""
+    if only != "nonlinear":
+        bench_vs_pynite(9 if quick else 11, 3)  # 11^3 lattice: 5,566 members
+        bench_large(14 if quick else 28, 1 if quick else 3)  # 28^3 lattice: 104,328 members
+    if only != "linear":
+        bench_nonlinear(quick)
