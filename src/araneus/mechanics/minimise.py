@@ -29,7 +29,7 @@ from .members import Members, State
 from .solve import free_submatrix, sparse_lu
 
 #: Reduced systems up to this size are factorised at every solve.
-REFACTOR_ALWAYS_DOFS = 300
+REFACTOR_ALWAYS_DOFS = 6000
 #: Smallest damping: never zero, so that DOFs without stiffness stay put.
 LAM_MIN = 1e-9
 #: A residual this small relative to the largest member force counts as converged when no
@@ -45,6 +45,7 @@ class LinearSolver:
     def __init__(self) -> None:
         self.lu = None
         self.scale = None
+        self.perm: np.ndarray | None = None
         self.factorisations = 0
         self.cg_iterations = 0
 
@@ -52,8 +53,19 @@ class LinearSolver:
         s = 1.0 / np.sqrt(diag)
         self.scale = s
         scaled = sp.diags(s) @ a.tocsc() @ sp.diags(s)
-        self.lu = sparse_lu(scaled)
         self.factorisations += 1
+        perm = self.perm
+        if perm is not None and len(perm) == scaled.shape[0]:
+            # the sparsity pattern of a run's tangents only loses entries (members die):
+            # the fill-reducing ordering of the first factorisation serves them all
+            try:
+                self.lu = _PermutedLU(perm, scaled)
+                return
+            except RuntimeError:  # a zero diagonal pivot: order afresh
+                pass
+        lu = sparse_lu(scaled)
+        self.perm = np.argsort(lu.perm_r) if _diagonal_pivots(lu) else None
+        self.lu = lu
 
     def solve(self, a: sp.spmatrix, b: np.ndarray, diag: np.ndarray) -> np.ndarray | None:
         """Solution of ``a x = b`` (``diag``: positive scaling, e.g. the floored diagonal)."""
@@ -82,6 +94,29 @@ class LinearSolver:
         x, info = spla.cg(a, b, rtol=1e-10, maxiter=CG_MAX_ITER, M=m, callback=cb)
         self.cg_iterations += count[0]
         return x if info == 0 else None
+
+
+class _PermutedLU:
+    """SuperLU factors of ``a`` symmetrically permuted by ``perm`` (given ordering)."""
+
+    def __init__(self, perm: np.ndarray, a: sp.spmatrix) -> None:
+        self.perm = perm
+        self.lu = spla.splu(
+            a[perm][:, perm].tocsc(),
+            permc_spec="NATURAL",
+            diag_pivot_thresh=0.0,
+            options={"SymmetricMode": True},
+        )
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        x = np.empty_like(b)
+        x[self.perm] = self.lu.solve(b[self.perm])
+        return x
+
+
+def _diagonal_pivots(lu: spla.SuperLU) -> bool:
+    """Whether SuperLU pivoted on the diagonal (row and column orders agree)."""
+    return bool(np.array_equal(lu.perm_r, lu.perm_c))
 
 
 def minimise(
