@@ -5,7 +5,7 @@ potential energy over the free DOFs. Each iteration solves
 
     (K_T + lambda D) du = -r,        D = diag(K_T) (floored),
 
-with ``lambda`` tiny (1e-9) unless the direction is not downhill (then it grows, up to
+with ``lambda`` tiny (1e-13) unless the direction is not downhill (then it grows, up to
 a short step along the scaled gradient), and takes the step ``alpha du`` that lowers the
 energy (Armijo backtracking line search). Near a minimum ``alpha = 1`` is taken: pure
 Newton, quadratic convergence. Far from it (a slack thread pulled taut, a snap after a
@@ -31,10 +31,13 @@ from .solve import free_submatrix, sparse_lu
 #: Reduced systems up to this size are factorised at every solve.
 REFACTOR_ALWAYS_DOFS = 6000
 #: Smallest damping: never zero, so that DOFs without stiffness stay put.
-LAM_MIN = 1e-9
+LAM_MIN = 1e-13
 #: A residual this small relative to the largest member force counts as converged when no
 #: step can lower the energy any more (round-off at kinks of tension-only laws).
 STALL_RTOL = 1e-5
+#: Relative round-off of internal forces (a residual below this times the largest
+#: diagonal stiffness times the largest displacement is numerically zero).
+ROUNDOFF = 1e-13
 #: CG iterations (preconditioned by older factors) before refactorising.
 CG_MAX_ITER = 30
 
@@ -144,24 +147,28 @@ def minimise(
     u = u0.copy()
     state = members.evaluate(u)
     lam[0] = min(max(lam[0], LAM_MIN), 1e-4)  # a hard previous call says little here
+    kmax = float(np.abs(state.kt.diagonal()).max(initial=0.0))
     for it in range(max_iter + 1):
         r = state.fint[free]
         rn = float(np.abs(r).max()) if r.size else 0.0
         if not np.isfinite(rn):
             return None
+        # forces are sums of terms up to (stiffness x displacement): their round-off is a
+        # floor no residual can go below
+        tol_it = tol + ROUNDOFF * kmax * float(np.abs(state.u).max(initial=0.0))
         scale = members.max_force(state)
-        if rn <= tol + _relative_tolerance(it, rtol) * scale:
+        if rn <= tol_it + _relative_tolerance(it, rtol) * scale:
             return state, it
         if it == max_iter:
             return None
         du = _direction(members, state, free, r, solver, lam)
         if du is None:
-            return (state, it) if rn <= tol + STALL_RTOL * scale else None
+            return (state, it) if rn <= tol_it + STALL_RTOL * scale else None
         trial = _line_search(members, state, free, r, du)
         if trial is None:
             lam[0] = min(lam[0] * 100.0, 1e12)
             if lam[0] >= 1e12:
-                return (state, it) if rn <= tol + STALL_RTOL * scale else None
+                return (state, it) if rn <= tol_it + STALL_RTOL * scale else None
             continue
         if trial.energy < state.energy - 1e-12 * abs(state.energy):
             lam[0] = max(lam[0] / 10.0, LAM_MIN)
