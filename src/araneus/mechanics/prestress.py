@@ -266,15 +266,19 @@ def _nearest_equilibrium(
     if not free.any():
         return pos.copy(), q0
     fdm = _ForceDensity(pos, edges, free)
+    length = np.linalg.norm(pos[edges[:, 1]] - pos[edges[:, 0]], axis=1)
+    med = float(np.median(length))
     best = None
     for q in (q0, fit_force_densities(pos, edges, free, q0)):
         x, _ = fdm.solve(q)
         moved = float(np.median(np.linalg.norm(x - pos, axis=1)[free]))
-        if best is None or moved < best[0]:
+        # where held nodes split the net into independent parts, the geometry does not
+        # fix their relative tension and both candidates move the nodes alike: keep q0
+        # unless the fit is better by more than round-off
+        if best is None or moved < best[0] - 1e-9 * med:
             best = (moved, x, q)
     moved, x, q = best
-    length = np.linalg.norm(pos[edges[:, 1]] - pos[edges[:, 0]], axis=1)
-    if moved > 0.01 * float(np.median(length)):
+    if moved > 0.01 * med:
         x, q = fdm.refine(q)
     return x, q
 
