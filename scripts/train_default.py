@@ -52,7 +52,10 @@ SETTINGS: dict[str, dict] = {
         "train": {"steps": 6000, "batch_size": 32, "lr": 1e-3, "warmup": 200},
     },
 }
-DATASET = {"n": 4000, "seed": 0}
+#: The default dataset: 4000 samples with the silk mechanical descriptors (stiffness per
+#: gram, :mod:`araneus.mechanics.descriptors`) beside the geometric features, so every
+#: model can be conditioned on them (``araneus design``).
+DATASET = {"n": 4000, "seed": 0, "mechanics": "silk"}
 
 
 def _where(threads: int) -> str:
@@ -89,7 +92,8 @@ def main() -> None:
     if args.data:
         data = WebDataset.load(args.data)
     else:  # built afresh (a few seconds), so a copy left by older builders is never reused
-        data = default_dataset(DATASET["n"], seed=DATASET["seed"], extra_features=extra)
+        data = default_dataset(DATASET["n"], seed=DATASET["seed"], mechanics=DATASET["mechanics"],
+                               extra_features=extra)  # fmt: skip
         if rank == 0:  # the data each run trained on, kept beside the runs
             data_path = Path(args.runs) / f"{tag}.npz"
             data_path.parent.mkdir(parents=True, exist_ok=True)

@@ -41,6 +41,17 @@ def register(app: typer.Typer) -> None:
         extra: str = typer.Option("", "--extra", help="Extra features, comma-separated."),
         crop_shape: str = typer.Option("sphere", "--crop-shape", help="sphere or cube."),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
+        mechanics: str = typer.Option(
+            "none",
+            "--mechanics",
+            help="Add the mechanical descriptors (stiffness per gram along x, y, z and under "
+            "a point load) for this material: silk, dragline, viscid, pla, tpu, resin, or none.",
+        ),  # fmt: skip
+        strut: float | None = typer.Option(
+            None, "--strut", help="Thread/strut diameter of the descriptors [mm] (default: "
+            "0.004 silk, 0.8 printed)."
+        ),  # fmt: skip
+        workers: int = typer.Option(1, "--workers", help="Processes for the descriptors."),
     ) -> None:
         """Cut --n samples out of a web and save them as a dataset.
 
@@ -64,6 +75,7 @@ def register(app: typer.Typer) -> None:
             sampler=sampler, n_min=n_min, n_max=n_max, K=k, split=split, seed=seed,
             rotate=rotate, reflect=reflect, jitter=jitter, crop_shape=crop_shape,
             extra_features=[e.strip() for e in extra.split(",") if e.strip()],
+            mechanics=mechanics, strut=strut, workers=workers,
         )  # fmt: skip
         with Progress("dataset: source webs", n, enabled=progress) as bar:
             kw["progress"] = lambda done, total: bar.update(done, label="dataset: sampling")
@@ -88,6 +100,13 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"wrote {out}: {len(ds)} samples (train/val/test {c['split']}), "
                    f"L={ds.L}, K={ds.K}, rejected {c['rejected_small']}, degree-cap dropped "
                    f"{c['degree_cap_dropped_edges']} edges, overlap {ds.meta['split_overlap']}")  # fmt: skip
+        mech = ds.meta.get("mechanics")
+        if mech:
+            moved = mech.get("moved_max_rel", {})
+            typer.echo(f"mechanics {mech['material']} (strut {mech['strut_mm']} mm): descriptors "
+                       f"in {mech['seconds']:.1f} s, {mech['dropped']} samples undefined and dropped"
+                       + (f"; prestress moved nodes by at most {moved['median']:.1%} of the extent "
+                          f"(median web), {moved['p90']:.1%} (90th percentile)" if moved else ""))  # fmt: skip
 
     @ds_app.command("info")
     def info_cmd(

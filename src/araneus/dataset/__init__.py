@@ -8,6 +8,7 @@ Public surface (the contract with the generative models):
   the training split.
 - :func:`build_dataset`, :func:`default_dataset`: sampling from source webs.
 - :func:`load_reference`: import the reference work's ``dataset_webs_medium.pt``.
+- :func:`add_mechanics`: append the mechanical descriptors (stiffness per gram) as features.
 """
 
 from .build import (
@@ -22,6 +23,7 @@ from .build import (
     default_sources,
 )
 from .encode import degree_cap_mask
+from .mechanics import MECHANICS_CHOICES, add_mechanics
 from .normaliser import Normaliser
 from .reference import load_reference
 from .webdataset import EXTRA_FEATURES, SPLITS, WebDataset
@@ -34,6 +36,8 @@ __all__ = [
     "default_sources",
     "load_reference",
     "degree_cap_mask",
+    "add_mechanics",
+    "MECHANICS_CHOICES",
     "SAMPLERS",
     "SPLIT_MODES",
     "SPLITS",

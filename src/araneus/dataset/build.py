@@ -58,6 +58,17 @@ def _check_args(n, sampler, n_min, n_max, k, split, fractions, crop_shape, extra
     return fr / fr.sum()
 
 
+def _check_mechanics(mechanics, strut, workers) -> None:
+    from .mechanics import MECHANICS_CHOICES
+
+    if str(mechanics).lower() not in MECHANICS_CHOICES:
+        raise InputError(f"mechanics must be one of {', '.join(MECHANICS_CHOICES)}, got {mechanics!r}")
+    if strut is not None and not (np.isfinite(strut) and 0 < strut <= 1e3):
+        raise InputError(f"strut must be a positive diameter in mm, got {strut!r}")
+    if isinstance(workers, bool) or int(workers) != workers or not 1 <= workers <= 256:
+        raise InputError(f"workers must be an integer in 1..256, got {workers!r}")
+
+
 def _split_counts(n: int, fr: np.ndarray) -> np.ndarray:
     c = np.floor(n * fr).astype(np.int64)
     c[0] += n - c.sum()
@@ -182,6 +193,9 @@ def build_dataset(
     extra_features: Sequence[str] = (),
     max_steps: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    mechanics: str = "none",
+    strut: float | None = None,
+    workers: int = 1,
 ) -> WebDataset:
     """Cut ``n`` small connected samples out of one or several source webs.
 
@@ -226,6 +240,15 @@ def build_dataset(
         Random-walk step limit (default ``8 * n_max``).
     progress
         Called as ``progress(samples_done, n)`` as sampling proceeds (for a progress bar).
+    mechanics
+        ``"none"`` or a material (``silk``, ``pla``, ...): append the mechanical descriptors
+        (stiffness per gram in tension along x, y, z and under a point load, see
+        :mod:`araneus.mechanics.descriptors`) to the features
+        (:func:`araneus.dataset.mechanics.add_mechanics`).
+    strut
+        Thread / strut diameter [mm] of the descriptors (default by material).
+    workers
+        Processes for the descriptors.
 
     Returns
     -------
@@ -236,6 +259,7 @@ def build_dataset(
         raise InputError("source must be a WebGraph or a non-empty list of WebGraphs")
     fr = _check_args(n, sampler, n_min, n_max, K, split, fractions, crop_shape, extra_features,
                      n_regions)  # fmt: skip
+    _check_mechanics(mechanics, strut, workers)
     n, n_min, n_max, K = int(n), int(n_min), int(n_max), int(K)  # noqa: N806
     length = n_max if L is None else int(L)
     if length < n_max:
@@ -274,6 +298,10 @@ def build_dataset(
     }
     ds = WebDataset.from_packed(packed, K, length, split_codes, meta, extra_features)
     ds.meta["split_overlap"] = _overlap(ds.origin, ds.source_id, ds.split)
+    if str(mechanics).lower() != "none":
+        from .mechanics import add_mechanics
+
+        ds = add_mechanics(ds, mechanics, strut, workers=workers)
     return ds
 
 

@@ -45,11 +45,19 @@ def summary(ds: WebDataset) -> str:
             lines.append(f"{key}: " + "  ".join(f"{k} {_short(v)}" for k, v in meta[key].items()
                                                  if not isinstance(v, list)))  # fmt: skip
     lines.append(f"bandwidth {_short(meta.get('bandwidth', '?'))} (max |i-j| over edges)")
-    lines.append(f"{'feature':<18}{'min':>12}{'mean':>12}{'max':>12}  unit")
+    mech = meta.get("mechanics")
+    if isinstance(mech, dict):
+        lines.append("mechanics " + "  ".join(f"{k} {_short(mech.get(k))}" for k in
+                                              ("material", "strut_mm", "pretension", "dropped")))  # fmt: skip
+    from ..mechanics.descriptors import MECHANICAL_UNITS
+
+    units = {**MECHANICAL_UNITS, **FEATURE_UNITS}
+    width = max([18, *(len(n) + 2 for n in ds.feature_names)])
+    lines.append(f"{'feature':<{width}}{'min':>12}{'mean':>12}{'max':>12}  unit")
     for j, name in enumerate(ds.feature_names):
         col = ds.features[:, j] if len(ds) else np.zeros(1)
-        lines.append(f"{name:<18}{col.min():12.4g}{col.mean():12.4g}{col.max():12.4g}  "
-                     f"{FEATURE_UNITS.get(name, '')}")  # fmt: skip
+        lines.append(f"{name:<{width}}{col.min():12.4g}{col.mean():12.4g}{col.max():12.4g}  "
+                     f"{units.get(name, '')}")  # fmt: skip
     return "\n".join(lines)
 
 

@@ -244,7 +244,7 @@ def _refine(b: _Batch, q: np.ndarray, iters: int = 8, bound: float = 30.0):
     pos, free = b.pos, b.free
     q_start = q
     z = np.zeros(len(q))
-    x, _ = b.solve(q)
+    x, (lu, d) = b.solve(q)
     length = np.linalg.norm(b.c @ pos, axis=1)
     reg = (0.1 * seg_median(length, ep, n)) ** 2
     lam = reg.copy()
@@ -256,35 +256,39 @@ def _refine(b: _Batch, q: np.ndarray, iters: int = 8, bound: float = 30.0):
     best = cost(z, x)
     run = np.ones(n, bool)
     lim = np.log(bound)
+    f = len(fp)
     for _ in range(iters):
         qz = q_start * np.exp(z)
-        x, (lu, d) = b.solve(qz)
         vec = b.c @ x
-        g = [b.cf.T @ sp.diags(qz * vec[:, k]) for k in range(3)]  # (F, E) each
-        jz = -np.column_stack([lu.solve(g[k] @ z) for k in range(3)])  # J z, (F, 3)
+        # G = [C_f^T diag(q v_k)]_k stacked (3F, E): J = -blockdiag(D^-1) G
+        g = sp.vstack([b.cf.T @ sp.diags(qz * vec[:, k]) for k in range(3)]).tocsr()
+        gz = g @ z
+        jz = -np.column_stack([lu.solve(gz[k * f : (k + 1) * f]) for k in range(3)])
         r = x[free] - pos[free]
         cc = lam / (reg + lam)
         rhs = (1 - cc)[fp, None] * jz - r
-        delta = sp.diags((reg + lam)[fp])
-        dd = delta @ (d @ d)
-        s = sp.bmat(
-            [[g[k] @ g[m].T + (dd if k == m else 0 * dd) for m in range(3)] for k in range(3)]
-        ).tocsc()
-        sol = spla.splu(s).solve(np.concatenate([d @ rhs[:, k] for k in range(3)]))
-        f = len(fp)
-        y = -sum(g[k].T @ sol[k * f : (k + 1) * f] for k in range(3))
+        dd = sp.diags((reg + lam)[fp]) @ (d @ d)
+        s = (g @ g.T + sp.block_diag([dd, dd, dd])).tocsc()
+        sol = spla.splu(s, permc_spec="MMD_AT_PLUS_A").solve(
+            np.concatenate([d @ rhs[:, k] for k in range(3)])
+        )
+        y = -(g.T @ sol)
         z_new = np.clip(y + cc[ep] * z, -lim, lim)
-        x_new, _ = b.solve(q_start * np.exp(z_new))
+        x_new, fac_new = b.solve(q_start * np.exp(z_new))
         new = cost(z_new, x_new)
         better = run & (new < best)
         stop = better & (new > 0.95 * best)
         z = np.where(better[ep], z_new, z)
+        x = np.where(better[b.node_piece][:, None], x_new, x)
         best = np.where(better, new, best)
         lam = np.where(better & ~stop, lam / 3, np.where(run & ~better, lam * 10, lam))
         run &= ~stop
         if not run.any():
             break
-    x, _ = b.solve(q_start * np.exp(z))
+        if better[run].all() or not better.any():  # one factorisation matches every web
+            lu, d = fac_new if better.any() else (lu, d)
+        else:
+            x, (lu, d) = b.solve(q_start * np.exp(z))
     return x, q_start * np.exp(z)
 
 
@@ -419,10 +423,39 @@ def batch_prestress(
     full_t[active] = tension
     rest = length0.copy()
     sub_law = law.take(np.flatnonzero(active)) if hasattr(law, "take") else law
-    strain = sub_law.strain_at(np.minimum(tension / area[active], sigma_f[active] * (1 - 1e-9)))
+    strain = strain_at(sub_law, np.minimum(tension / area[active], sigma_f[active] * (1 - 1e-9)))
     rest[active] = length / (1.0 + strain)
     moved = np.linalg.norm(new_pos - pos, axis=1)
     return BatchPrestress(new_pos, full_t, rest, active, moved, lev, failed, refined)
+
+
+def strain_at(law, stress: np.ndarray) -> np.ndarray:
+    """Strain at nominal ``stress`` [MPa] on the loading curve of a silk law, in closed form:
+    the law is piecewise quadratic in the strain (:meth:`SilkLaw._pieces`), so each
+    stress is located among the segment-start stresses and its segment's quadratic is
+    solved (the same numbers as the bisection of :meth:`SilkLaw.strain_at`). Other laws:
+    their own ``strain_at``."""
+    from .materials import SilkLaw
+
+    if not isinstance(law, SilkLaw):
+        return law.strain_at(stress)
+    s = np.asarray(stress, np.float64)
+    starts, coef, _ = law._pieces
+    shape = np.broadcast_shapes(s.shape, starts.shape[:-1])
+    s = np.broadcast_to(s, shape)
+    starts = np.broadcast_to(starts, (*shape, 5))
+    coef = np.broadcast_to(coef, (*shape, 5, 4))
+    if np.any(coef[..., 3] != 0):  # pragma: no cover - the law has no cubic segment
+        return law.strain_at(stress)
+    k = (s[..., None] >= coef[..., 1:, 0]).sum(axis=-1)
+    c = np.take_along_axis(coef, k[..., None, None], -2)[..., 0, :]
+    x0 = np.take_along_axis(starts, k[..., None], -1)[..., 0]
+    c0, c1, c2 = c[..., 0] - s, c[..., 1], c[..., 2]
+    disc = np.sqrt(np.maximum(c1 * c1 - 4 * c2 * c0, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # the root in the segment, in the cancellation-free form -2 c0 / (c1 + sqrt(.))
+        x = np.where(c1 + disc > 0, -2 * c0 / (c1 + disc), 0.0)
+    return np.where(s <= 0, 0.0, x0 + x)
 
 
 def _piece_extent(pos: np.ndarray, node_piece: np.ndarray, n: int) -> np.ndarray:

@@ -204,7 +204,10 @@ def _min_norm_hull(U: np.ndarray, valid: np.ndarray, iters: int) -> np.ndarray: 
         w_new = _simplex_projection(y - step * grad, valid)
         t_new = 0.5 * (1 + np.sqrt(1 + 4 * t * t))
         y = w_new + (t - 1) / t_new * (w_new - w)
+        done = np.abs(w_new - w).max() < 1e-12
         w, t = w_new, t_new
+        if done:
+            break
     return np.linalg.norm(np.einsum("nk,nkd->nd", w, U), axis=1)
 
 

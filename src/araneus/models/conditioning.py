@@ -37,6 +37,15 @@ LOG_FEATURES: tuple[str, ...] = (
 #: log scale too (e.g. a mechanical descriptor added to a dataset), so a new feature needs
 #: no entry here.
 LOG_RANGE_RATIO = 20.0
+#: Features always normalised on a log scale, whatever a model chooses for the lengths:
+#: the mechanical descriptors of :mod:`araneus.mechanics.descriptors` (stiffness per gram
+#: spans five decades between the 1st and 99th percentiles of the default data).
+ALWAYS_LOG_FEATURES: tuple[str, ...] = (
+    "stiffness_x_per_mass",
+    "stiffness_y_per_mass",
+    "stiffness_z_per_mass",
+    "point_stiffness_per_mass",
+)
 
 
 @dataclass
@@ -83,7 +92,8 @@ class FeatureScaler:
         """Fit on training data: features (S, F), pos (S, L, 3), mask (S, L). Features
         named in ``log_features`` whose training minimum is positive get the log map; by
         default (None) those of :data:`LOG_FEATURES` and any other positive feature whose
-        training maximum is at least :data:`LOG_RANGE_RATIO` times its minimum."""
+        training maximum is at least :data:`LOG_RANGE_RATIO` times its minimum. The
+        mechanical descriptors (:data:`ALWAYS_LOG_FEATURES`) get it in either case."""
         f = np.asarray(features, dtype=np.float64)
         if f.ndim != 2 or f.shape[1] != len(names) or not len(f):
             raise InputError(f"features must be (S>0, {len(names)}), got {f.shape}")
@@ -99,6 +109,7 @@ class FeatureScaler:
             log = np.array([n in LOG_FEATURES for n in names]) | wide
         else:
             log = np.array([n in log_features for n in names], dtype=bool)
+        log |= np.array([n in ALWAYS_LOG_FEATURES for n in names], dtype=bool)
         log &= lo > 0
         return cls(tuple(names), lo, hi, scale if scale > 0 else 1.0, log)
 
