@@ -37,6 +37,7 @@ COMMAND_MODULES = [
     "araneus.cli.build_cmds",
     "araneus.cli.mesh_cmds",
     "araneus.cli.demo_cmds",
+    "araneus.cli.design_cmds",
 ]
 
 for _name in COMMAND_MODULES:

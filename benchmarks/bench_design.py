@@ -1,0 +1,126 @@
+"""Benchmark of design for mechanics (issue 21): FE-verified error on held-out targets.
+
+Targets: 64 samples of the default dataset's test split (the silk descriptors, seed 0),
+each asking for one descriptor (16 per descriptor; ``--joint``: all four at once). For
+each target the relative error |achieved / requested - 1| of the FE-verified design:
+
+* ``random training draw``   a random training sample (the baseline the model must beat);
+* ``nearest training sample`` the training sample whose descriptor is nearest (the data
+  already hold webs with about any single value: a reference, not a design);
+* ``model alone``            one web of the model for the target, no selection (the
+  model's first candidate);
+* ``with guidance``          one web of the model after calibration (the first candidate of
+  the last round, whose request is corrected by the offset measured on earlier rounds);
+* ``after selection``        the best of all ``n x rounds`` FE-verified candidates;
+
+median and 90th percentile over targets, and the wall time per design target. Targets:
+median <= 10% and p90 <= 25% after selection, <= 30 s per target on 2 cores; model alone
+better than a random training draw.
+
+Usage: python benchmarks/bench_design.py [--quick] [--models sparse ...] [--joint]
+       [--n 16] [--rounds 3] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+
+def _targets(ds, k: int, joint: bool, seed: int = 0) -> list[dict[str, float]]:
+    from araneus.mechanics.descriptors import MECHANICAL_FEATURES
+
+    test = np.flatnonzero(ds.split == 2)
+    rows = np.random.default_rng(seed).choice(test, k, replace=False)
+    out = []
+    for j, r in enumerate(rows):
+        names = MECHANICAL_FEATURES if joint else (MECHANICAL_FEATURES[j % 4],)
+        out.append({n: float(ds.features[r, ds.feature_names.index(n)]) for n in names})
+    return out
+
+
+def _errors(values: np.ndarray, target: dict[str, float]) -> float:
+    """Worst |relative error| over a target's descriptors."""
+    t = np.array(list(target.values()))
+    return float(np.max(np.abs(np.asarray(values) / t - 1)))
+
+
+def _baselines(ds, targets, rng) -> dict[str, list[float]]:
+    train = np.flatnonzero(ds.split == 0)
+    out: dict[str, list[float]] = {"random training draw": [], "nearest training sample": []}
+    for t in targets:
+        cols = [ds.feature_names.index(n) for n in t]
+        r = rng.choice(train)
+        out["random training draw"].append(_errors(ds.features[r, cols], t))
+        err = np.abs(np.log(ds.features[train][:, cols] / np.array(list(t.values())))).max(1)
+        out["nearest training sample"].append(_errors(ds.features[train[np.argmin(err)], cols], t))
+    return out
+
+
+def _summary(errs: list[float]) -> str:
+    e = np.asarray(errs)
+    return f"median {np.median(e):8.1%}   p90 {np.quantile(e, 0.9):8.1%}"
+
+
+def main() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    from araneus.design import design, design_data
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="16 targets")
+    ap.add_argument("--models", nargs="*", default=["sparse"], help="names or checkpoint paths")
+    ap.add_argument("--joint", action="store_true", help="all four descriptors per target")
+    ap.add_argument("--n", type=int, default=16, help="candidates per round")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--guide", action="store_true", help="surrogate-gradient guidance")
+    ap.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance")
+    ap.add_argument("--json", default=None, help="write the figures as JSON")
+    args = ap.parse_args()
+    ds = design_data("silk")
+    targets = _targets(ds, 16 if args.quick else 64, args.joint)
+    rows = _baselines(ds, targets, np.random.default_rng(1))
+    print(f"{len(targets)} held-out targets ({'all four descriptors' if args.joint else 'one descriptor'}"
+          f" each), silk; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+          "(timings under load)")  # fmt: skip
+    report: dict = {"targets": len(targets), "joint": args.joint, "n": args.n,
+                    "rounds": args.rounds, "rows": {}}  # fmt: skip
+    for name in rows:
+        print(f"  {name:44s} {_summary(rows[name])}")
+        report["rows"][name] = rows[name]
+    for model in args.models:
+        alone, guided, best, times, conditioned = [], [], [], [], None
+        for j, t in enumerate(targets):
+            t0 = time.perf_counter()
+            res = design(t, "silk", model, n=args.n, rounds=args.rounds, data=ds, seed=j,
+                         guide=args.guide, guidance=args.guidance)  # fmt: skip
+            times.append(time.perf_counter() - t0)
+            conditioned = res.conditioned
+            last = args.n * (args.rounds - 1)
+            alone.append(res.error(0))
+            guided.append(res.error(last))
+            best.append(res.error(int(res.order[0])))
+        how = "conditioned on the targets" if conditioned else "retrieved geometry (not conditioned)"
+        label = f"{os.path.basename(str(model))} ({how})"
+        print(f"  {label}")
+        for key, errs in (("model alone (one web)", alone), ("with guidance (one calibrated web)",
+                          guided), (f"after selection (best of {args.n} x {args.rounds})", best)):  # fmt: skip
+            print(f"    {key:42s} {_summary(errs)}")
+            report["rows"][f"{label}: {key}"] = errs
+        print(f"    wall time per design target: median {np.median(times):.1f} s, "
+              f"max {np.max(times):.1f} s")  # fmt: skip
+        report["rows"][f"{label}: seconds"] = times
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(report, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()

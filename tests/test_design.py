@@ -1,0 +1,159 @@
+"""Design for mechanics: targets, the generate-evaluate-select loop with real (tiny) models,
+FE verification of every candidate, the written outputs, the CLI, the point-test curve."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from araneus.cli import app
+from araneus.dataset import WebDataset, default_dataset
+from araneus.design import check_targets, design, design_data, parse_targets, retrieve
+from araneus.design.output import point_test, write_design
+from araneus.errors import InputError
+from araneus.io import read_web
+from araneus.mechanics.descriptors import MECHANICAL_FEATURES, mechanical_descriptors
+
+TINY = {"width": 32, "depth": 1, "heads": 2}
+
+
+def _train(data, steps=15):
+    import torch
+
+    from araneus.models import get_model
+    from araneus.train import TrainConfig
+
+    torch.manual_seed(0)
+    m = get_model("sparse")(**TINY)
+    m.fit(data, TrainConfig(steps=steps, batch_size=8, progress=False))
+    return m
+
+
+@pytest.fixture(scope="module")
+def silk_data():
+    return default_dataset(n=120, seed=2, mechanics="silk")
+
+
+@pytest.fixture(scope="module")
+def conditioned(silk_data):
+    return _train(silk_data)
+
+
+@pytest.fixture(scope="module")
+def geometric(silk_data):
+    """A model trained without the descriptors (like the weights shipped before them)."""
+    geo = [i for i, n in enumerate(silk_data.feature_names) if n not in MECHANICAL_FEATURES]
+    plain = WebDataset(silk_data.pos, silk_data.nbrs, silk_data.mask,
+                       silk_data.features[:, geo], [silk_data.feature_names[i] for i in geo],
+                       silk_data.split)  # fmt: skip
+    return _train(plain)
+
+
+def _target(ds, name="stiffness_z_per_mass", split=2):
+    i = int(np.flatnonzero(ds.split == split)[0])
+    return {name: float(ds.features[i, ds.feature_names.index(name)])}
+
+
+def test_targets_checked():
+    assert parse_targets(["stiffness_z_per_mass=5e2"]) == {"stiffness_z_per_mass": 500.0}
+    for bad, msg in ((["stiffness_q=1"], "unknown target"), (["stiffness_z_per_mass"], "NAME=VALUE"),
+                     (["stiffness_z_per_mass=abc"], "not a number"),
+                     (["stiffness_z_per_mass=-3"], "positive"),
+                     (["stiffness_z_per_mass=1", "stiffness_z_per_mass=2"], "twice")):  # fmt: skip
+        with pytest.raises(InputError, match=msg):
+            parse_targets(bad)
+    with pytest.raises(InputError, match="at least one target"):
+        check_targets({})
+
+
+def test_conditioned_model_designs_are_verified_and_ranked(silk_data, conditioned):
+    tgt = _target(silk_data)
+    res = design(tgt, "silk", conditioned, n=6, rounds=2, seed=0)
+    assert res.conditioned and len(res.candidates) == 12
+    assert all(c.conditions["stiffness_z_per_mass"] > 0 for c in res.candidates)
+    # every achieved value is the FE analysis of the candidate web itself
+    webs = [c.web for c in res.candidates]
+    np.testing.assert_allclose(np.array([c.achieved for c in res.candidates]),
+                               mechanical_descriptors(webs, "silk"), rtol=1e-12)  # fmt: skip
+    errs = [res.error(int(i)) for i in res.order]
+    assert errs == sorted(errs)
+    assert res.rounds[1]["best_error_so_far"] <= res.rounds[0]["best_error_so_far"]
+    assert {c.how for c in res.candidates} == {"model", "calibrated", "variation"}
+
+
+def test_unconditioned_model_uses_retrieved_geometry(silk_data, geometric):
+    tgt = _target(silk_data, "point_stiffness_per_mass")
+    res = design(tgt, "silk", geometric, n=4, rounds=2, data=silk_data, seed=1)
+    assert not res.conditioned and "not conditioned" in res.notes[0]
+    rows = retrieve(silk_data, tgt, 4)
+    for r, c in zip(rows, res.candidates[:4]):
+        assert c.how == "retrieved"
+        assert c.conditions["num_nodes"] == silk_data.features[r, 4]
+    assert "point_stiffness_per_mass" in res.rounds[1]["calibration_offset"]
+    with pytest.raises(InputError, match="--mechanics"):
+        design(tgt, "silk", geometric, n=2, rounds=1, data=default_dataset(n=40, seed=1))
+
+
+def test_written_outputs(tmp_path, silk_data, conditioned):
+    tgt = {**_target(silk_data), **_target(silk_data, "stiffness_x_per_mass")}
+    res = design(tgt, "silk", conditioned, n=4, rounds=1, seed=3)
+    paths = write_design(res, tmp_path / "out", curves=True, page=2)
+    lines = paths["csv"].read_text().splitlines()
+    assert lines[0] == "rank,file,target,requested,achieved,relative_error"
+    assert len(lines) == 1 + 4 * 2
+    ranks = [int(x.split(",")[0]) for x in lines[1:]]
+    assert ranks == sorted(ranks)
+    for line in lines[1:]:
+        rank, file, name, req, ach, rel = line.split(",")
+        web = read_web(tmp_path / "out" / file)
+        val = mechanical_descriptors([web], "silk")[0][MECHANICAL_FEATURES.index(name)]
+        assert float(ach) == pytest.approx(val, rel=1e-5)
+        assert float(rel) == pytest.approx(float(ach) / float(req) - 1, rel=1e-4, abs=1e-6)
+    summary = json.loads(paths["json"].read_text())
+    assert summary["targets"] == tgt and len(summary["designs"]) == 4
+    html = paths["html"].read_text()
+    assert 'data-plots-expected="3"' in html  # two 3-D views and the curves
+
+
+def test_point_test_curve_starts_at_the_descriptor(silk_data):
+    web = silk_data[3]
+    for mat in ("silk", "pla"):
+        res = point_test(web, mat)
+        k = mechanical_descriptors([web], mat)[0, 3]
+        mass = res.stiffness / k
+        from araneus.mechanics.attachment import Union, piece_tests
+        from araneus.mechanics.descriptors import _union_law
+
+        u = Union.from_webs([web], mat, None)
+        assert mass == pytest.approx(piece_tests(u, _union_law(u, mat)[1]).mass[0], rel=1e-9)
+        assert res.force.max() > 0 and len(res.force) > 3
+
+
+def test_design_data_is_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("ARANEUS_CACHE", str(tmp_path))
+    ds = design_data("pla", n=40, seed=5)
+    files = list(tmp_path.glob("design_pla_*.npz"))
+    assert len(files) == 1 and set(MECHANICAL_FEATURES) <= set(ds.feature_names)
+    again = design_data("pla", n=40, seed=5)
+    np.testing.assert_array_equal(again.features, ds.features)
+
+
+def test_cli(tmp_path, silk_data, conditioned):
+    ckpt = tmp_path / "model"
+    conditioned.save(ckpt)
+    data = tmp_path / "d.npz"
+    silk_data.save(data)
+    run = CliRunner().invoke(app, [
+        "design", "--target", "stiffness_y_per_mass=300", "--model", str(ckpt), "--n", "3",
+        "--rounds", "1", "--no-curves", "--data", str(data), "--out", str(tmp_path / "o"),
+    ])  # fmt: skip
+    assert run.exit_code == 0, run.output
+    assert (tmp_path / "o" / "designs.csv").is_file() and "best design" in run.output
+    run = CliRunner().invoke(app, ["descriptors", str(tmp_path / "o" / "design_001.json")])
+    assert run.exit_code == 0 and run.output.splitlines()[0].startswith("file,stiffness_x")
+    from araneus.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["design", "--target", "stiffness_q=1", "--out", str(tmp_path / "x")])
+    assert exc.value.code == 2
