@@ -13,7 +13,10 @@ folder (see :func:`araneus.demo_report.write_outputs` for the layout and ``repor
    generated pieces (the model is called once per placement), mean edge length graded
    from base to top;
 6. :func:`mesh_structure` and :func:`tension_tests` - watertight STL and a virtual tension
-   test of each structure in silk and in PLA.
+   test of each structure in silk and in PLA;
+7. :func:`design_for_mechanics` - webs designed for a target stiffness per gram (the silk
+   ``stiffness_z_per_mass`` of a held-out sample), each candidate verified by the FE
+   descriptors (:mod:`araneus.design`).
 
 Every stage is a plain function of WebGraphs/results, so the stages can be reused alone.
 """
@@ -43,6 +46,7 @@ STAGES: tuple[str, ...] = (
     "assemble helix and Lorenz structures",
     "mesh to STL",
     "virtual tension tests",
+    "design for mechanics",
     "write files and report",
 )
 
@@ -87,6 +91,8 @@ class DemoSizes:
     lorenz_pieces: int
     test_steps: int
     mesh_segments: int
+    design_n: int = 8
+    design_rounds: int = 2
 
 
 #: Sizes of the full run (<= 5 min on 2 cores) and of ``--quick`` (well under a minute).
@@ -106,6 +112,7 @@ QUICK = DemoSizes(
     8,
     20,
     6,
+    design_n=4,
 )
 
 
@@ -208,6 +215,7 @@ class DemoResult:
     timings: dict[str, float]
     files: dict[str, Path] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
+    design: Any = None  # stage 7: a DesignResult
 
 
 # ---------------------------------------------------------------------------- stage 1-3
@@ -489,6 +497,29 @@ def tension_tests(web: WebGraph, name: str, cfg: DemoConfig) -> dict[str, Any]:
 ProgressHook = Callable[[int, str], None]
 
 
+def design_for_mechanics(model: Any, dataset, cfg: DemoConfig):
+    """Stage 7: webs designed for the silk ``stiffness_z_per_mass`` of a held-out sample.
+
+    The demo's dataset gets the silk descriptors (:func:`araneus.dataset.add_mechanics`);
+    the target is the value of a test-split sample; :func:`araneus.design.design` runs
+    ``design_rounds`` rounds of ``design_n`` candidates with ``model`` (the assembly model),
+    every candidate verified by the finite-element descriptors.
+    """
+    from .dataset import add_mechanics
+    from .design import design
+
+    data = add_mechanics(dataset, "silk")
+    test = np.flatnonzero(data.split == 2)
+    if not len(test):
+        test = np.arange(len(data))
+    row = int(test[np.random.default_rng(cfg.seed).integers(len(test))])
+    name = "stiffness_z_per_mass"
+    target = {name: float(data.features[row, data.feature_names.index(name)])}
+    s = cfg.sizes
+    return design(target, "silk", model, n=s.design_n, rounds=s.design_rounds, data=data,
+                  seed=cfg.seed, guidance=cfg.guidance)  # fmt: skip
+
+
 @contextmanager
 def torch_threads(n: int | None) -> Iterator[None]:
     """Run the block with ``n`` torch CPU threads (None: unchanged), then restore."""
@@ -538,7 +569,7 @@ def run_demo(cfg: DemoConfig | None = None, progress: ProgressHook | None = None
 
     with torch_threads(cfg.threads):
         result = _run_stages(cfg, out, stage, timings)
-    stage(8)
+    stage(len(STAGES))
     return result
 
 
@@ -572,7 +603,10 @@ def _run_stages(
     for st in structures.values():
         st.tests = tension_tests(st.web, st.name, cfg)
     stage(7)
-    result = DemoResult(cfg, source, dataset, models, conditions, runs, structures, timings)
+    designed = design_for_mechanics(models[asm_name], dataset, cfg)
+    stage(8)
+    result = DemoResult(cfg, source, dataset, models, conditions, runs, structures, timings,
+                        design=designed)  # fmt: skip
     result.summary = {"assembly_schedule": schedule, "config": asdict(cfg)}
     write_outputs(result, out)
     return result
@@ -595,6 +629,7 @@ __all__ = [
     "assemble_structures",
     "best_model",
     "build_source",
+    "design_for_mechanics",
     "generate_samples",
     "graded_conditions",
     "load_models",

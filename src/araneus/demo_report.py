@@ -351,6 +351,32 @@ def _write_figures(result, out: Path) -> dict[str, Path]:
     return files
 
 
+def _write_design(result, out: Path) -> dict[str, Path]:
+    """Stage 7's folder ``design/`` (:func:`araneus.design.output.write_design`)."""
+    from .design.output import write_design
+
+    if result.design is None:
+        return {}
+    paths = write_design(result.design, out / "design", page=2)
+    return {f"design_{k}": p for k, p in paths.items() if k in ("csv", "json", "html")}
+
+
+def design_rows(result) -> list[dict[str, Any]]:
+    """Requested vs achieved of the best designs of stage 7 (best first)."""
+    res = result.design
+    if res is None:
+        return []
+    rows = []
+    for r, i in enumerate(res.order[:4]):
+        c = res.candidates[int(i)]
+        for t, v in res.targets.items():
+            rows.append({"rank": r + 1, "target": t, "requested": v, "achieved":
+                         res.achieved(int(i))[t], "relative error":
+                         _pct(res.relative_errors(int(i))[t]), "round": c.round + 1,
+                         "from": c.how, "nodes": c.web.n_nodes})  # fmt: skip
+    return rows
+
+
 def build_summary(result) -> dict[str, Any]:
     """The JSON-friendly summary of a run (``summary.json``)."""
     import araneus
@@ -382,6 +408,7 @@ def build_summary(result) -> dict[str, Any]:
             }
             for st in result.structures.values()
         },
+        "design": design_rows(result),
         **result.summary,
     }
 
@@ -484,6 +511,22 @@ def build_report(result, summary: dict[str, Any]):
                     values=stress, value_label="stress [MPa]")  # fmt: skip
     rep.warnings(tension_test_warnings(result.structures), "virtual tension tests")
     rep.figure(curves_figure(result.structures), "Force-displacement curves")
+    if result.design is not None:
+        res = result.design
+        rep.heading("7. Design for mechanics")
+        rep.text(f"Requested: {', '.join(f'{k} = {v:.4g} N/mm/g' for k, v in res.targets.items())}"
+                 f" (silk, a held-out sample's value). {len(res.candidates)} candidates from "
+                 f"{res.model} in {len(res.rounds)} rounds, each verified by the finite-element "
+                 f"descriptors; {res.seconds:.1f} s. " + " ".join(res.notes) + " The first "
+                 "candidate is the model alone; the best is after selection. Full page with "
+                 "force-displacement curves: design/designs.html.")  # fmt: skip
+        rep.table([{"": "model alone (first candidate)", "worst relative error":
+                    _pct(res.error(0))}, {"": "after selection (best)",
+                    "worst relative error": _pct(res.error(int(res.order[0])))}],
+                  title="Design error")  # fmt: skip
+        rep.table(design_rows(result), title="Best designs")
+        best = res.best(1)[0].web
+        rep.web(best, title=f"best design: {best.n_nodes} nodes")
     rep.heading("Settings")
     rep.settings(settings_for_people(result, summary), title="Settings used")
     return rep
@@ -496,6 +539,7 @@ def write_outputs(result, out: str | Path) -> dict[str, Path]:
     files = _write_webs(result, out)
     files |= _write_meshes_and_tests(result, out)
     files |= _write_figures(result, out)
+    files |= _write_design(result, out)
     files["generation_csv"] = out / "generation.csv"
     _generation_csv(result.runs, files["generation_csv"])
     files["metrics"] = out / "metrics.json"

@@ -55,19 +55,33 @@ def register(app: typer.Typer) -> None:
 
         Example: araneus design --target stiffness_z_per_mass=500 --material silk --out designs/
         """
+        from .._progress import Progress
         from ..dataset import WebDataset
         from ..design import design, parse_targets
         from ..design.output import write_design
+        from . import _args as A
 
+        A.count(n, "--n", 1, 4096, "every candidate is generated and analysed")
+        A.count(rounds, "--rounds", 1, 100)
+        A.count(pieces, "--pieces", 1, 1000)
+        A.optional_number(strut, "--strut", 0.0, 1000.0, lo_open=True)
+        A.number(guidance, "--guidance", 0.0, 50.0)
+        A.seed(seed)
+        A.out_dir(out)
+        if data is not None:
+            A.in_path(data, "--data")
         ds = WebDataset.load(data) if data is not None else None
         if along is not None:
             _tower(target, out, material, model, n, rounds, strut, ds, seed, along, pieces,
                    curve_set)  # fmt: skip
             return
         targets = parse_targets(target)
-        res = design(targets, material, model, n=n, rounds=rounds, strut=strut, data=ds,
-                     guide=guide, guidance=guidance, seed=seed, sampling=setting)  # fmt: skip
-        paths = write_design(res, out, curves=curves)
+        with Progress("design", rounds) as bar:
+            res = design(targets, material, model, n=n, rounds=rounds, strut=strut, data=ds,
+                         guide=guide, guidance=guidance, seed=seed, sampling=setting,
+                         progress=lambda done, total: bar.update(done, label="design: rounds"))  # fmt: skip
+            bar.update(label="design: writing and testing the best designs")
+            paths = write_design(res, out, curves=curves)
         best = int(res.order[0])
         ach = res.achieved(best)
         typer.echo(f"{len(res.candidates)} candidates in {res.seconds:.1f} s; best design "
@@ -88,8 +102,12 @@ def register(app: typer.Typer) -> None:
             start, end = float(lo), float(hi or lo)
         except ValueError:
             raise InputError(f"--target {target[0]!r}: expected NAME=START:END") from None
-        res = design_tower(name.strip(), start, end, pieces, along, curve_set, material, model,
-                           n=n, rounds=rounds, strut=strut, data=ds, seed=seed)  # fmt: skip
+        from .._progress import Progress
+
+        with Progress("design: pieces", pieces) as bar:
+            res = design_tower(name.strip(), start, end, pieces, along, curve_set, material,
+                               model, n=n, rounds=rounds, strut=strut, data=ds, seed=seed,
+                               progress=lambda done, total: bar.update(done))  # fmt: skip
         paths = write_tower(res, out, name.strip())
         err = [abs(r["relative_error"]) for r in res.rows]
         typer.echo(f"{len(res.rows)} pieces designed and assembled along {along} in "
@@ -108,7 +126,11 @@ def register(app: typer.Typer) -> None:
         """Print the mechanical descriptors (stiffness per gram, N/mm/g) of web files."""
         from ..io import read_web
         from ..mechanics.descriptors import MECHANICAL_FEATURES, mechanical_descriptors
+        from . import _args as A
 
+        A.optional_number(strut, "--strut", 0.0, 1000.0, lo_open=True)
+        for f in files:
+            A.in_path(f, "FILES")
         webs = [read_web(f) for f in files]
         vals = mechanical_descriptors(webs, material, strut, pretension)
         typer.echo("file," + ",".join(MECHANICAL_FEATURES))
