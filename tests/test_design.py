@@ -76,8 +76,10 @@ def test_conditioned_model_designs_are_verified_and_ranked(silk_data, conditione
     webs = [c.web for c in res.candidates]
     np.testing.assert_allclose(np.array([c.achieved for c in res.candidates]),
                                mechanical_descriptors(webs, "silk"), rtol=1e-12)  # fmt: skip
-    errs = [res.error(int(i)) for i in res.order]
+    errs = [res.log_error(int(i)) for i in res.order]
     assert errs == sorted(errs)
+    best = int(res.order[0])
+    assert res.error(best) == max(abs(v) for v in res.relative_errors(best).values())
     assert res.rounds[1]["best_error_so_far"] <= res.rounds[0]["best_error_so_far"]
     assert {c.how for c in res.candidates} == {"model", "calibrated", "variation"}
 
@@ -157,3 +159,46 @@ def test_cli(tmp_path, silk_data, conditioned):
     with pytest.raises(SystemExit) as exc:
         main(["design", "--target", "stiffness_q=1", "--out", str(tmp_path / "x")])
     assert exc.value.code == 2
+
+
+def test_graded_tower(tmp_path, silk_data, conditioned):
+    from araneus.design.tower import design_tower, graded_values, write_tower
+
+    np.testing.assert_allclose(graded_values(10, 1000, 3), [10, 100, 1000])
+    with pytest.raises(InputError, match="pieces"):
+        graded_values(10, 100, 0)
+    res = design_tower("stiffness_z_per_mass", 100.0, 2000.0, pieces=3, model=conditioned, n=3,
+                       rounds=1, curve_settings=["radius=30"], seed=0)  # fmt: skip
+    assert [r["placement"] for r in res.rows] == [0, 1, 2]
+    assert res.rows[0]["requested"] == pytest.approx(100) and res.rows[2]["requested"] == 2000
+    assert res.web.n_components == 1 and res.web.meta["design"]["pieces"] == res.rows
+    # each piece's achieved value is its best candidate's FE value
+    for r, run in zip(res.rows, res.designs):
+        assert r["achieved"] == run.achieved(int(run.order[0]))["stiffness_z_per_mass"]
+    paths = write_tower(res, tmp_path / "t", "stiffness_z_per_mass")
+    assert paths["csv"].read_text().startswith("placement,requested,achieved,relative_error")
+    assert read_web(paths["web"]).n_nodes == res.web.n_nodes
+
+
+@pytest.mark.parametrize("name,kw", [
+    ("sparse", TINY),
+    ("discrete", {"width": 32, "edge_width": 8, "depth": 1, "heads": 2}),
+    ("autoregressive", {"width": 32, "depth": 1, "heads": 2, "mixtures": 2}),
+])  # fmt: skip
+def test_models_take_descriptor_conditions(silk_data, name, kw):
+    """No model code knows the descriptors: they are dataset features like any other,
+    log-mapped, and any subset conditions sampling, with classifier-free guidance."""
+    import torch
+
+    from araneus.models import get_model
+    from araneus.train import TrainConfig
+
+    torch.manual_seed(0)
+    m = get_model(name)(**kw)
+    m.fit(silk_data, TrainConfig(steps=4, batch_size=8, progress=False))
+    assert set(MECHANICAL_FEATURES) <= set(m.feature_names)
+    assert all(m.scaler.log[m.feature_names.index(f)] for f in MECHANICAL_FEATURES)
+    webs = m.sample([{"point_stiffness_per_mass": 50.0},
+                     {"stiffness_x_per_mass": 900.0, "num_nodes": 20}], 2, guidance=2.0,
+                    seed=0)  # fmt: skip
+    assert len(webs) == 2 and webs[1].meta["requested"]["stiffness_x_per_mass"] == 900.0

@@ -77,16 +77,31 @@ def _curves(result: DesignResult, k: int) -> list[dict]:
             try:
                 if kind == "point":
                     res = point_test(cand.web, result.material, result.strut)
-                    d, f, end = res.displacement, res.force, _end(res)
+                    d, f, end, work = res.displacement, res.force, _end(res), res.external_work
                 else:
                     vt = virtual_test(cand.web, f"tension-{kind}", result.material, result.strut)
-                    d, f, end = vt.curve.displacement, vt.curve.force, vt.end
+                    d, f, end, work = (vt.curve.displacement, vt.curve.force, vt.end,
+                                       vt.curve.external_work)  # fmt: skip
             except AraneusError as exc:
                 out.append({"rank": r + 1, "test": label, "error": str(exc)})
                 continue
+            mass = _mass(cand.web, result.material, result.strut)
+            peak = float(np.max(f)) if len(f) else float("nan")
+            energy = float(work[-1]) if len(work) else float("nan")
             out.append({"rank": r + 1, "test": label, "displacement": d, "force": f, "end": end,
-                        "peak_N": float(np.max(f)) if len(f) else float("nan")})  # fmt: skip
+                        "peak_N": peak, "peak_N_per_g": peak / mass,
+                        "energy_mJ": energy, "energy_J_per_kg": energy / mass})  # fmt: skip
     return out
+
+
+def _mass(web: WebGraph, material: str, strut: float | None) -> float:
+    """Mass of a web as the descriptors count it [g]."""
+    from ..mechanics.attachment import Union, piece_tests
+    from ..mechanics.descriptors import _material, _union_law
+
+    mat = _material(material, "auto")[0]
+    u = Union.from_webs([web], mat, strut)
+    return float(piece_tests(u, _union_law(u, mat)[1]).mass[0])
 
 
 def _end(res) -> str:
@@ -185,7 +200,7 @@ def write_design(
         cv = _curves(result, page)
         rep.figure(_curves_figure(cv), title="Nonlinear virtual tests of the best designs")
         rep.table([{k: v for k, v in c.items() if k not in ("displacement", "force")} for c in cv],
-                  title="Test ends and peak forces")  # fmt: skip
+                  title="Test ends, peak force and energy to failure (also per gram)")  # fmt: skip
     rep.write(paths["html"])
     return {**paths, **{f: out / f for f in files}}
 

@@ -77,6 +77,13 @@ class DesignResult:
         e = [abs(v) for v in self.relative_errors(i).values()]
         return float(max(e)) if all(np.isfinite(e)) else float("inf")
 
+    def log_error(self, i: int) -> float:
+        """Worst |log(achieved / requested)| over the targets of candidate ``i`` (the
+        ranking: symmetric, where the relative error favours undershooting)."""
+        a = np.array(list(self.achieved(i).values()))
+        t = np.array(list(self.targets.values()))
+        return float(log_errors(a[None], t).max())
+
     def best(self, k: int | None = None) -> list[Candidate]:
         """The ``k`` best candidates (all if None), best first."""
         return [self.candidates[i] for i in self.order[:k]]
