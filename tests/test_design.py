@@ -202,3 +202,27 @@ def test_models_take_descriptor_conditions(silk_data, name, kw):
                      {"stiffness_x_per_mass": 900.0, "num_nodes": 20}], 2, guidance=2.0,
                     seed=0)  # fmt: skip
     assert len(webs) == 2 and webs[1].meta["requested"]["stiffness_x_per_mass"] == 900.0
+
+
+def test_sizing_is_verified_and_never_worse(silk_data, conditioned):
+    from araneus.design.stretch import fit_stretch, stretched
+
+    tgt = {n: float(silk_data.features[5, silk_data.feature_names.index(n)])
+           for n in MECHANICAL_FEATURES}  # fmt: skip
+    res = design(tgt, "silk", conditioned, n=4, rounds=1, seed=2, size=True)
+    sized = [i for i, c in enumerate(res.candidates) if c.how == "sized"]
+    assert len(sized) == 4 and "post-hoc" in res.notes[-1]
+    for i in sized:
+        c = res.candidates[i]
+        src = c.conditions["from_candidate"]
+        assert res.candidates[src].how != "sized" and c.round == 1
+        np.testing.assert_allclose(c.achieved, mechanical_descriptors([c.web], "silk")[0],
+                                   rtol=1e-12)  # fmt: skip
+        assert res.log_error(i) <= res.log_error(src) + 1e-12
+    # a uniform stretch of pretensioned silk scales every descriptor by exp(-2 s) exactly
+    web = silk_data[7]
+    d0 = mechanical_descriptors([web], "silk")[0]
+    d1 = mechanical_descriptors([stretched(web, np.full(3, 0.3))], "silk")[0]
+    np.testing.assert_allclose(d1, d0 * np.exp(-0.6), rtol=1e-6)
+    s, d = fit_stretch([web], d0[[2]] * 2.0, [2], "silk")
+    assert abs(np.log(d[0, 2] / (2 * d0[2]))) < abs(np.log(0.5))

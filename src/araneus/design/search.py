@@ -29,6 +29,7 @@ from .proposals import (
     retrieve,
     target_conditions,
 )
+from .stretch import fit_stretch, stretched
 
 #: Length-like conditions, scaled together to change a design's size.
 _LENGTHS = ("mean_edge_length", "mean_abs_dx", "mean_abs_dy", "mean_abs_dz")
@@ -187,6 +188,7 @@ class _Search:
         self.implied: list[np.ndarray] = []
         self.used: set[int] = set()
         self._exponent: np.ndarray | None = None
+        self.stretch: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def score(self, achieved: np.ndarray) -> np.ndarray:
         return log_errors(np.atleast_2d(achieved)[:, self.cols], self.t).max(axis=1)
@@ -243,21 +245,29 @@ class _Search:
             out.append((cond, how, implied))
         return out
 
-    def variations(self, n: int, shift: np.ndarray) -> list[tuple[dict, str, np.ndarray]]:
-        """``n`` proposals: the geometry of the best designs so far (with the corrected
-        targets for a conditioned model)."""
+    def best_stretched(self, m: int):
+        """The ``m`` best candidates so far and their FE-fitted stretches (cached)."""
         scores = self.score(np.array([c.achieved for c in self.cands]))
+        best = [int(i) for i in np.argsort(scores, kind="stable")[:m]]
+        todo = [i for i in best if i not in self.stretch]
+        if todo:
+            s, d = fit_stretch([self.cands[i].web for i in todo], self.t, self.cols,
+                               self.material, self.strut)  # fmt: skip
+            for i, si, di in zip(todo, s, d):
+                self.stretch[i] = (si, di)
+        return best
+
+    def variations(self, n: int, shift: np.ndarray) -> list[tuple[dict, str, np.ndarray]]:
+        """``n`` proposals: the geometry of the best designs so far, stretched along x, y, z
+        by the FE-fitted factors that would make them meet the targets (with the
+        corrected targets for a conditioned model)."""
         m = max(1, n // 2)
-        best = np.argsort(scores, kind="stable")[:m]
+        best = self.best_stretched(m)
         out = []
         for j in range(n):
-            c = self.cands[int(best[j % m])]
-            geo = {k: v for k, v in _geometry(c.web).items() if k in self.geo}
-            with np.errstate(divide="ignore", invalid="ignore"):
-                err = np.log(c.achieved[self.cols] / self.t)
-            err = np.where(np.isfinite(err), err, 0.0)
-            # the best design's geometry at the size that would meet the targets exactly
-            geo = self.rescaled(geo, err)
+            c = self.cands[best[j % m]]
+            web = stretched(c.web, self.stretch[best[j % m]][0])
+            geo = {k: v for k, v in _geometry(web).items() if k in self.geo}
             if self.conditioned:
                 want = self.t * np.exp(-shift)
                 goal = dict(zip(self.targets, map(float, want)))
@@ -308,6 +318,7 @@ def design(
     seed: int = 0,
     sampling: Sequence[str] = (),
     progress: Callable[[int, int], None] | None = None,
+    size: bool = False,
 ) -> DesignResult:
     """Generate webs that have the target mechanical descriptors.
 
@@ -342,6 +353,11 @@ def design(
         Sampling settings of the model (``["exact=false", ...]``).
     progress
         Called with (round done, rounds).
+    size
+        Post-hoc sizing: also offer the four best designs stretched along x, y, z by the
+        FE-fitted factors that bring them to the targets (``how="sized"``, ``round`` one
+        past the last). Off by default: it changes the model's webs after the fact, and is
+        reported apart from them.
     """
     t0 = time.perf_counter()
     targets = check_targets(targets)
@@ -367,6 +383,15 @@ def design(
         stats.append(search.run_round(r, search.proposals(r, n)))
         if progress is not None:
             progress(r + 1, int(rounds))
+    if size:
+        for i in search.best_stretched(4):
+            st, ach = search.stretch[i]
+            web = stretched(search.cands[i].web, st)
+            search.cands.append(Candidate(web, ach, int(rounds), "sized",
+                                          {"stretch_log": st.tolist(), "from_candidate": i}))  # fmt: skip
+            search.implied.append(search.t)
+        notes.append("sized: the best designs stretched along x, y, z by FE-fitted factors "
+                     "(post-hoc, not the model's own webs)")  # fmt: skip
     scores = search.score(np.array([c.achieved for c in search.cands]))
     order = np.argsort(scores, kind="stable")
     return DesignResult(targets, material, strut, name, conditioned, search.cands, order,
