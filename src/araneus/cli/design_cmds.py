@@ -33,6 +33,10 @@ def register(app: typer.Typer) -> None:
         guide: bool = typer.Option(False, "--guide/--no-guide",
                                    help="Surrogate-gradient guidance of the conditions."),  # fmt: skip
         seed: int = typer.Option(0, "--seed"),
+        size: bool = typer.Option(
+            False, "--size", help="Also offer the best designs stretched along x, y, z by "
+            "FE-fitted factors (post-hoc sizing, marked 'sized')."
+        ),  # fmt: skip
         curves: bool = typer.Option(True, "--curves/--no-curves",
                                     help="Nonlinear force-displacement curves in the page."),  # fmt: skip
         setting: list[str] = typer.Option(
@@ -78,13 +82,15 @@ def register(app: typer.Typer) -> None:
         targets = parse_targets(target)
         with Progress("design", rounds) as bar:
             res = design(targets, material, model, n=n, rounds=rounds, strut=strut, data=ds,
-                         guide=guide, guidance=guidance, seed=seed, sampling=setting,
+                         guide=guide, guidance=guidance, seed=seed, sampling=setting, size=size,
                          progress=lambda done, total: bar.update(done, label="design: rounds"))  # fmt: skip
             bar.update(label="design: writing and testing the best designs")
             paths = write_design(res, out, curves=curves)
         best = int(res.order[0])
         ach = res.achieved(best)
+        how = res.candidates[best].how
         typer.echo(f"{len(res.candidates)} candidates in {res.seconds:.1f} s; best design "
+                   f"({'post-hoc sized' if how == 'sized' else 'round ' + str(res.candidates[best].round + 1)}) "
                    + ", ".join(f"{k} {ach[k]:.4g} (requested {v:.4g}, "
                                f"{ach[k] / v - 1:+.1%})" for k, v in targets.items()))  # fmt: skip
         typer.echo(f"wrote {paths['csv']}, {paths['html']} and "
