@@ -72,7 +72,9 @@ class Union:
             visc.append(
                 np.zeros(w.n_edges, bool)
                 if codes is None
-                else np.isin(np.asarray(codes).astype(int), [THREAD_CODE[t] for t in VISCID_THREADS])
+                else np.isin(
+                    np.asarray(codes).astype(int), [THREAD_CODE[t] for t in VISCID_THREADS]
+                )
             )
             off += w.n_nodes
         u = cls(*(np.concatenate(x) if x else np.zeros(0) for x in (pos, edges, piece, anchor,
@@ -98,7 +100,11 @@ class Union:
         keep = j > ri
         edges = np.stack([off[si[keep]] + ri[keep], off[si[keep]] + j[keep]], 1).astype(np.int64)
         p = pos[mask].astype(np.float64)
-        d = float(strut) if strut is not None else DEFAULT_STRUT.get(material, DEFAULT_STRUT_PRINTED)
+        d = (
+            float(strut)
+            if strut is not None
+            else DEFAULT_STRUT.get(material, DEFAULT_STRUT_PRINTED)
+        )
         if not (np.isfinite(d) and d > 0):
             raise InputError(f"strut diameter must be positive and finite, got {strut!r}")
         m = len(edges)
@@ -198,7 +204,7 @@ def attachment_points(u: Union, imbalance: float = ATTACHMENT_IMBALANCE) -> np.n
 
 def piece_tests(u: Union, density: np.ndarray) -> Tests:
     """Attachment points, normals, bounding boxes and masses of every web of ``u``."""
-    from .batched import seg_max, seg_sum
+    from .segments import seg_max, seg_sum
 
     n, npc = u.n, u.node_piece
     hi = np.stack([seg_max(u.pos[:, k], npc, n) for k in range(3)], 1)

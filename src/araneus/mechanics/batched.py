@@ -5,21 +5,27 @@ every array carries the index of the web it belongs to). Every matrix of the uni
 block-diagonal, so one sparse factorisation serves all webs at once and each web's
 numbers are exactly those of its own block: nothing couples the webs but the shared
 factorisation. Per-web scalars (medians, scales, Lagrange multipliers, accept/reject
-decisions of an iteration) are computed with segment reductions.
+decisions of an iteration) are computed with segment reductions
+(:mod:`araneus.mechanics.segments`).
 
-* :func:`load_bearing` - the threads that can carry a self-stress with given nodes held
-  (the rule of :func:`araneus.mechanics.prestress.load_bearing_edges`: biconnected blocks
-  that contain a ground joined to every held node), by one depth-first search and
-  low-point propagation instead of a graph library.
 * :func:`batch_prestress` - the self-stress state of
-  :func:`araneus.mechanics.prestress.compute_prestress` for every web of a batch: fitted
-  force densities, force-density form finding, Gauss-Newton refinement of the densities
-  (its inner damped least-squares problem solved exactly, in the dual form
-  ``y = -G^T (G G^T + delta D^2)^-1 D r``, instead of by 50 LSQR iterations), level and
-  rest lengths.
+  :func:`araneus.mechanics.prestress.compute_prestress` for every web of a batch. The
+  steps are those of :mod:`araneus.mechanics.prestress`, called on the union: the
+  load-bearing rule (:func:`~araneus.mechanics.prestress.load_bearing_edges`), the
+  force-density fit (:func:`~araneus.mechanics.prestress.fit_force_densities`, per web),
+  force-density form finding, the level with its caps
+  (:func:`~araneus.mechanics.prestress.level_scale`, per web); only the Gauss-Newton
+  refinement of the densities is batched here, with its inner damped least-squares
+  problem solved exactly in the dual form ``y = -G^T (G G^T + delta D^2)^-1 D r``
+  (instead of by 50 LSQR iterations), and the rest lengths by the closed-form inverse of
+  the silk law (:func:`strain_at`).
+
 * :func:`condensed_stiffness` - prescribed-displacement responses of a tangent matrix
   (the grip stiffness of :func:`araneus.mechanics.nonlinear.tangent_stiffness`, with its
-  1e-12 diagonal floor) and Schur complements onto single nodes, for every web at once.
+  1e-12 diagonal floor) and Schur complements onto single nodes, for every web at once
+  (static condensation of the linear tangent; not the chain condensation of
+  :mod:`araneus.mechanics.chains`, which replaces thread polylines by single members in
+  the nonlinear test).
 """
 
 from __future__ import annotations
@@ -29,121 +35,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-from scipy.sparse.csgraph import depth_first_order
 
 from ..errors import SolverError
-from .prestress import MAX_FRACTION, PRETENSION_FRACTION, Q_FLOOR
-
-
-# ----------------------------------------------------------------------------- segments
-def seg_sum(values: np.ndarray, seg: np.ndarray, n: int) -> np.ndarray:
-    """(n,) sums of ``values`` grouped by segment ids ``seg``."""
-    return np.bincount(seg, weights=values, minlength=n)[:n]
-
-
-def seg_max(values: np.ndarray, seg: np.ndarray, n: int, empty: float = -np.inf) -> np.ndarray:
-    """(n,) maxima of ``values`` per segment (``empty`` where a segment has none)."""
-    out = np.full(n, empty, dtype=np.float64)
-    if len(values):
-        np.maximum.at(out, seg, values)
-    return out
-
-
-def seg_median(values: np.ndarray, seg: np.ndarray, n: int) -> np.ndarray:
-    """(n,) medians per segment, as :func:`numpy.median` (mean of the two middle values
-    for an even count); NaN for an empty segment."""
-    values = np.asarray(values, np.float64)
-    order = np.lexsort((values, seg))
-    v, s = values[order], seg[order]
-    count = np.bincount(s, minlength=n)[:n]
-    start = np.r_[0, np.cumsum(count)[:-1]]
-    out = np.full(n, np.nan)
-    ok = count > 0
-    lo = start + (count - 1) // 2
-    hi = start + count // 2
-    out[ok] = 0.5 * (v[lo[ok]] + v[hi[ok]])
-    return out
-
-
-# ---------------------------------------------------------------------- load-bearing part
-def load_bearing(edges: np.ndarray, n_nodes: int, held: np.ndarray) -> np.ndarray:
-    """(E,) mask of the threads that can carry tension in a self-stress state.
-
-    Same rule as :func:`araneus.mechanics.prestress.load_bearing_edges`: with a ground
-    node joined to every held node, a thread is load-bearing if it lies in a biconnected
-    block that contains the ground. Computed with one depth-first search from the ground
-    (scipy) and Tarjan's low points: the tree edge into ``v`` opens a new block when no
-    back edge from ``v``'s subtree climbs above ``v``'s parent; every other edge belongs to
-    the block of the tree edge above it; blocks opened at the ground are the ones wanted.
-    """
-    edges = np.asarray(edges, np.int64)
-    held = np.unique(np.asarray(held, np.int64))
-    keep = np.zeros(len(edges), bool)
-    if len(edges) == 0 or len(held) == 0:
-        return keep
-    g = n_nodes
-    a = np.r_[edges[:, 0], np.full(len(held), g)]
-    b = np.r_[edges[:, 1], held]
-    adj = sp.csr_matrix((np.ones(len(a)), (a, b)), shape=(g + 1, g + 1))
-    order, pred = depth_first_order(adj, g, directed=False, return_predecessors=True)
-    reached = np.zeros(g + 1, bool)
-    reached[order] = True
-    depth = _depths(order, pred, g)
-    # low points: the shallowest depth a back edge from a node reaches
-    low = depth.astype(np.float64)
-    u, v = a[reached[a]], b[reached[a]]
-    tree = (pred[u] == v) | (pred[v] == u)
-    u, v = u[~tree], v[~tree]
-    deep = np.where(depth[u] > depth[v], u, v)
-    shallow = np.where(depth[u] > depth[v], v, u)
-    np.minimum.at(low, deep, depth[shallow].astype(np.float64))
-    levels = _levels(order, depth)
-    for nodes in reversed(levels[1:]):  # children before parents
-        np.minimum.at(low, pred[nodes], low[nodes])
-    head = np.zeros(g + 1, np.int64)  # the node whose tree edge opens each node's block
-    head[g] = g
-    for nodes in levels[1:]:
-        p = pred[nodes]
-        opens = low[nodes] >= depth[p]
-        head[nodes] = np.where(opens, nodes, head[p])
-    e0, e1 = edges[:, 0], edges[:, 1]
-    ok = reached[e0] & reached[e1]
-    lower = np.where(depth[e0] >= depth[e1], e0, e1)
-    keep[ok] = pred[head[lower[ok]]] == g
-    return keep
-
-
-def _depths(order: np.ndarray, pred: np.ndarray, root: int) -> np.ndarray:
-    """Depth of every node in the search tree (-1 where not reached), by pointer jumping."""
-    n = len(pred)
-    depth = np.full(n, -1, np.int64)
-    anc = np.where(pred >= 0, pred, np.arange(n))
-    d = (pred >= 0).astype(np.int64)
-    while True:  # d[v] counts the hops from v to anc[v]; each round doubles the jump
-        nxt = anc[anc]
-        if np.array_equal(nxt, anc):
-            break
-        d = d + d[anc]
-        anc = nxt
-    depth[order] = d[order]
-    depth[root] = 0
-    return depth
-
-
-def _levels(order: np.ndarray, depth: np.ndarray) -> list[np.ndarray]:
-    """Reached nodes grouped by depth (index = depth)."""
-    dd = depth[order]
-    srt = order[np.argsort(dd, kind="stable")]
-    counts = np.bincount(dd)
-    return np.split(srt, np.cumsum(counts)[:-1])
-
-
-# ---------------------------------------------------------------------------- prestress
-def incidence(edges: np.ndarray, n: int) -> sp.csr_matrix:
-    """(E, n) signed incidence matrix: -1 at each edge's first node, +1 at its second."""
-    m = len(edges)
-    rows = np.r_[np.arange(m), np.arange(m)]
-    return sp.csr_matrix((np.r_[-np.ones(m), np.ones(m)], (rows, edges.T.ravel())), shape=(m, n))
+from .prestress import _ForceDensity, fit_force_densities, level_scale, load_bearing_edges
+from .segments import seg_max, seg_median, seg_sum
 
 
 @dataclass
@@ -167,73 +62,21 @@ class BatchPrestress:
     refined: np.ndarray
 
 
-class _Batch:
-    """The load-bearing part of a batch: nodes, active edges, free nodes, pieces."""
+class _Batch(_ForceDensity):
+    """The load-bearing part of a batch: nodes, active edges, free nodes, pieces; the
+    force-density equilibrium of :mod:`araneus.mechanics.prestress` on the union."""
 
     def __init__(self, pos, edges, free, node_piece, n_pieces):
-        self.pos, self.edges, self.free = pos, edges, free
+        super().__init__(pos, edges, free)
+        self.edges = edges
         self.node_piece, self.n = node_piece, n_pieces
         self.edge_piece = node_piece[edges[:, 0]] if len(edges) else np.zeros(0, np.int64)
-        c = incidence(edges, len(pos)).tocsc()
-        self.c = c.tocsr()
-        self.cf, self.cx = c[:, free].tocsr(), c[:, ~free].tocsr()
         self.free_piece = node_piece[free]
 
     def solve(self, q: np.ndarray):
-        """Force-density equilibrium (Schek 1974): positions (N, 3) and the factors of D_ff."""
-        x = self.pos.copy()
-        if not self.free.any():
-            return x, None
-        qd = sp.diags(q)
-        d = (self.cf.T @ qd @ self.cf).tocsc()
-        lu = spla.splu(d)
-        rhs = -(self.cf.T @ qd @ self.cx) @ self.pos[~self.free]
-        x[self.free] = lu.solve(rhs)
-        return x, (lu, d)
-
-
-def _fit(b: _Batch, q0: np.ndarray, weight: float = 1e-4) -> np.ndarray:
-    """:func:`araneus.mechanics.prestress.fit_force_densities` for every web at once (the
-    scale constraint and the active-set rounds per web)."""
-    pos, e, ep, n = b.pos, b.edges, b.edge_piece, b.n
-    vec = pos[e[:, 1]] - pos[e[:, 0]]
-    l2 = np.einsum("ij,ij->i", vec, vec)
-    scale = seg_median(q0 * np.sqrt(l2), ep, n)
-    rs = sp.diags(1.0 / scale[b.free_piece])
-    a = sp.vstack([rs @ (b.cf.T @ sp.diags(vec[:, k])) for k in range(3)]).tocsr()
-    w = weight / q0**2
-    normal = (a.T @ a + sp.diags(w)).tocsr()
-    rhs = w * q0
-    lo = Q_FLOOR * q0
-    total = seg_sum(q0 * l2, ep, n)
-    pinned = np.zeros(len(q0), bool)
-    done = np.zeros(n, bool)
-    q = q0.copy()
-    for _ in range(8):
-        fr = ~pinned
-        sub = normal[fr][:, fr].tocsc()
-        rhs_fr = rhs[fr] - normal[fr][:, pinned] @ lo[pinned]
-        try:
-            lu = spla.splu(sub)
-        except RuntimeError as exc:  # pragma: no cover - positive definite
-            raise SolverError(f"force-density fit failed: {exc}") from None
-        x0, x1 = lu.solve(rhs_fr), lu.solve(l2[fr])
-        epf = ep[fr]
-        target = total - seg_sum(lo[pinned] * l2[pinned], ep[pinned], n)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mu = (seg_sum(x0 * l2[fr], epf, n) - target) / seg_sum(x1 * l2[fr], epf, n)
-        new = q.copy()
-        new[fr] = x0 - mu[epf] * x1
-        new[pinned] = lo[pinned]
-        upd = ~done[ep]
-        q[upd] = new[upd]
-        low = (q < lo) & upd
-        has_low = np.bincount(ep[low], minlength=n)[:n] > 0
-        done |= ~has_low
-        if done.all():
-            break
-        pinned |= low
-    return np.maximum(q, lo)
+        """Positions (N, 3) and the factors ``(lu, D_ff)`` (None where nothing is free)."""
+        x, lu, d = self.factor(q)
+        return x, (None if lu is None else (lu, d))
 
 
 def _refine(b: _Batch, q: np.ndarray, iters: int = 8, bound: float = 30.0):
@@ -313,7 +156,7 @@ def _nearest_equilibrium(pos, edges, free, node_piece, n, q0):
     b = _Batch(pos, edges, free, node_piece, n)
     x, q = b.solve(q0)
     moved = seg_median(np.linalg.norm(x - pos, axis=1)[free], b.free_piece, n)
-    q_fit = _fit(b, q0)
+    q_fit = fit_force_densities(pos, edges, free, q0, piece=node_piece, n_pieces=n)
     x_fit, _ = b.solve(q_fit)
     moved_fit = seg_median(np.linalg.norm(x_fit - pos, axis=1)[free], b.free_piece, n)
     length = np.linalg.norm(pos[edges[:, 1]] - pos[edges[:, 0]], axis=1)
@@ -378,7 +221,7 @@ def batch_prestress(
     length0 = np.linalg.norm(pos[edges[:, 1]] - pos[edges[:, 0]], axis=1)
     q0 = sigma_f * area / length0 if q0 is None else np.asarray(q0, np.float64)
     failed = np.full(P, "", dtype=object)
-    active = load_bearing(edges, n, np.flatnonzero(held))
+    active = load_bearing_edges(edges, n, np.flatnonzero(held))
     none = np.bincount(edge_piece[active], minlength=P)[:P] == 0
     failed[none] = (
         "no thread can be pretensioned: every thread belongs to a loose end or to a part "
@@ -402,15 +245,8 @@ def batch_prestress(
     has_ref = np.bincount(eap[ref], minlength=P)[:P] > 0
     ref = ref | ~has_ref[eap]
     breaking = sigma_f[active] * area[active]
-    ratio = tension / breaking
-    if level is None:
-        scale = np.minimum(
-            PRETENSION_FRACTION / seg_median(ratio[ref], eap[ref], P),
-            MAX_FRACTION / seg_max(ratio, eap, P),
-        )
-    else:
-        scale = level / seg_median(tension[ref], eap[ref], P)
-        over = np.bincount(eap[ratio * scale[eap] >= 1.0], minlength=P)[:P]
+    scale, over = level_scale(tension, breaking, ref, eap, P, level)
+    if level is not None:
         failed[(over > 0) & (failed == "")] = (
             f"a pretension of {level:.3g} N (median) overloads threads beyond their breaking force"
         )
@@ -463,3 +299,85 @@ def _piece_extent(pos: np.ndarray, node_piece: np.ndarray, n: int) -> np.ndarray
     hi = np.stack([seg_max(pos[:, k], node_piece, n) for k in range(3)], 1)
     lo = -np.stack([seg_max(-pos[:, k], node_piece, n) for k in range(3)], 1)
     return np.where(np.isfinite(hi - lo), hi - lo, 0.0).max(axis=1)
+
+
+def condensed_stiffness(
+    kt: sp.spmatrix,
+    prescribed: np.ndarray,
+    patterns: np.ndarray,
+    dof_piece: np.ndarray,
+    n_pieces: int,
+    nodes: np.ndarray | None = None,
+    ndof: int = 3,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Grip stiffness of prescribed displacement patterns, and Schur complements onto
+    single nodes, for every web of a block-diagonal tangent at once.
+
+    Parameters
+    ----------
+    kt
+        (D, D) tangent of the union (D = N * ndof), block-diagonal over the webs.
+    prescribed
+        (D,) bool: DOFs held or driven (the others are free).
+    patterns
+        (D, T) prescribed displacement patterns (0 on free DOFs): for each, the energy
+        ``2 W = u^T K u`` of the response ``u`` (pattern on the prescribed DOFs,
+        equilibrium on the free ones) is returned per web. A rigid grip moved by a unit
+        displacement gives the grip stiffness [N/mm], as
+        :func:`araneus.mechanics.nonlinear.tangent_stiffness` does.
+    dof_piece
+        (D,) web of each DOF.
+    nodes
+        Optional (P,) node per web (-1: none) whose DOFs are free: the tangent condensed
+        onto that node with everything else prescribed held is returned as (P, ndof, ndof)
+        (its inverse is the node's block of ``K_ff^-1``).
+
+    The free block gets the diagonal floor of ``tangent_stiffness`` (1e-12 of each web's
+    largest free diagonal entry), and is solved by one sparse LU of the symmetrically
+    scaled matrix.
+    """
+    k = kt.tocsr()
+    n = int(n_pieces)
+    free = ~prescribed
+    fidx = np.flatnonzero(free)
+    kff = k[fidx][:, fidx]
+    diag = np.abs(kff.diagonal())
+    fpiece = dof_piece[fidx]
+    top = seg_max(diag, fpiece, n, empty=0.0)
+    floor = 1e-12 * np.maximum(top, 1e-300)[fpiece]
+    scale = 1.0 / np.sqrt(np.maximum(diag, floor))
+    shifted = kff + sp.diags(floor)
+    cols = [-(k @ patterns)[fidx]]
+    want = None
+    if nodes is not None:
+        want = np.flatnonzero(nodes >= 0)
+        dofs = nodes[want][:, None] * ndof + np.arange(ndof)  # (W, ndof) global DOFs
+        pos_in_free = np.full(k.shape[0], -1)
+        pos_in_free[fidx] = np.arange(len(fidx))
+        rows = pos_in_free[dofs]
+        if (rows < 0).any():
+            raise SolverError("a condensation node is held")
+        unit = np.zeros((len(fidx), ndof))
+        unit[rows, np.arange(ndof)[None, :]] = 1.0
+        cols.append(unit)
+    rhs = np.column_stack(cols)
+    out_k = np.zeros((n, patterns.shape[1]))
+    out_node = None
+    if len(fidx):
+        scaled = (sp.diags(scale) @ shifted @ sp.diags(scale)).tocsc()
+        lu = spla.splu(scaled)
+        sol = scale[:, None] * lu.solve(scale[:, None] * rhs)
+    else:
+        sol = np.zeros((0, rhs.shape[1]))
+    t = patterns.shape[1]
+    full = patterns.astype(np.float64).copy()
+    full[fidx] = sol[:, :t]
+    react = k @ full
+    for j in range(t):  # u^T K u: stationary in the free part, so round-off enters squared
+        out_k[:, j] = seg_sum(full[:, j] * react[:, j], dof_piece, n)
+    if nodes is not None:
+        out_node = np.full((n, ndof, ndof), np.nan)
+        flex = sol[rows.ravel(), t:].reshape(len(want), ndof, ndof)  # node blocks of K_ff^-1
+        # the node's own floor is not in the tangent_stiffness of a test driving it
+        out_node[want] = np.linalg.inv(flex) - floor[rows][:, :, None] * np.eye(ndof)
+    return out_k, out_node

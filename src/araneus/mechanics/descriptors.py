@@ -108,9 +108,9 @@ def _compute(u: Union, mat: str, level: float | None, silk: bool) -> tuple[np.nd
     """(P, 4) descriptors of the webs of one union, and figures of the prestress."""
     from scipy.sparse.csgraph import connected_components
 
-    from .batched import batch_prestress, seg_median
-    from .condense import condensed_stiffness
+    from .batched import batch_prestress, condensed_stiffness
     from .members import Members
+    from .segments import seg_median
 
     n, npc = u.n, u.node_piece
     out = np.full((n, 4), np.nan)
@@ -176,11 +176,9 @@ def _compute(u: Union, mat: str, level: float | None, silk: bool) -> tuple[np.nd
 
 def seg_max_safe(values, seg, n):
     """Per-web maxima, 0 for a web without values."""
-    from .batched import seg_max
+    from .segments import seg_max
 
     return seg_max(values, seg, n, empty=0.0)
-
-
 
 
 def mechanical_descriptors(
@@ -343,7 +341,9 @@ def descriptor_reference(
         g = g.ravel()
         full = g.copy()
         kff = k[~hd][:, ~hd]  # with the diagonal floor of tangent_stiffness
-        kff = kff + 1e-12 * max(float(np.abs(np.diag(kff)).max(initial=0)), 1e-300) * np.eye(len(kff))
+        kff = kff + 1e-12 * max(float(np.abs(np.diag(kff)).max(initial=0)), 1e-300) * np.eye(
+            len(kff)
+        )
         full[~hd] = np.linalg.solve(kff, -(k @ g)[~hd])
         out[a] = full @ k @ full
     c = load_nodes(pos, ~held, np.zeros(len(pos), np.int64), 1, tests)[0]

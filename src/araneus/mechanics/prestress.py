@@ -42,8 +42,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from scipy.sparse.csgraph import depth_first_order
 
 from ..errors import InputError, SolverError
+from .segments import seg_max, seg_median, seg_percentile, seg_sum
 
 #: Default pretension: median dragline thread tension as a fraction of its breaking force.
 PRETENSION_FRACTION = 0.03
@@ -106,40 +108,90 @@ def load_bearing_edges(edges: np.ndarray, n_nodes: int, fixed: np.ndarray) -> np
     single node (a loose end, a strand, a loop or any cluster held at one point) has no
     node to pull against and carries nothing (in equilibrium every thread of it is
     slack), and neither does a part no support holds.
-    """
-    import networkx as nx
 
+    Computed with one depth-first search from the ground (scipy) and Tarjan's low points:
+    the tree edge into ``v`` opens a new block when no back edge from ``v``'s subtree
+    climbs above ``v``'s parent; every other edge belongs to the block of the tree edge
+    above it; blocks opened at the ground are the ones wanted. Works unchanged on the
+    disjoint union of many webs (:mod:`araneus.mechanics.batched`).
+    """
     edges = np.asarray(edges, np.int64)
-    fixed = np.unique(np.asarray(fixed, np.int64))
+    held = np.unique(np.asarray(fixed, np.int64))
     keep = np.zeros(len(edges), bool)
-    if len(edges) == 0 or len(fixed) == 0:
+    if len(edges) == 0 or len(held) == 0:
         return keep
-    ground = n_nodes
-    g = nx.Graph()
-    g.add_edges_from(edges.tolist())
-    g.add_edges_from((ground, int(f)) for f in fixed)
-    used = set()
-    for block in nx.biconnected_component_edges(g):
-        block = list(block)
-        if any(ground in e for e in block):
-            used.update((min(a, b), max(a, b)) for a, b in block if ground not in (a, b))
-    key = np.minimum(edges[:, 0], edges[:, 1]) * (n_nodes + 1) + np.maximum(edges[:, 0], edges[:, 1])
-    if used:
-        ids = np.array([a * (n_nodes + 1) + b for a, b in used], np.int64)
-        keep = np.isin(key, ids)
+    g = n_nodes
+    a = np.r_[edges[:, 0], np.full(len(held), g)]
+    b = np.r_[edges[:, 1], held]
+    adj = sp.csr_matrix((np.ones(len(a)), (a, b)), shape=(g + 1, g + 1))
+    order, pred = depth_first_order(adj, g, directed=False, return_predecessors=True)
+    reached = np.zeros(g + 1, bool)
+    reached[order] = True
+    depth = _depths(order, pred, g)
+    # low points: the shallowest depth a back edge from a node reaches
+    low = depth.astype(np.float64)
+    u, v = a[reached[a]], b[reached[a]]
+    tree = (pred[u] == v) | (pred[v] == u)
+    u, v = u[~tree], v[~tree]
+    deep = np.where(depth[u] > depth[v], u, v)
+    shallow = np.where(depth[u] > depth[v], v, u)
+    np.minimum.at(low, deep, depth[shallow].astype(np.float64))
+    levels = _levels(order, depth)
+    for nodes in reversed(levels[1:]):  # children before parents
+        np.minimum.at(low, pred[nodes], low[nodes])
+    head = np.zeros(g + 1, np.int64)  # the node whose tree edge opens each node's block
+    head[g] = g
+    for nodes in levels[1:]:
+        p = pred[nodes]
+        opens = low[nodes] >= depth[p]
+        head[nodes] = np.where(opens, nodes, head[p])
+    e0, e1 = edges[:, 0], edges[:, 1]
+    ok = reached[e0] & reached[e1]
+    lower = np.where(depth[e0] >= depth[e1], e0, e1)
+    keep[ok] = pred[head[lower[ok]]] == g
     return keep
 
 
-def _incidence(edges: np.ndarray, n: int) -> sp.csr_matrix:
+def _depths(order: np.ndarray, pred: np.ndarray, root: int) -> np.ndarray:
+    """Depth of every node in the search tree (-1 where not reached), by pointer jumping."""
+    n = len(pred)
+    depth = np.full(n, -1, np.int64)
+    anc = np.where(pred >= 0, pred, np.arange(n))
+    d = (pred >= 0).astype(np.int64)
+    while True:  # d[v] counts the hops from v to anc[v]; each round doubles the jump
+        nxt = anc[anc]
+        if np.array_equal(nxt, anc):
+            break
+        d = d + d[anc]
+        anc = nxt
+    depth[order] = d[order]
+    depth[root] = 0
+    return depth
+
+
+def _levels(order: np.ndarray, depth: np.ndarray) -> list[np.ndarray]:
+    """Reached nodes grouped by depth (index = depth)."""
+    dd = depth[order]
+    srt = order[np.argsort(dd, kind="stable")]
+    counts = np.bincount(dd)
+    return np.split(srt, np.cumsum(counts)[:-1])
+
+
+def incidence(edges: np.ndarray, n: int) -> sp.csr_matrix:
+    """(E, n) signed incidence matrix: -1 at each edge's first node, +1 at its second."""
     m = len(edges)
-    return sp.csr_matrix(
-        (np.r_[-np.ones(m), np.ones(m)], (np.r_[np.arange(m), np.arange(m)], edges.T.ravel())),
-        shape=(m, n),
-    )
+    rows = np.r_[np.arange(m), np.arange(m)]
+    return sp.csr_matrix((np.r_[-np.ones(m), np.ones(m)], (rows, edges.T.ravel())), shape=(m, n))
 
 
 def fit_force_densities(
-    pos: np.ndarray, edges: np.ndarray, free: np.ndarray, q0: np.ndarray, weight: float = 1e-4
+    pos: np.ndarray,
+    edges: np.ndarray,
+    free: np.ndarray,
+    q0: np.ndarray,
+    weight: float = 1e-4,
+    piece: np.ndarray | None = None,
+    n_pieces: int = 1,
 ) -> np.ndarray:
     """Force densities ``q >= Q_FLOOR q0`` balancing the free nodes of ``pos`` best.
 
@@ -150,38 +202,95 @@ def fit_force_densities(
     target thread force: the KKT system of the sparse normal equations, in a few rounds
     of an active-set loop (members pinned at the floor stay there). Where ``q0`` already
     balances the geometry, ``q = q0``.
+
+    ``piece`` (N,) and ``n_pieces``: for the disjoint union of many webs, the web of each
+    node; the scale, the constraint and the active-set rounds are then per web (one
+    sparse factorisation serves them all). Default: one web.
     """
-    c = _incidence(edges, len(pos))[:, free]  # (E, F)
+    n = int(n_pieces)
+    piece = np.zeros(len(pos), np.int64) if piece is None else np.asarray(piece, np.int64)
+    ep = piece[edges[:, 0]] if len(edges) else np.zeros(0, np.int64)
+    c = incidence(edges, len(pos))[:, free]  # (E, F)
     vec = pos[edges[:, 1]] - pos[edges[:, 0]]
     l2 = np.einsum("ij,ij->i", vec, vec)
-    scale = float(np.median(q0 * np.sqrt(l2)))
-    a = sp.vstack([(c.T @ sp.diags(vec[:, k])) for k in range(3)]).tocsr() / scale
+    scale = seg_median(q0 * np.sqrt(l2), ep, n)
+    rs = sp.diags(1.0 / scale[piece[free]])
+    a = sp.vstack([rs @ (c.T @ sp.diags(vec[:, k])) for k in range(3)]).tocsr()
     w = weight / q0**2
-    normal = (a.T @ a + sp.diags(w)).tocsc()
+    normal = (a.T @ a + sp.diags(w)).tocsr()
     rhs = w * q0
     lo = Q_FLOOR * q0
-    total = float(q0 @ l2)
+    total = seg_sum(q0 * l2, ep, n)
     pinned = np.zeros(len(q0), bool)
+    done = np.zeros(n, bool)
     q = q0.copy()
     for _ in range(8):
         fr = ~pinned
         sub = normal[fr][:, fr].tocsc()
         b = rhs[fr] - normal[fr][:, pinned] @ lo[pinned]
         try:
-            lu = sp.linalg.splu(sub)
+            lu = spla.splu(sub)
         except RuntimeError as exc:  # pragma: no cover - the matrix is positive definite
             raise SolverError(f"force-density fit failed: {exc}") from None
         x0, x1 = lu.solve(b), lu.solve(l2[fr])
         # multiplier of the scale constraint: sum over free of (x0 - mu x1) l2 = rest
-        target = total - float(lo[pinned] @ l2[pinned])
-        mu = (float(x0 @ l2[fr]) - target) / float(x1 @ l2[fr])
-        q[fr] = x0 - mu * x1
-        q[pinned] = lo[pinned]
-        low = q < lo
-        if not low.any():
+        epf = ep[fr]
+        target = total - seg_sum(lo[pinned] * l2[pinned], ep[pinned], n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mu = (seg_sum(x0 * l2[fr], epf, n) - target) / seg_sum(x1 * l2[fr], epf, n)
+        new = q.copy()
+        new[fr] = x0 - mu[epf] * x1
+        new[pinned] = lo[pinned]
+        upd = ~done[ep]  # webs already settled keep their densities
+        q[upd] = new[upd]
+        low = (q < lo) & upd
+        done |= np.bincount(ep[low], minlength=n)[:n] == 0
+        if done.all():
             break
         pinned |= low
     return np.maximum(q, lo)
+
+
+def level_scale(
+    tension: np.ndarray,
+    breaking: np.ndarray,
+    ref: np.ndarray,
+    piece: np.ndarray,
+    n_pieces: int,
+    level: float | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Factors that bring the tensions of each web to the pretension level (step 4).
+
+    Parameters
+    ----------
+    tension, breaking
+        (E,) thread tensions of the equilibrium found and breaking forces [N].
+    ref
+        (E,) reference threads whose median tension sets the level.
+    piece, n_pieces
+        (E,) web of each thread, number of webs (one web: zeros and 1).
+    level
+        Median reference tension [N]; None = the literature default: the median
+        reference ratio to the breaking force :data:`PRETENSION_FRACTION`, lowered so
+        that the 95th percentile of all ratios stays below :data:`MAX_FRACTION` and the
+        largest below :data:`PEAK_FRACTION`.
+
+    Returns
+    -------
+    (P,) scale factors and (P,) the number of threads a given level would break.
+    """
+    n = int(n_pieces)
+    ratio = tension / breaking
+    if level is None:
+        scale = np.minimum.reduce([
+            PRETENSION_FRACTION / seg_median(ratio[ref], piece[ref], n),
+            MAX_FRACTION / seg_percentile(ratio, piece, n, 95),
+            PEAK_FRACTION / seg_max(ratio, piece, n),
+        ])  # fmt: skip
+        return scale, np.zeros(n, np.int64)
+    scale = level / seg_median(tension[ref], piece[ref], n)
+    over = np.bincount(piece[ratio * scale[piece] >= 1.0], minlength=n)[:n]
+    return scale, over
 
 
 class _ForceDensity:
@@ -191,17 +300,26 @@ class _ForceDensity:
 
     def __init__(self, pos: np.ndarray, edges: np.ndarray, free: np.ndarray):
         self.pos, self.free = pos, free
-        c = _incidence(edges, len(pos)).tocsc()
+        c = incidence(edges, len(pos)).tocsc()
         self.cf, self.cx = c[:, free].tocsr(), c[:, ~free].tocsr()
         self.c = c.tocsr()
 
+    def factor(self, q: np.ndarray):
+        """Equilibrium positions (N, 3), the factorised ``D_ff`` and ``D_ff`` itself
+        (None, None where no node is free)."""
+        x = self.pos.copy()
+        if not self.free.any():
+            return x, None, None
+        qd = sp.diags(q)
+        d = (self.cf.T @ qd @ self.cf).tocsc()
+        lu = spla.splu(d)
+        rhs = -(self.cf.T @ qd @ self.cx) @ self.pos[~self.free]
+        x[self.free] = lu.solve(rhs)
+        return x, lu, d
+
     def solve(self, q: np.ndarray):
         """Equilibrium positions (N, 3) and the factorised ``D_ff``."""
-        qd = sp.diags(q)
-        lu = spla.splu((self.cf.T @ qd @ self.cf).tocsc())
-        rhs = -(self.cf.T @ qd @ self.cx) @ self.pos[~self.free]
-        x = self.pos.copy()
-        x[self.free] = lu.solve(rhs)
+        x, lu, _ = self.factor(q)
         return x, lu
 
     def refine(self, q: np.ndarray, iters: int = 8, bound: float = 30.0) -> tuple:
@@ -234,9 +352,7 @@ class _ForceDensity:
                 acc = sum(vec[:, k] * (self.cf @ lu.solve(w[:, k])) for k in range(3))
                 return -qz * acc
 
-            jac = spla.LinearOperator(
-                (3 * nf, len(q)), matvec=lambda v: jv(v).ravel(), rmatvec=jtw
-            )
+            jac = spla.LinearOperator((3 * nf, len(q)), matvec=lambda v: jv(v).ravel(), rmatvec=jtw)
             r = (x[free] - self.pos[free]).ravel()
             c = lam / (reg + lam)
             rhs = (1 - c) * jac.matvec(z) - r
@@ -357,23 +473,16 @@ def compute_prestress(
         ref = np.ones(len(idx), bool)
     sub = law.take(idx) if hasattr(law, "take") else law
     breaking = np.broadcast_to(np.asarray(sub.sigma_f, np.float64), (len(idx),)) * area[active]
-    ratio = tension / breaking
-    if level is None:  # the literature default, kept below MAX_FRACTION everywhere
-        scale = min(
-            PRETENSION_FRACTION / float(np.median(ratio[ref])),
-            MAX_FRACTION / float(np.percentile(ratio, 95)),
-            PEAK_FRACTION / float(ratio.max()),
+    if level is not None and not (np.isfinite(level) and level > 0):
+        raise InputError(f"pretension must be a positive force in newtons, got {level!r}")
+    one = np.zeros(len(idx), np.int64)
+    scale, over = level_scale(tension, breaking, ref, one, 1, level)
+    if over[0]:
+        raise InputError(
+            f"a pretension of {level:.3g} N (median) overloads {int(over[0])} threads "
+            "beyond their breaking force; lower --pretension"
         )
-    else:
-        if not (np.isfinite(level) and level > 0):
-            raise InputError(f"pretension must be a positive force in newtons, got {level!r}")
-        scale = level / float(np.median(tension[ref]))
-        over = ratio * scale >= 1.0
-        if over.any():
-            raise InputError(
-                f"a pretension of {level:.3g} N (median) overloads {int(over.sum())} threads "
-                "beyond their breaking force; lower --pretension"
-            )
+    scale = float(scale[0])
     tension *= scale
     level = float(np.median(tension[ref]))
     full_t = np.zeros(m)
