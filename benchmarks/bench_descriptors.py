@@ -19,6 +19,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+from _results import record  # noqa: E402
 
 from araneus.dataset import default_dataset  # noqa: E402
 from araneus.mechanics.descriptors import descriptor_reference, padded_descriptors  # noqa: E402
@@ -42,6 +43,8 @@ def main() -> None:
             dt = time.perf_counter() - t0
             print(f"{material:5s} workers {workers}: {n / dt:7.0f} samples/s "
                   f"({dt:.2f} s for {n}; {int(np.isnan(vals).any(1).sum())} undefined)")  # fmt: skip
+            if workers == 1 and not args.quick:
+                record("bench_descriptors", f"{material}_samples_per_s", n / dt)
         m = 8 if args.quick else 24
         webs = ds.to_webs(range(m))
         t0 = time.perf_counter()
@@ -50,6 +53,8 @@ def main() -> None:
         dt = time.perf_counter() - t0
         print(f"{material:5s} one web at a time through the general mechanics: "
               f"{m / dt:7.1f} samples/s")  # fmt: skip
+        if not args.quick:
+            record("bench_descriptors", f"{material}_reference_samples_per_s", m / dt)
     full = default_dataset(n=1000 if args.quick else 4000, seed=0)
     _, info = padded_descriptors(full.pos, full.nbrs, full.mask, "silk", workers=args.workers)
     print(f"silk prestress over {len(full)} default-dataset pieces (attachment points held):")

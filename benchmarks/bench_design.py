@@ -36,6 +36,7 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+from _results import record  # noqa: E402
 
 
 def _targets(ds, k: int, joint: bool, seed: int = 0) -> list[dict[str, float]]:
@@ -117,9 +118,14 @@ def main() -> None:
           "(timings under load)")  # fmt: skip
     report: dict = {"targets": len(targets), "joint": args.joint, "n": args.n,
                     "rounds": args.rounds, "rows": {}}  # fmt: skip
+    # headline figures (README): full single-target runs only
+    keep = not (args.quick or args.joint or args.size or args.guide)
     for name in rows:
         print(f"  {name:44s} {_summary(rows[name], targets)}")
         report["rows"][name] = rows[name]
+    if keep:
+        draw = [r[0] for r in rows["random training draw"]]
+        record("bench_design", "random_draw_median_pct", 100 * np.median(draw))
     for model in args.models:
         alone, guided, best, sized, times, conditioned = [], [], [], [], [], None
         for j, t in enumerate(targets):
@@ -149,6 +155,13 @@ def main() -> None:
         print(f"    wall time per design target: median {np.median(times):.1f} s, "
               f"max {np.max(times):.1f} s")  # fmt: skip
         report["rows"][f"{label}: seconds"] = times
+        if keep:
+            tag = os.path.basename(str(model))
+            for key, errs in (("alone", alone), ("selected", best)):
+                e = 100 * np.array([r[0] for r in errs])
+                record("bench_design", f"{tag}_{key}_median_pct", np.median(e))
+            record("bench_design", f"{tag}_selected_p90_pct", np.quantile(e, 0.9))
+            record("bench_design", f"{tag}_seconds_per_target", np.median(times))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(report, fh, indent=1)

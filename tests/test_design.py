@@ -226,3 +226,21 @@ def test_sizing_is_verified_and_never_worse(silk_data, conditioned):
     np.testing.assert_allclose(d1, d0 * np.exp(-0.6), rtol=1e-6)
     s, d = fit_stretch([web], d0[[2]] * 2.0, [2], "silk")
     assert abs(np.log(d[0, 2] / (2 * d0[2]))) < abs(np.log(0.5))
+
+
+def test_guided_requests_stay_within_what_the_model_makes(silk_data, geometric):
+    from araneus.design.proposals import feasible
+
+    names = set(geometric.feature_names)
+    wild = {"num_nodes": 64.06, "num_edges": 1e5, "mean_edge_length": 1.0, "mean_abs_dx": 5.0}
+    wild = {k: v for k, v in wild.items() if k in names}
+    with pytest.raises(InputError, match="outside what this"):
+        geometric.sample([wild], 1, seed=0)
+    ok = feasible(wild, geometric.condition_bounds(), geometric.max_degree)
+    assert ok["num_nodes"] == 64.0 and len(geometric.sample([ok], 1, seed=0)) == 1
+    if "mean_abs_dx" in ok:
+        assert ok["mean_abs_dx"] == ok["mean_edge_length"]
+    # the surrogate's guidance may move requests out of the data's range: still sampled
+    tgt = _target(silk_data, "stiffness_x_per_mass")
+    res = design(tgt, "silk", geometric, n=4, rounds=2, data=silk_data, seed=3, guide=True)
+    assert len(res.candidates) == 8 and np.isfinite(res.error(int(res.order[0])))

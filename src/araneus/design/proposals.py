@@ -141,6 +141,24 @@ class ConditionSurrogate:
         return out
 
 
+def feasible(
+    conditions: dict[str, float], bounds: Mapping[str, tuple[float, float]], max_degree: int
+) -> dict[str, float]:
+    """``conditions`` brought inside what a model can make: each value clipped to its
+    ``bounds`` (:meth:`araneus.models.base.ConditionalModel.condition_bounds`), the edge
+    count to what ``num_nodes`` allows at ``max_degree``, each mean axis projection to
+    the mean edge length. Retrieved geometry never needs it; geometry moved by the
+    surrogate or rescaled by the scaling law can leave the range the data span."""
+    out = {k: float(np.clip(v, *bounds[k])) if k in bounds else v for k, v in conditions.items()}
+    if "num_nodes" in out and "num_edges" in out:
+        out["num_edges"] = min(out["num_edges"], round(out["num_nodes"]) * max_degree / 2.0)
+    if "mean_edge_length" in out:
+        for axis in ("mean_abs_dx", "mean_abs_dy", "mean_abs_dz"):
+            if axis in out:
+                out[axis] = min(out[axis], out["mean_edge_length"])
+    return out
+
+
 def target_conditions(targets: Mapping[str, float], geometry: dict | None = None) -> dict:
     """Conditions of a descriptor-conditioned model: the targets, plus ``geometry``."""
     return {**(geometry or {}), **{k: float(v) for k, v in targets.items()}}

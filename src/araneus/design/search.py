@@ -24,6 +24,7 @@ from ..mechanics.descriptors import MECHANICAL_FEATURES, mechanical_descriptors
 from ..web import WebGraph
 from .proposals import (
     ConditionSurrogate,
+    feasible,
     geometry_conditions,
     log_errors,
     retrieve,
@@ -292,6 +293,9 @@ class _Search:
     def run_round(self, r: int, props: list[tuple[dict, str, np.ndarray]]) -> dict:
         t0 = time.perf_counter()
         conds = [{k: v for k, v in c.items() if k in self.names} for c, _, _ in props]
+        if hasattr(self.gen, "condition_bounds"):  # guided or rescaled requests may stray
+            bounds = self.gen.condition_bounds()
+            conds = [feasible(c, bounds, self.gen.max_degree) for c in conds]
         seed = int(self.rng.integers(2**31))
         webs = self.gen.sample(conds, len(conds), guidance=self.guidance, seed=seed)
         t1 = time.perf_counter()
