@@ -23,15 +23,20 @@ def seg_max(values: np.ndarray, seg: np.ndarray, n: int, empty: float = -np.inf)
     return out
 
 
-def seg_percentile(values: np.ndarray, seg: np.ndarray, n: int, q: float) -> np.ndarray:
-    """(n,) ``q``-th percentiles (0-100) per segment, as :func:`numpy.percentile` (linear
-    interpolation between the two nearest ranks); NaN for an empty segment."""
+def _sorted(values: np.ndarray, seg: np.ndarray, n: int):
+    """Values sorted within their segments, each segment's start and count."""
     values = np.asarray(values, np.float64)
     seg = np.asarray(seg, np.int64)
     order = np.lexsort((values, seg))
-    v, s = values[order], seg[order]
-    count = np.bincount(s, minlength=n)[:n]
+    count = np.bincount(seg, minlength=n)[:n]
     start = np.r_[0, np.cumsum(count)[:-1]]
+    return values[order], start, count
+
+
+def seg_percentile(values: np.ndarray, seg: np.ndarray, n: int, q: float) -> np.ndarray:
+    """(n,) ``q``-th percentiles (0-100) per segment, as :func:`numpy.percentile` (linear
+    interpolation between the two nearest ranks); NaN for an empty segment."""
+    v, start, count = _sorted(values, seg, n)
     out = np.full(n, np.nan)
     ok = count > 0
     rank = (count[ok] - 1) * (q / 100.0)
@@ -46,11 +51,7 @@ def seg_percentile(values: np.ndarray, seg: np.ndarray, n: int, q: float) -> np.
 def seg_median(values: np.ndarray, seg: np.ndarray, n: int) -> np.ndarray:
     """(n,) medians per segment, as :func:`numpy.median` (mean of the two middle values
     for an even count); NaN for an empty segment."""
-    values = np.asarray(values, np.float64)
-    order = np.lexsort((values, seg))
-    v, s = values[order], seg[order]
-    count = np.bincount(s, minlength=n)[:n]
-    start = np.r_[0, np.cumsum(count)[:-1]]
+    v, start, count = _sorted(values, seg, n)
     out = np.full(n, np.nan)
     ok = count > 0
     lo = start + (count - 1) // 2
