@@ -4,8 +4,8 @@ Usage: python docs/make_builder_figures.py [OUTDIR]
 
 Writes the orb, tent and tangle 3-D views (junction form), a close-up of the scan-like form
 (``builders_scan_like.png``), and prints each target statistic of
-:mod:`araneus.builders.calibration` for seeds 0-4. Uses :func:`araneus.plot.draw_web` with
-hand-tuned line widths per family (close to what :func:`araneus.plot.auto_linewidth` picks)
+:mod:`araneus.builders.calibration` for seeds 0-4. Uses :func:`araneus.report.plot.draw_web` with
+hand-tuned line widths per family (close to what :func:`araneus.report.plot.auto_linewidth` picks)
 and per-family view angles.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 
 from araneus._util import atomic_output
 from araneus.builders import TARGETS, OrbConfig, TentConfig, build, check_targets
-from araneus.plot import _THREAD_COLORS, _pyplot, draw_web
+from araneus.report.plot import _THREAD_COLORS, _pyplot, draw_web
 from araneus.web import THREAD_TYPES
 
 VIEWS = {  # family: (elev, azim, line width, title)

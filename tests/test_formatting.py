@@ -1,4 +1,4 @@
-"""Tests of araneus.formatting: values as people read them, in every report."""
+"""Tests of araneus.report.formatting: values as people read them, in every report."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from araneus.errors import InputError
-from araneus.formatting import count_noun, fmt, fmt_all, humanize_figure, with_unit
+from araneus.report.formatting import count_noun, fmt, fmt_all, humanize_figure, with_unit
 
 NBSP = "\u00a0"
 

@@ -1,4 +1,4 @@
-"""Tests of araneus.plot: automatic line width, explicit line width, bad arguments."""
+"""Tests of araneus.report.plot: automatic line width, explicit line width, bad arguments."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from araneus.damage import thread_lattice
 from araneus.errors import InputError
-from araneus.plot import LINEWIDTH_RANGE, auto_linewidth, plot_web
+from araneus.report.plot import LINEWIDTH_RANGE, auto_linewidth, plot_web
 from araneus.web import WebGraph
 
 
@@ -50,7 +50,7 @@ def test_plot_web_legend_names_every_thread_type(tmp_path):
     (never "unknown"), codes outside the table by number; the default title formats counts."""
     import matplotlib
 
-    from araneus.plot import UNTYPED_THREAD, thread_color
+    from araneus.report.plot import UNTYPED_THREAD, thread_color
     from araneus.web import thread_code
 
     web = thread_lattice(20, sub=2)

@@ -83,7 +83,7 @@ def test_browser_check_detects_js_errors(tmp_path):
 
 # ------------------------------------------------------------------ legends
 def test_legends_name_every_thread_never_unknown():
-    from araneus.plot import UNTYPED_PIECE_THREAD, UNTYPED_THREAD, thread_labels
+    from araneus.report.plot import UNTYPED_PIECE_THREAD, UNTYPED_THREAD, thread_labels
 
     w = small_web()
     codes = w.edge_attrs["thread"].copy()
@@ -148,10 +148,10 @@ def test_demo_warnings_come_from_the_tools():
     that do not touch), the printability check of the mesh, the decoder's repair counts."""
     from araneus.assembly import CurveSpec, assemble
     from araneus.demo import ModelRun, StructureRun
-    from araneus.demo_report import model_warnings, structure_warnings
     from araneus.fabricate import build_mesh
     from araneus.metrics import evaluate
     from araneus.models.decode import DecodeStats
+    from araneus.report.demo import model_warnings, structure_warnings
 
     square = WebGraph(np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0.0]]),
                       [[0, 1], [1, 2], [2, 3], [3, 0]])  # fmt: skip

@@ -178,7 +178,7 @@ def test_statistics_vectorised_on_large_web():
 
 
 def test_analysis_figures_written(tmp_path):
-    from araneus.report_figures import FIGURE_FILES, write_analysis_figures
+    from araneus.report.figures import FIGURE_FILES, write_analysis_figures
 
     w = grid_web(3)
     paths = write_analysis_figures(w, tmp_path / "figs", title="grid")

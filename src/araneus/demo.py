@@ -1,7 +1,7 @@
 """The main job: from nothing to designed, assembled, meshed and tested webs in one call.
 
 :func:`run_demo` runs the stages below on the embedded default and writes everything to one
-folder (see :func:`araneus.demo_report.write_outputs` for the layout and ``report.html``):
+folder (see :func:`araneus.report.demo.write_outputs` for the layout and ``report.html``):
 
 1. :func:`build_source` - the default *Cyrtophora* tent web in its scan-like form (a
    smaller one when quick);
@@ -577,7 +577,7 @@ def _run_stages(
     cfg: DemoConfig, out: Path, stage: Callable[[int], None], timings: dict[str, float]
 ) -> DemoResult:
     """Stages 1-7 of :func:`run_demo` (``stage(i)`` marks the start of stage i)."""
-    from .demo_report import write_outputs
+    from .report.demo import write_outputs
 
     stage(0)
     source = build_source(cfg)

@@ -95,7 +95,7 @@ def register(app: typer.Typer) -> None:
         write_text_atomic(out / "stats.json", json.dumps(doc, indent=2) + "\n")
         written = [out / "stats.json"]
         if figures:
-            from ..report_figures import write_analysis_figures
+            from ..report.figures import write_analysis_figures
 
             written += list(write_analysis_figures(web, out, stats, title=file.name).values())
         c, d = stats["components"], stats["degree"]

@@ -110,7 +110,7 @@ def register(app: typer.Typer) -> None:
         A.out_file(out, inputs=files)
         format_for(out, None, "write")
         if preview is not None:
-            from ..plot import figure_format
+            from ..report.plot import figure_format
 
             figure_format(preview)
             A.out_file(preview, "--preview", inputs=[*files, out])
@@ -143,7 +143,7 @@ def register(app: typer.Typer) -> None:
             bar.update(label=f"assemble: writing {out.name}")
             write_web(web, out)
         if preview is not None:
-            from ..plot import plot_web
+            from ..report.plot import plot_web
 
             plot_web(web, preview, title=f"{curve}: {report.pieces} pieces, {web.n_nodes} nodes")
         typer.echo(

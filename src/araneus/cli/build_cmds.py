@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
         A.out_file(out)
         format_for(out, None, "write")  # fail on a bad name before the build
         if preview is not None:
-            from ..plot import _check_linewidth, figure_format
+            from ..report.plot import _check_linewidth, figure_format
 
             figure_format(preview)
             A.out_file(preview, "--preview")
@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
         if "resample" in web.meta:
             msg += f", scan-like (segments ~{web.meta['resample']['resolution']:.3g} mm)"
         if preview is not None:
-            from ..plot import plot_web
+            from ..report.plot import plot_web
 
             plot_web(web, preview, title=f"{family} web (seed {seed})", linewidth=linewidth)
             msg += f"; preview {preview}"

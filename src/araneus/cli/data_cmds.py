@@ -118,7 +118,7 @@ def register(app: typer.Typer) -> None:
         from ..dataset.files import feature_histograms, summary
 
         if plot is not None:
-            from ..plot import figure_format
+            from ..report.plot import figure_format
 
             figure_format(plot)  # fail on a bad name before printing
         ds = WebDataset.load(path)

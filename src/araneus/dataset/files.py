@@ -88,7 +88,7 @@ def feature_histograms(ds: WebDataset, path, bins: int = 40) -> None:
     bins
         Histogram bins per feature.
     """
-    from ..plot import _pyplot, figure_format
+    from ..report.plot import _pyplot, figure_format
 
     fmt = figure_format(path)
     plt = _pyplot()

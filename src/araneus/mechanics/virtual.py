@@ -165,7 +165,7 @@ class VirtualTestResult:
     def plot_stress(self, web: WebGraph, path: str | os.PathLike) -> None:
         """3-D view of ``web`` coloured by member stress at the peak [MPa], on a scale
         from 0 to the failure stress (members over it are drawn at the top colour)."""
-        from ..plot import plot_web
+        from ..report.plot import plot_web
 
         top = self.failure_stress if np.isfinite(self.failure_stress) else None
         values = np.nan_to_num(self.member_stress, nan=0.0)

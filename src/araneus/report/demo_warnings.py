@@ -2,7 +2,7 @@
 
 Each function turns what a tool recorded (decoder repair counts and validity from
 :func:`araneus.metrics.evaluate`, the assembly report, the mesh's printability warnings,
-a virtual test's end) into sentences formatted by :func:`araneus.formatting.fmt`.
+a virtual test's end) into sentences formatted by :func:`araneus.report.formatting.fmt`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """PNG figures of a web's structural statistics (matplotlib, imported lazily).
 
 :func:`write_analysis_figures` draws the degree, edge-length and orientation histograms
-from :func:`araneus.features.web_statistics` and a 3-D view (:func:`araneus.plot.plot_web`).
+from :func:`araneus.features.web_statistics` and a 3-D view (:func:`araneus.report.plot.plot_web`).
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from ._util import atomic_output
-from .errors import InputError
-from .features import web_statistics
+from .._util import atomic_output
+from ..errors import InputError
+from ..features import web_statistics
+from ..web import WebGraph
 from .formatting import count_noun, fmt, with_unit
 from .plot import _pyplot, plot_web
-from .web import WebGraph
 
 #: File names written by :func:`write_analysis_figures`, keyed by figure.
 FIGURE_FILES: dict[str, str] = {

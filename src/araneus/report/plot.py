@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from ._util import atomic_output
-from .errors import InputError
+from .._util import atomic_output
+from ..errors import InputError
+from ..web import THREAD_TYPES, WebGraph
 from .formatting import count_noun
-from .web import THREAD_TYPES, WebGraph
 
 _THREAD_COLORS = {
     "unknown": "#444444",

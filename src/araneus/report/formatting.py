@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 #: Text shown for a value that is missing or undefined (None, NaN).
 MISSING = "–"

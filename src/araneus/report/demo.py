@@ -26,7 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from ._util import write_text_atomic
+from .._util import write_text_atomic
+from ..features import FEATURE_NAMES, conditioning_features
+from ..metrics.structure import STRUCTURE_KEYS
+from ..web import WebGraph, concat_webs
 from .demo_figures import (
     FEATURE_LABELS,
     feature_histograms_png,
@@ -40,10 +43,7 @@ from .demo_warnings import (
     structure_warnings,
     tension_test_warnings,
 )
-from .features import FEATURE_NAMES, conditioning_features
 from .formatting import count_noun, fmt, fmt_all, with_unit
-from .metrics.structure import STRUCTURE_KEYS
-from .web import WebGraph, concat_webs
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -196,7 +196,7 @@ def model_rows(result) -> list[dict[str, Any]]:
 
 
 def _pct(x) -> str:
-    """A fraction as a percentage (:func:`araneus.formatting.fmt`, kind ``"percent"``)."""
+    """A fraction as a percentage (:func:`araneus.report.formatting.fmt`, kind ``"percent"``)."""
     return fmt(x, "percent")
 
 
@@ -297,7 +297,7 @@ def tension_test_rows(result) -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------------------- writing
 def _write_webs(result, out: Path) -> dict[str, Path]:
-    from .io import write_web
+    from ..io import write_web
 
     webs_dir = out / "webs"
     (webs_dir / "samples").mkdir(parents=True, exist_ok=True)
@@ -314,7 +314,7 @@ def _write_webs(result, out: Path) -> dict[str, Path]:
 
 
 def _write_meshes_and_tests(result, out: Path) -> dict[str, Path]:
-    from .fabricate import export_mesh
+    from ..fabricate import export_mesh
 
     files: dict[str, Path] = {}
     for st in result.structures.values():
@@ -327,8 +327,8 @@ def _write_meshes_and_tests(result, out: Path) -> dict[str, Path]:
 
 
 def _write_figures(result, out: Path) -> dict[str, Path]:
+    from .figures import write_analysis_figures
     from .plot import plot_web
-    from .report_figures import write_analysis_figures
 
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
@@ -353,7 +353,7 @@ def _write_figures(result, out: Path) -> dict[str, Path]:
 
 def _write_design(result, out: Path) -> dict[str, Path]:
     """Stage 7's folder ``design/`` (:func:`araneus.design.output.write_design`)."""
-    from .design.output import write_design
+    from ..design.output import write_design
 
     if result.design is None:
         return {}
@@ -449,7 +449,7 @@ def settings_for_people(result, summary: dict[str, Any]) -> dict[str, Any]:
 
 def build_report(result, summary: dict[str, Any]):
     """The :class:`~araneus.report.Report` of a demo run (sections in story order)."""
-    from .report import Report
+    from .page import Report
 
     rep = Report("araneus demo: from a tent web to printed, tested structures")
     src = result.source

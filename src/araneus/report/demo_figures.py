@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .features import FEATURE_NAMES
+from ..features import FEATURE_NAMES
 from .formatting import with_unit
 
 #: Feature names as the report shows them, with units (the demo's webs are in mm).
@@ -32,7 +32,7 @@ def _pyplot():
 
 
 def _save_png(fig, path: Path) -> None:
-    from ._util import atomic_output
+    from .._util import atomic_output
 
     with atomic_output(path) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")

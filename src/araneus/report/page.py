@@ -5,7 +5,7 @@ PNG images, and writes them into ONE HTML file that embeds a single copy of plot
 the installed package (no CDN, no network). Every piece of user-supplied text (titles,
 table cells, settings) is HTML-escaped.
 
-Values are formatted for people by :mod:`araneus.formatting` (one helper for every table,
+Values are formatted for people by :mod:`araneus.report.formatting` (one helper for every table,
 setting and figure); warnings are shown beside the section they concern and listed at the
 top of the page.
 
@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from ._util import write_text_atomic
-from .errors import InputError
+from .._util import write_text_atomic
+from ..errors import InputError
+from ..web import WebGraph
 from .formatting import fmt, humanize_figure
 from .plot import thread_color, thread_labels
-from .web import WebGraph
 
 MAX_EDGES_3D = 60_000
 
@@ -63,7 +63,7 @@ def web_figure(
     """Interactive 3-D plotly figure of a web.
 
     Edges are coloured by thread type (one legend entry per type, named as in
-    :func:`araneus.plot.thread_labels`) or, when ``values`` (E,) is given, by value with a
+    :func:`araneus.report.plot.thread_labels`) or, when ``values`` (E,) is given, by value with a
     colour bar. Webs with more than ``max_edges`` edges show an evenly spaced subset (noted
     in the title).
     """
@@ -147,7 +147,7 @@ def _warning_list(warnings: Sequence[str] | None) -> list[str]:
 class Report:
     """An HTML report assembled section by section.
 
-    Every value shown is formatted for people by :func:`araneus.formatting.fmt` (thousands
+    Every value shown is formatted for people by :func:`araneus.report.formatting.fmt` (thousands
     separators, percentages, units in headers, no raw ``True``/``None``/``[]``); tables fit
     the page (long headers and cells wrap, very wide tables scroll inside their box).
     Warnings given to a section are shown in a box beside it and listed, with links, at the
@@ -181,9 +181,9 @@ class Report:
     ) -> None:
         """A table from a list of dicts (columns: union of keys, in first-seen order).
 
-        Cells are formatted by :func:`~araneus.formatting.fmt`, with ``kinds`` naming the
+        Cells are formatted by :func:`~araneus.report.formatting.fmt`, with ``kinds`` naming the
         kind of a column (e.g. ``{"valid": "percent"}``); strings are shown as given. Put
-        units into the column names (:func:`~araneus.formatting.with_unit`).
+        units into the column names (:func:`~araneus.report.formatting.with_unit`).
         """
         sec = _Section("table", [dict(r) for r in rows], title, _warning_list(warnings))
         sec.kinds = dict(kinds or {})
