@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from _results import record
 
-from araneus.fabricate import build_mesh, export_mesh
+from araneus.fabrication import build_mesh, export_mesh
 from araneus.web import WebGraph
 
 

@@ -1,4 +1,4 @@
-"""Tests of araneus.fabricate: watertight meshes, volumes, diameters, checks, exporters, CLI."""
+"""Tests of araneus.fabrication: watertight meshes, volumes, diameters, checks, exporters, CLI."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import trimesh
 
 from araneus.errors import InputError
-from araneus.fabricate import build_mesh, export_mesh, get_process
+from araneus.fabrication import build_mesh, export_mesh, get_process
 from araneus.fabrication.checks import node_angles, segment_distances
 from araneus.web import WebGraph, thread_code
 

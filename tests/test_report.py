@@ -148,7 +148,7 @@ def test_demo_warnings_come_from_the_tools():
     that do not touch), the printability check of the mesh, the decoder's repair counts."""
     from araneus.assembly import CurveSpec, assemble
     from araneus.demo import ModelRun, StructureRun
-    from araneus.fabricate import build_mesh
+    from araneus.fabrication import build_mesh
     from araneus.metrics import evaluate
     from araneus.models.decode import DecodeStats
     from araneus.report.demo import model_warnings, structure_warnings

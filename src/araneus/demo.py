@@ -454,7 +454,7 @@ def assemble_structures(
 # ---------------------------------------------------------------------------- stage 6
 def mesh_structure(web: WebGraph, cfg: DemoConfig) -> tuple[Any, dict[str, Any]]:
     """Stage 6a: watertight FDM mesh of ``web`` (0.8 mm struts, mm units)."""
-    from .fabricate import build_mesh
+    from .fabrication import build_mesh
 
     res = build_mesh(web, strut=0.8, process="fdm", segments=cfg.sizes.mesh_segments)
     m = res.mesh

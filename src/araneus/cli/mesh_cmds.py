@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
 
         from .._progress import Progress
         from .._util import write_text_atomic
-        from ..fabricate import build_mesh, export_mesh, get_process, mesh_format
+        from ..fabrication import build_mesh, export_mesh, get_process, mesh_format
         from ..io import read_web
         from . import _args as A
 

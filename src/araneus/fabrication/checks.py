@@ -42,7 +42,7 @@ def get_process(name: str | ProcessPreset) -> ProcessPreset:
 
 @dataclass
 class PrintabilityReport:
-    """What a printer will make of a mesh built by :func:`araneus.fabricate.build_mesh`.
+    """What a printer will make of a mesh built by :func:`araneus.fabrication.build_mesh`.
 
     Lengths in mm, volume in mm^3, mass in g, angles in degrees. ``warnings`` lists every
     problem found in words; ``ok`` is True when there is none.

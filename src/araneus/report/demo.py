@@ -314,7 +314,7 @@ def _write_webs(result, out: Path) -> dict[str, Path]:
 
 
 def _write_meshes_and_tests(result, out: Path) -> dict[str, Path]:
-    from ..fabricate import export_mesh
+    from ..fabrication import export_mesh
 
     files: dict[str, Path] = {}
     for st in result.structures.values():

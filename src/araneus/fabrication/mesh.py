@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from ._util import atomic_output
-from .errors import InputError
-from .fabrication.checks import (
+from .._util import atomic_output
+from ..errors import InputError
+from ..web import WebGraph
+from .checks import (
     PROCESSES,
     PrintabilityReport,
     ProcessPreset,
@@ -34,9 +35,8 @@ from .fabrication.checks import (
     node_angles,
     strut_gaps,
 )
-from .fabrication.geometry import StrutSpec, csg_union, node_diameters, strut_diameters
-from .fabrication.joints import hull_union
-from .web import WebGraph
+from .geometry import StrutSpec, csg_union, node_diameters, strut_diameters
+from .joints import hull_union
 
 #: Mesh file types by suffix.
 MESH_FORMATS: dict[str, str] = {".stl": "stl", ".3mf": "3mf", ".obj": "obj"}
