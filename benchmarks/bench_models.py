@@ -60,7 +60,7 @@ STATS = ("rel_edge_length", "degree", "orbit", "edge_length", "clustering", "ori
 
 def _model(name, data, minutes, weights=WEIGHTS):
     from araneus.models import get_model, load_model
-    from araneus.train import TrainConfig
+    from araneus.models.train import TrainConfig
 
     w = Path(weights) / f"{name}.safetensors"
     if w.is_file():

@@ -73,7 +73,7 @@ def _where(threads: int) -> str:
 def main() -> None:
     from araneus.dataset import WebDataset, default_dataset
     from araneus.models import available_models, get_model
-    from araneus.train import TrainConfig
+    from araneus.models.train import TrainConfig
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="*", default=None, help="default: every registered model")

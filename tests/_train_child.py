@@ -13,7 +13,7 @@ import torch
 
 import araneus.cli
 import araneus.models
-import araneus.train  # noqa: F401 - imported before "ready", like the rest
+import araneus.models.train  # noqa: F401 - imported before "ready", like the rest
 
 if __name__ == "__main__":
     torch.set_num_threads(1)

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from _models_synth import synth_dataset
 from araneus.errors import AraneusError, FormatError, ModelError
 from araneus.models import get_model, load_model
-from araneus.train import TrainConfig
+from araneus.models.train import TrainConfig
 from araneus.web import WebGraph
 
 TINY = {

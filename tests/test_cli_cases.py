@@ -41,7 +41,7 @@ def files(tmp_path_factory):
     from araneus import builders
     from araneus.io import write_web
     from araneus.models import get_model
-    from araneus.train import TrainConfig
+    from araneus.models.train import TrainConfig
 
     d = tmp_path_factory.mktemp("cli")
     web = builders.build("orb", None, 0)

@@ -23,7 +23,7 @@ def _tiny_weights(folder: Path) -> Path:
     from araneus.dataset import default_dataset
     from araneus.demo import torch_threads
     from araneus.models import get_model
-    from araneus.train import TrainConfig
+    from araneus.models.train import TrainConfig
 
     ds = default_dataset(n=240, seed=0)
     with torch_threads(1):

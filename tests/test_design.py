@@ -22,7 +22,7 @@ def _train(data, steps=15):
     import torch
 
     from araneus.models import get_model
-    from araneus.train import TrainConfig
+    from araneus.models.train import TrainConfig
 
     torch.manual_seed(0)
     m = get_model("sparse")(**TINY)
@@ -191,7 +191,7 @@ def test_models_take_descriptor_conditions(silk_data, name, kw):
     import torch
 
     from araneus.models import get_model
-    from araneus.train import TrainConfig
+    from araneus.models.train import TrainConfig
 
     torch.manual_seed(0)
     m = get_model(name)(**kw)

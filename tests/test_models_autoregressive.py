@@ -10,7 +10,7 @@ from araneus.features import feature_vector
 from araneus.models import get_model, load_model
 from araneus.models.autoregressive import AutoregressiveGraph
 from araneus.models.mixture import mog_log_prob, sample_mog, split_mog, top_p_filter
-from araneus.train import TrainConfig
+from araneus.models.train import TrainConfig
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from araneus.models.conditioning import (
 )
 from araneus.models.nets import GraphTransformer, NodeTransformer
 from araneus.models.sparse import encode_slots, pair_features
-from araneus.train import TrainConfig, lr_factor
+from araneus.models.train import TrainConfig, lr_factor
 
 NAMES = ("a", "b", "c")
 TINY = {

@@ -35,7 +35,7 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     from safetensors.torch import save_file
 
     from araneus.models import get_model
-    from araneus.train import TrainConfig
+    from araneus.models.train import TrainConfig
 
     torch.set_num_threads(1)
     os.environ.update(

@@ -11,7 +11,7 @@ from _models_synth import synth_dataset
 from araneus.cli import main
 from araneus.metrics import evaluate
 from araneus.models import get_model, load_model
-from araneus.train import TrainConfig
+from araneus.models.train import TrainConfig
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from araneus.models.guidance import (
     tilt_edge_probs,
 )
 from araneus.models.sparse import encode_slots, slot_edges
-from araneus.train import TrainConfig
+from araneus.models.train import TrainConfig
 from araneus.web import WebGraph
 
 LENGTH_LIKE = ["mean_edge_length", "mean_abs_dx", "mean_abs_dy", "mean_abs_dz"]

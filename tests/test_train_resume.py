@@ -19,8 +19,8 @@ from safetensors.torch import load_file
 from _models_synth import synth_dataset
 from araneus.errors import FormatError, InputError
 from araneus.models import get_model, load_model
-from araneus.train import TrainConfig
-from araneus.train_state import STATE_JSON, STATE_WEIGHTS, verify_checkpoint
+from araneus.models.train import TrainConfig
+from araneus.models.train_state import STATE_JSON, STATE_WEIGHTS, verify_checkpoint
 
 HERE = Path(__file__).resolve().parent
 TINY = {

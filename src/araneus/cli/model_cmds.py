@@ -159,8 +159,8 @@ def register(app: typer.Typer) -> None:
         from ..dataset import WebDataset
         from ..errors import ConfigError
         from ..models import get_model
-        from ..train import MAX_STEPS, TrainConfig
-        from ..train_state import prepare_run
+        from ..models.train import MAX_STEPS, TrainConfig
+        from ..models.train_state import prepare_run
         from . import _args as A
 
         cls = get_model(model)

@@ -1,5 +1,6 @@
 """Generative models of webs: one interface (:class:`WebGenerator`), a registry, and the
-shared conditioning, diffusion math, decoding and networks they are built from."""
+shared conditioning, diffusion math, decoding and networks they are built from, and the
+training loop they share (:mod:`~araneus.models.train`)."""
 
 from .base import (
     TorchGenerator,
@@ -16,8 +17,11 @@ from .pretrained import (
     pretrained_models,
     pretrained_path,
 )
+from .train import TrainConfig, TrainResult
 
 __all__ = [
+    "TrainConfig",
+    "TrainResult",
     "WEIGHTS_DIR",
     "load_pretrained",
     "load_model_or_pretrained",

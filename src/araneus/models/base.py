@@ -56,8 +56,8 @@ class WebGenerator(ABC):
 
     @abstractmethod
     def fit(self, data: Any, cfg: Any) -> Any:
-        """Train on a ``WebDataset`` with a :class:`~araneus.train.TrainConfig`; returns a
-        :class:`~araneus.train.TrainResult`."""
+        """Train on a ``WebDataset`` with a :class:`~araneus.models.train.TrainConfig`; returns a
+        :class:`~araneus.models.train.TrainResult`."""
 
     @abstractmethod
     def sample(
@@ -360,7 +360,7 @@ class TorchGenerator(WebGenerator):
 
     # ----- interface ------------------------------------------------------------------
     def fit(self, data: Any, cfg: Any = None) -> Any:
-        from ..train import TrainConfig, train
+        from .train import TrainConfig, train
 
         return train(self, data, cfg if cfg is not None else TrainConfig())
 

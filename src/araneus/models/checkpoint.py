@@ -5,7 +5,7 @@ summary) + ``model.safetensors`` (network weights, float32, and the node-count p
 folder or as ``STEM.json`` + ``STEM.safetensors``. The pair is written as one unit
 (:func:`araneus._util.atomic_outputs`): a killed writer leaves the old pair, the new pair or
 a pair with a member missing, never a mix. A training run folder also holds
-``checkpoints/step-NNNNNNNNN/`` folders (see :mod:`araneus.train_state`); a run folder whose
+``checkpoints/step-NNNNNNNNN/`` folders (see :mod:`araneus.models.train_state`); a run folder whose
 own pair is incomplete is read from its newest complete step.
 
 Reading checks everything before a network is built: JSON types (no bool for an int, no

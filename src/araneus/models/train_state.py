@@ -32,9 +32,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ._util import TMP_SUFFIX, atomic_outputs, check_output_path, remove_stale_temps
-from .errors import FormatError, InputError
-from .models.checkpoint import CHECKPOINTS_DIR, CONFIG_FILE, WEIGHTS_FILE, step_dirs
+from .._util import TMP_SUFFIX, atomic_outputs, check_output_path, remove_stale_temps
+from ..errors import FormatError, InputError
+from .checkpoint import CHECKPOINTS_DIR, CONFIG_FILE, WEIGHTS_FILE, step_dirs
 
 STATE_WEIGHTS = "train_state.safetensors"
 STATE_JSON = "train_state.json"

@@ -1,4 +1,5 @@
-"""Training loop shared by all torch generative models.
+"""Training loop shared by all torch generative models (:meth:`WebGenerator.fit` calls
+:func:`train`; checkpoints are read by :mod:`araneus.models.checkpoint`, which both use).
 
 AdamW with linear warmup and cosine decay, gradient clipping, EMA weights, seeded noise and
 data order, checkpoints that resume bit-identically (the weights and loss curve after a
@@ -9,7 +10,7 @@ autocast on CUDA.
 A run folder holds the newest model checkpoint (``model.safetensors`` + ``model.json``, EMA
 weights, usable by :func:`araneus.models.load_model`) and ``checkpoints/step-N/`` folders,
 each one complete unit with the training state (raw weights, optimizer moments, every
-process's RNG state, step, loss history); see :mod:`araneus.train_state`. Checkpoints are
+process's RNG state, step, loss history); see :mod:`araneus.models.train_state`. Checkpoints are
 written every ``ckpt_every`` steps and every ``ckpt_minutes`` minutes, whichever comes
 first, and at the end. No pickles anywhere.
 """
@@ -24,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._progress import Progress
-from .errors import AraneusError, ConfigError, InputError
+from .._progress import Progress
+from ..errors import AraneusError, ConfigError, InputError
+from .checkpoint import read_checkpoint_json
 from .train_state import STATE_JSON, STATE_WEIGHTS, load_checkpoint, prepare_run, save_checkpoint
 
 #: Largest number of optimisation steps of a run.
@@ -271,8 +273,6 @@ def _start(model, data, cfg: TrainConfig, run: Path | None, rank: int, world: in
 
     ckpt = _choose_checkpoint(run, cfg.resume, rank, world)
     if ckpt is not None:
-        from .models.base import read_checkpoint_json
-
         meta = read_checkpoint_json(ckpt[1])
         if meta["model"] != model.name:
             raise InputError(f"run {run} holds a {meta['model']!r} model, not {model.name!r}")
