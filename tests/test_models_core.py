@@ -361,7 +361,7 @@ def test_discrete_last_step_joins_pieces_and_reports_it(data, tmp_path):
 
 
 def test_discrete_parent_head_draws_whole_webs_without_repair(data, tmp_path):
-    from araneus.models.discrete import parent_targets
+    from araneus.models.d3pm import parent_targets
     from araneus.models.discrete_model import _pair_mask
 
     m = get_model("discrete")(**TINY["discrete"], exact=False)

@@ -217,7 +217,7 @@ def test_autoregressive_guidance_picks_among_its_own_draws(data):
 
 
 def test_parent_draw_count_is_the_expected_edge_total_of_the_parent_draw():
-    from araneus.models.discrete import draw_with_parents, parent_draw_count
+    from araneus.models.d3pm import draw_with_parents, parent_draw_count
 
     g = torch.Generator().manual_seed(4)
     L = 8

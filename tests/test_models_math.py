@@ -9,6 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from araneus.errors import ConfigError
+from araneus.models.d3pm import (
+    adjacency_time_grid,
+    cosine_alpha_bar,
+    draw_earlier_neighbours,
+    posterior_probs,
+    q_probs,
+    sample_categorical,
+    transition_matrix,
+)
 from araneus.models.decode import decode_candidates, decode_dense
 from araneus.models.diffusion import (
     EDMConfig,
@@ -21,15 +30,6 @@ from araneus.models.diffusion import (
     masked_mse,
     precondition,
     training_sigma,
-)
-from araneus.models.discrete import (
-    adjacency_time_grid,
-    cosine_alpha_bar,
-    draw_earlier_neighbours,
-    posterior_probs,
-    q_probs,
-    sample_categorical,
-    transition_matrix,
 )
 from araneus.models.sparse import decode_slots, encode_slots, second_offsets
 
@@ -177,7 +177,7 @@ def _chain_pairs(L: int, band: int = 0) -> torch.Tensor:
 
 
 def test_parent_targets_and_nll():
-    from araneus.models.discrete import parent_nll, parent_targets
+    from araneus.models.d3pm import parent_nll, parent_targets
 
     pairs = _chain_pairs(4)
     adj = torch.zeros(1, 4, 4, dtype=torch.bool)
@@ -196,7 +196,7 @@ def test_parent_targets_and_nll():
 
 
 def test_parent_draw_keeps_the_parent_law_and_the_edge_marginals():
-    from araneus.models.discrete import draw_with_parents
+    from araneus.models.d3pm import draw_with_parents
 
     # node 3 of a 4-node chain: parent law pi over 0, 1, 2 and, after the parent,
     # edges with probability r; the implied marginals are q_i = pi_i + P(p < i) r_i

@@ -84,9 +84,9 @@ from .base import (
     register_model,
 )
 from .conditioning import ConditionEmbedding, training_presence
+from .d3pm import sample_categorical
 from .decode import DecodeStats, decode_candidates
 from .diffusion import cfg_combine
-from .discrete import sample_categorical
 from .guidance import EDGE_MEAN_FEATURES, guided_features, lookahead_log_potential
 from .mixture import (
     bernoulli_log_prob,

@@ -4,7 +4,7 @@ Positions follow the same EDM diffusion as model 1, scale-free (divided by the w
 mean edge length; see ``sparse.py``), so the pairwise distances the network sees are in
 units of the typical thread length at every web size. The adjacency is a genuinely discrete
 diffusion: each node pair is a two-class variable (no edge / edge) corrupted by the
-marginal-preserving transitions of DiGress (``discrete.py``), so a noised graph is a random
+marginal-preserving transitions of DiGress (``d3pm.py``), so a noised graph is a random
 graph with the training edge density and sampling starts from one. A graph transformer
 with a dense edge stream (``nets.GraphTransformer``) sees noisy positions, the noisy
 adjacency and pairwise distances, and predicts the clean positions (EDM-preconditioned) and
@@ -88,6 +88,17 @@ from .base import (
     register_model,
 )
 from .conditioning import training_presence
+from .d3pm import (
+    adjacency_time_grid,
+    cosine_alpha_bar,
+    draw_earlier_neighbours,
+    draw_with_parents,
+    parent_draw_count,
+    parent_nll,
+    posterior_probs,
+    q_probs,
+    sample_categorical,
+)
 from .decode import DecodeStats, decode_candidates
 from .diffusion import (
     SAMPLERS,
@@ -100,17 +111,6 @@ from .diffusion import (
     masked_mse,
     precondition,
     training_sigma,
-)
-from .discrete import (
-    adjacency_time_grid,
-    cosine_alpha_bar,
-    draw_earlier_neighbours,
-    draw_with_parents,
-    parent_draw_count,
-    parent_nll,
-    posterior_probs,
-    q_probs,
-    sample_categorical,
 )
 from .guidance import dense_edges, feature_guidance, tilt_edge_probs
 from .nets import GraphTransformer, from_band, to_band
