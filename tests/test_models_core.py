@@ -293,7 +293,7 @@ def test_sparse_checkpoint_without_slots_setting_reads_as_signed(data, tmp_path)
 
 def test_discrete_band_keeps_edges_within_the_canonical_bandwidth(data, tmp_path):
     from araneus.models.base import max_canonical_offset
-    from araneus.models.discrete_model import _pair_mask
+    from araneus.models.discrete import _pair_mask
 
     pm = _pair_mask(torch.tensor([[True] * 5 + [False]]), band=2)[0]
     assert pm.nonzero().tolist() == [[0, 1], [0, 2], [1, 2], [1, 3], [2, 3], [2, 4], [3, 4]]
@@ -333,7 +333,7 @@ def _spy_adjacency(m) -> list:
 
 
 def test_discrete_last_step_joins_pieces_and_reports_it(data, tmp_path):
-    from araneus.models.discrete_model import component_labels
+    from araneus.models.discrete import component_labels
 
     m = get_model("discrete")(**TINY["discrete"], exact=False, parent_head=False)
     m.fit(data, _cfg(steps=2, out=str(tmp_path / "r")))  # barely trained: webs in pieces
@@ -362,7 +362,7 @@ def test_discrete_last_step_joins_pieces_and_reports_it(data, tmp_path):
 
 def test_discrete_parent_head_draws_whole_webs_without_repair(data, tmp_path):
     from araneus.models.d3pm import parent_targets
-    from araneus.models.discrete_model import _pair_mask
+    from araneus.models.discrete import _pair_mask
 
     m = get_model("discrete")(**TINY["discrete"], exact=False)
     assert m.config.parent_head and m.config.parent_weight == 1.0
@@ -408,7 +408,7 @@ def test_band_layout_matches_its_definition_with_gradients():
 def test_component_labels_match_scipy():
     from scipy.sparse.csgraph import connected_components
 
-    from araneus.models.discrete_model import component_labels
+    from araneus.models.discrete import component_labels
 
     g = torch.Generator().manual_seed(0)
     a = torch.rand(6, 30, 30, generator=g) < 0.04

@@ -250,7 +250,7 @@ def test_earlier_neighbour_draw_is_the_exact_conditional():
 
 
 def test_earlier_neighbour_draw_joins_every_piece():
-    from araneus.models.discrete_model import _pair_mask, component_labels
+    from araneus.models.discrete import _pair_mask, component_labels
 
     g = torch.Generator().manual_seed(1)
     mask = torch.arange(30)[None] < torch.tensor([30, 22, 9, 1])[:, None]

@@ -146,7 +146,7 @@ def register_model(name: str) -> Callable[[type[WebGenerator]], type[WebGenerato
 def _import_builtin_models() -> None:
     import importlib
 
-    for mod in ("sparse", "discrete_model", "autoregressive"):
+    for mod in ("sparse", "discrete", "autoregressive"):
         try:
             importlib.import_module(f"araneus.models.{mod}")
         except ModuleNotFoundError as exc:
