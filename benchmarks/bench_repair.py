@@ -8,8 +8,8 @@ The timed skeleton imitates a real laser-scan web skeleton: a scan-like tent web
 (``resolution="auto"``: threads as polylines of short jittered segments) broken in
 thousands of places, with drop-outs, short debris pieces and noise points, written as a
 plain ``{"nodes", "edges"}`` JSON that lists ~1.2k edges twice (reverse direction), as scan
-tools do. The quality table scores :func:`araneus.clean.repair` with
-:func:`araneus.damage.score_repair` on the scan-like default tent, orb and tangle (and a
+tools do. The quality table scores :func:`araneus.repair.repair` with
+:func:`araneus.repair.damage.score_repair` on the scan-like default tent, orb and tangle (and a
 small tent) under moderate damage (2% of segments broken, 0.5% drop-outs of 2-3 segments,
 0.5% debris and noise) and heavy damage (3%, 1%), mean of ``--seeds`` damage seeds.
 
@@ -28,9 +28,9 @@ from _results import record
 from _timing import median_time
 
 from araneus.builders import OrbConfig, TangleConfig, TentConfig, build
-from araneus.clean import repair, simulate_breaks
-from araneus.damage import score_repair
 from araneus.io import read_web
+from araneus.repair import repair, simulate_breaks
+from araneus.repair.damage import score_repair
 from araneus.web import WebGraph
 
 TARGET_S = 2.0

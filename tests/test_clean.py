@@ -1,4 +1,4 @@
-"""Tests of araneus.clean: scan-skeleton repair and simulated scan damage."""
+"""Tests of araneus.repair: scan-skeleton repair and simulated scan damage."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from araneus.clean import RepairConfig, repair, simulate_breaks
-from araneus.damage import parallel_threads, score_repair, thread_lattice
 from araneus.errors import ConfigError, InputError
+from araneus.repair import RepairConfig, repair, simulate_breaks
+from araneus.repair.damage import parallel_threads, score_repair, thread_lattice
 from araneus.web import WebGraph, thread_code
 
 
@@ -375,7 +375,7 @@ def test_simulate_breaks_counts(web):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_greedy_matching_equals_sequential_greedy(seed):
-    from araneus._matching import greedy_matching
+    from araneus.repair._matching import greedy_matching
 
     rng = np.random.default_rng(seed)
     k, n_res = 400, 60
@@ -396,7 +396,7 @@ def test_greedy_matching_equals_sequential_greedy(seed):
 def test_hops_exceed_matches_shortest_paths():
     import networkx as nx
 
-    from araneus._matching import hops_exceed
+    from araneus.repair._matching import hops_exceed
 
     w = thread_lattice((3, 3, 2), sub=2)
     g = nx.Graph(w.edges.tolist())

@@ -46,7 +46,8 @@ def _top_level_imports(tree: ast.Module):
                 for child in getattr(node, field, []):
                     stack.extend(child.body if isinstance(child, ast.ExceptHandler) else [child])
         elif isinstance(node, ast.ClassDef):
-            stack.extend(n for n in node.body if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
+            methods = (ast.FunctionDef, ast.AsyncFunctionDef)
+            stack.extend(n for n in node.body if not isinstance(n, methods))
 
 
 def _edges(name: str, path: Path) -> set[str]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from araneus.damage import thread_lattice
 from araneus.errors import InputError
+from araneus.repair.damage import thread_lattice
 from araneus.report.plot import LINEWIDTH_RANGE, auto_linewidth, plot_web
 from araneus.web import WebGraph
 

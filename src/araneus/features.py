@@ -412,7 +412,7 @@ def web_statistics(
 def web_summary(web: WebGraph, report: Any = None) -> dict[str, Any]:
     """A quick JSON-serialisable summary: sizes, components, degrees, bbox, edge lengths.
 
-    This is what ``araneus info`` prints and what :class:`~araneus.clean.RepairReport`
+    This is what ``araneus info`` prints and what :class:`~araneus.repair.RepairReport`
     records before and after a repair.
 
     Parameters

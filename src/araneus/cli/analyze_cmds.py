@@ -38,9 +38,9 @@ def register(app: typer.Typer) -> None:
         import dataclasses
 
         from .._util import apply_overrides, write_text_atomic
-        from ..clean import RepairConfig
-        from ..clean import repair as repair_web
         from ..io import format_for, read_web, write_web
+        from ..repair import RepairConfig
+        from ..repair import repair as repair_web
         from . import _args as A
 
         cfg = apply_overrides(RepairConfig(), settings, "repair")

@@ -3,7 +3,7 @@
 A bridge must not run alongside another thread (a rung of a ladder between parallel
 threads) nor pass close to a thread or node it does not join; of two bridges passing close
 to each other only the better is kept. Vectorised over the bridges (cKDTree queries,
-sparse neighbourhoods); used by :mod:`araneus._bridge` and :mod:`araneus._matching`.
+sparse neighbourhoods); used by :mod:`araneus.repair._bridge` and :mod:`araneus.repair._matching`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
-from .web import WebGraph
+from ..web import WebGraph
 
 #: Edges within this many degrees of a bridge's direction run alongside it ("parallel");
 #: steeper ones cross it.

@@ -1,6 +1,6 @@
 """Selection of scan-repair bridges among the candidates, and the graph helpers it uses.
 
-:func:`select_bridges` turns the admissible candidates of :func:`araneus._bridge.
+:func:`select_bridges` turns the admissible candidates of :func:`araneus.repair._bridge.
 bridge_candidates` into bridges: ends whose best two candidates cannot be told apart stay
 open (:func:`ambiguous_ends`), the rest are matched greedily best first with every thread
 end used once (:func:`greedy_matching`, vectorised rounds), bridges passing close to each
@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
+from ..web import WebGraph
 from ._clearance import drop_crossing_bridges
-from .web import WebGraph
 
 if TYPE_CHECKING:
     from ._bridge import Candidates

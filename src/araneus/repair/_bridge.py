@@ -16,8 +16,8 @@ Offsets are measured in local segment lengths and may grow with the gap (the sca
 jittered scan threads); every candidate gets a score (gap length plus sideways misfit plus
 the penalty of its kind). A bridge never runs alongside another thread (a "ladder" rung
 between parallel threads) nor passes close to a thread or node it does not join
-(:mod:`araneus._clearance`). All tests are vectorised over the candidates;
-:mod:`araneus._matching` chooses among them.
+(:mod:`araneus.repair._clearance`). All tests are vectorised over the candidates;
+:mod:`araneus.repair._matching` chooses among them.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from dataclasses import dataclass, fields
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ..web import WebGraph
 from ._clearance import edge_clearance, node_clearance
 from ._matching import hops_exceed
-from .web import WebGraph
 
 
 @dataclass(frozen=True)

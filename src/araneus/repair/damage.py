@@ -1,6 +1,6 @@
 """Simulated scan damage and its scoring: breaks, drop-outs, jitter, debris, noise points.
 
-Used to test and benchmark :func:`araneus.clean.repair` on webs whose intact form is known:
+Used to test and benchmark :func:`araneus.repair.repair` on webs whose intact form is known:
 :func:`simulate_breaks` damages a web the way a scan does and records which nodes a correct
 repair should join again (the *gaps*); :func:`score_repair` compares a repaired web with
 that record. :func:`thread_lattice` and :func:`parallel_threads` are small intact test
@@ -13,8 +13,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse import csgraph
 
-from .errors import InputError
-from .web import WebGraph
+from ..errors import InputError
+from ..web import WebGraph
 
 
 def _check_count(name: str, val: int) -> int:
@@ -209,7 +209,7 @@ def _stretch_of_edge(n: int, e: np.ndarray, inner: np.ndarray) -> np.ndarray:
 
 
 def score_repair(damaged: WebGraph, repaired: WebGraph, angle: float = 30.0) -> dict[str, float]:
-    """How well ``repaired`` (from :func:`~araneus.clean.repair`) closed ``damaged``'s gaps.
+    """How well ``repaired`` (from :func:`~araneus.repair.repair`) closed ``damaged``'s gaps.
 
     ``damaged`` is an output of :func:`simulate_breaks`; ``repaired`` must carry the
     ``source_node`` node attribute and the ``bridge`` edge attribute (repair keeps both).
@@ -223,7 +223,7 @@ def score_repair(damaged: WebGraph, repaired: WebGraph, angle: float = 30.0) -> 
         web (debris and noise included); ``within_angle``: fraction of bridges within
         ``angle`` degrees of the thread they continue (its direction at the end in
         ``damaged``, measured like the repair's tangent,
-        :func:`araneus._bridge.thread_tangents`; the smaller angle where both ends of a
+        :func:`araneus.repair._bridge.thread_tangents`; the smaller angle where both ends of a
         bridge were thread ends); ``median_angle``; ``nodes_kept``: fraction of the intact web's
         surviving, connected nodes present in ``repaired``; ``false_near``: fraction of
         bridges that are false but land one intact-web segment beside a true partner
@@ -234,7 +234,7 @@ def score_repair(damaged: WebGraph, repaired: WebGraph, angle: float = 30.0) -> 
         if "source_node" not in w.node_attrs:
             raise InputError(f"{what} web has no node_attrs['source_node'] (use simulate_breaks)")
     if "bridge" not in repaired.edge_attrs:
-        raise InputError("repaired web has no edge_attrs['bridge'] (use araneus.clean.repair)")
+        raise InputError("repaired web has no edge_attrs['bridge'] (use araneus.repair.repair)")
     src_d = damaged.node_attrs["source_node"]
     src_r = repaired.node_attrs["source_node"]
     br = repaired.edges[repaired.edge_attrs["bridge"].astype(bool)]
@@ -315,7 +315,7 @@ def _bridge_angles(damaged: WebGraph, repaired: WebGraph, br: np.ndarray) -> np.
     """(B,) angle (degrees) of each bridge to the thread at the end it leaves.
 
     The thread's direction is measured in ``damaged`` over about two local segment lengths
-    back from the end (:func:`araneus._bridge.thread_tangents`); where both ends of a
+    back from the end (:func:`araneus.repair._bridge.thread_tangents`); where both ends of a
     bridge were thread ends, the smaller of the two angles counts.
     """
     from ._bridge import thread_tangents
@@ -359,7 +359,7 @@ def parallel_threads(
         ``edge_attrs["thread"]``: ``radial`` for the parallel threads, ``frame`` for the
         two frames.
     """
-    from .web import thread_code
+    from ..web import thread_code
 
     for name, val in (("length", length), ("spacing", spacing), ("segment", segment)):
         if not (np.isfinite(val) and val > 0):
@@ -383,7 +383,7 @@ def thread_lattice(
     """A connected 3-D test web: an ``n`` lattice whose struts are chains of thread segments.
 
     The intact counterpart of a scan skeleton for tests and benchmarks of
-    :func:`araneus.clean.repair`: lattice points of degree up to 6, joined by threads of
+    :func:`araneus.repair.repair`: lattice points of degree up to 6, joined by threads of
     ``sub`` segments each (``sub - 1`` degree-2 nodes per strut).
 
     Parameters

@@ -13,9 +13,9 @@ vectorised steps:
    to a node from which its line continues, onto a thread it is aimed at (a T-junction),
    or onto the stub of a junction that lost its through-thread; rungs between parallel
    threads and bridges passing close to other threads are refused (see
-   :mod:`araneus._bridge`). Ends whose two best targets cannot be told apart stay open;
+   :mod:`araneus.repair._bridge`). Ends whose two best targets cannot be told apart stay open;
    the rest are matched greedily, best first, each thread end the source of at most one
-   bridge (:mod:`araneus._matching`). A second round sees the first round's bridges (a
+   bridge (:mod:`araneus.repair._matching`). A second round sees the first round's bridges (a
    junction that lost two edges is mended in two steps). Bridges are marked
    ``edge_attrs["bridge"] = 1``;
 3. optionally **simplify** degree-2 chains whose interior deviates less than
@@ -27,8 +27,9 @@ Tolerances left at ``None`` default to multiples of the web's median edge length
 (:data:`DEFAULT_FACTORS`), so the same call works in scan voxels or in millimetres; the
 bridging limits are multiples of each thread end's *local* segment length.
 
-:func:`simulate_breaks` (from :mod:`araneus.damage`, re-exported here) does the opposite:
-it cuts a connected web into fragments the way a scan does, for tests and benchmarks.
+:func:`simulate_breaks` (from :mod:`araneus.repair.damage`, re-exported here) does the
+opposite: it cuts a connected web into fragments the way a scan does, for tests and
+benchmarks.
 """
 
 from __future__ import annotations
@@ -42,12 +43,12 @@ import scipy.sparse as sp
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
+from ..errors import ConfigError, InputError
+from ..features import web_summary
+from ..web import WebGraph, canonicalize_edges
 from ._bridge import BridgeRules, bridge_candidates
 from ._matching import prune_dangling, select_bridges
 from .damage import simulate_breaks
-from .errors import ConfigError, InputError
-from .features import web_summary
-from .web import WebGraph, canonicalize_edges
 
 #: Default tolerances as multiples of the median edge length h. In a real 10k-node scan
 #: skeleton the gap from a thread end to the nearest other fragment is ~1.2 h at the median
