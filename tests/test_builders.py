@@ -479,7 +479,7 @@ def _line(n_edges=1, length=10.0, q=2.0):
 
 
 def test_resample_keeps_the_tension_of_every_thread():
-    from araneus.resample import resample
+    from araneus.builders.resample import resample
 
     web = build("tent", SMALL_TENT, seed=1)
     out = resample(web, "auto", jitter=0.0, sag=0.0, seed=3)
@@ -497,7 +497,7 @@ def test_resample_keeps_the_tension_of_every_thread():
 
 
 def test_resample_subdivides_with_exact_tension_and_sag():
-    from araneus.resample import resample
+    from araneus.builders.resample import resample
 
     web = _line(n_edges=1, length=10.0, q=2.0)
     out = resample(web, 1.0, segment_cv=0.0, jitter=0.0, sag=0.02, seed=0)
@@ -526,7 +526,7 @@ def test_resample_subdivides_with_exact_tension_and_sag():
 
 
 def test_resample_settings_and_errors():
-    from araneus.resample import auto_resolution, resample, thread_lengths
+    from araneus.builders.resample import auto_resolution, resample, thread_lengths
 
     web = build("orb", seed=0)
     assert resample(web, 0) is web
@@ -547,7 +547,7 @@ def test_resample_settings_and_errors():
 
 @pytest.mark.parametrize("family", ["orb", "tent", "tangle"])
 def test_scan_like_build_is_the_resampled_junction_web(family):
-    from araneus.resample import resample
+    from araneus.builders.resample import resample
 
     cfg = small(family)
     scan = build(family, dataclasses.replace(cfg, resolution="auto"), seed=4)
@@ -576,9 +576,9 @@ def test_resolution_setting_parses_and_validates():
 def test_cli_build_scan_like_and_resample(tmp_path):
     from typer.testing import CliRunner
 
+    from araneus.builders.resample import resample
     from araneus.cli import app
     from araneus.io import read_web
-    from araneus.resample import resample
 
     run = CliRunner().invoke
     junctions, scan = tmp_path / "j.json", tmp_path / "s.json"

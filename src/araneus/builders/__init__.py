@@ -7,7 +7,7 @@ naming the parameter) and a seed (same seed, same web). Webs are in millimetres 
 density each thread segment was form-found with, relative units) and
 ``node_attrs["anchor"]`` marking anchors. Every config has a ``resolution``: 0 (default)
 gives the junction-only web, ``"auto"`` or a segment length in mm its scan-like form
-(:mod:`araneus.resample`). :mod:`.calibration` holds the statistics of real webs the
+(:mod:`araneus.builders.resample`). :mod:`.calibration` holds the statistics of real webs the
 builders are calibrated to.
 
 :func:`default_web` is the web every later stage uses when the user brings none: the tent

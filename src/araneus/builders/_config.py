@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from ..errors import ConfigError
-from ..resample import parse_resolution
+from .resample import parse_resolution
 
 
 def positive(name: str, value: float) -> None:

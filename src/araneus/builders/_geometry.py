@@ -13,8 +13,8 @@ from collections.abc import Callable
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from ..resample import resample
 from ..web import THREAD_TYPES, WebGraph, canonicalize_edges, thread_code
+from .resample import resample
 from .shaping import DEFAULT_FORCE_DENSITY
 
 

@@ -74,7 +74,7 @@ class OrbConfig:
         Standard deviation of random node displacements.
     resolution
         Scan-like form: ``"auto"`` or a segment length (mm) to subdivide every thread
-        into a jittered, sagging polyline (:func:`araneus.resample.resample`); 0 (the
+        into a jittered, sagging polyline (:func:`araneus.builders.resample.resample`); 0 (the
         default) keeps the junction-only form.
     """
 

@@ -87,7 +87,7 @@ class TentConfig:
         Standard deviation of the random displacement of non-anchor nodes.
     resolution
         Scan-like form: ``"auto"`` or a segment length (mm) to subdivide every thread
-        into a jittered, sagging polyline (:func:`araneus.resample.resample`); 0 (the
+        into a jittered, sagging polyline (:func:`araneus.builders.resample.resample`); 0 (the
         default) keeps the junction-only form.
     """
 

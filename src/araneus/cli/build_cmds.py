@@ -96,10 +96,10 @@ def register(app: typer.Typer) -> None:
 
         Example: araneus resample orb.json orb_scan.json --resolution auto
         """  # fmt: skip
+        from ..builders.resample import parse_resolution
+        from ..builders.resample import resample as resample_web
         from ..errors import InputError
         from ..io import format_for, read_web, write_web
-        from ..resample import parse_resolution
-        from ..resample import resample as resample_web
         from . import _args as A
 
         res = parse_resolution(resolution, "--resolution")

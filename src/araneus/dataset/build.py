@@ -381,7 +381,7 @@ DEFAULT_FAMILIES: tuple[str, ...] = ("tent", "orb", "tangle")
 DEFAULT_SCALES: tuple[float, ...] = (0.5, 1.0, 2.0)
 
 #: Segment resolution of the default source webs: the scan-like form (threads as polylines
-#: of short jittered segments, like a laser-scan skeleton; :mod:`araneus.resample`), so
+#: of short jittered segments, like a laser-scan skeleton; :mod:`araneus.builders.resample`), so
 #: models learn the representation of users' scans. ``0`` gives the junction-only webs.
 DEFAULT_RESOLUTION: str | float = "auto"
 

@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError, InputError
-from .web import WebGraph
+from ..errors import ConfigError, InputError
+from ..web import WebGraph
 
 #: ``resolution="auto"``: this fraction of the median thread length (see
 #: :func:`thread_lengths`), so a typical thread becomes a polyline of two segments or more.
@@ -246,7 +246,7 @@ def _force_density(web: WebGraph) -> np.ndarray:
         if q.shape != (web.n_edges,) or not np.all(np.isfinite(q)) or np.any(q <= 0):
             raise InputError("edge_attrs['force_density'] must hold one finite value > 0 per edge")
         return q
-    from .builders.shaping import edge_force_density
+    from .shaping import edge_force_density
 
     return edge_force_density(web)
 
@@ -258,7 +258,7 @@ def _sag(pos: np.ndarray, edges: np.ndarray, n0: int, q: np.ndarray, sag: float)
     of each adjacent piece), so a thread of force density q sags ``sag / q`` of its span
     at mid-span (parabola ``w l^2 / (8 T)`` with ``T = q l``).
     """
-    from .builders.shaping import form_find
+    from .shaping import form_find
 
     straight = np.linalg.norm(pos[edges[:, 1]] - pos[edges[:, 0]], axis=1)
     carried = np.bincount(edges.ravel(), weights=np.repeat(straight / 2, 2), minlength=len(pos))
