@@ -481,3 +481,12 @@ def test_cli_preview(tmp_path):
     ]
     assert run_cli(args + ["--out", str(tmp_path / "c.json"), "--preview", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("value", ["1e308", "inf", "nan", "-2e6"])
+def test_curve_parameters_out_of_range_are_config_errors(value):
+    from araneus.assembly.families import CurveSpec
+    from araneus.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="radius"):
+        CurveSpec("helix", [f"radius={value}"])

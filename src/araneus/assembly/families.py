@@ -146,6 +146,25 @@ CURVES: dict[str, type] = {
 }
 
 
+#: Largest magnitude of a curve parameter (lengths in mm, turns, time spans): a bound
+#: far beyond any printable structure that keeps coordinates finite.
+MAX_CURVE_PARAM = 1e6
+
+
+def _check_curve_numbers(params: Any, name: str) -> None:
+    """ConfigError naming a curve parameter that is not finite or beyond
+    :data:`MAX_CURVE_PARAM` in magnitude."""
+    items = params.items() if isinstance(params, dict) else vars(params).items()
+    for key, value in items:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if not np.isfinite(value) or abs(value) > MAX_CURVE_PARAM:
+            raise ConfigError(
+                f"{name} curve: {key}={value!r} is out of range (finite, |value| <= "
+                f"{MAX_CURVE_PARAM:g})"
+            )
+
+
 class CurveSpec:
     """A named curve family with parameters, built into a :class:`Curve` on demand.
 
@@ -173,6 +192,7 @@ class CurveSpec:
             raise ConfigError(f"unknown curve {name!r}; valid: {', '.join(CURVES)}")
         self.name = name
         self.params = apply_overrides(CURVES[name](), settings, f"{name} curve")
+        _check_curve_numbers(self.params, name)
         self.points = None
         if name == "spline":
             if points is None:
