@@ -5,10 +5,12 @@ potential energy over the free DOFs. Each iteration solves
 
     (K_T + lambda D) du = -r,        D = diag(K_T) (floored),
 
-with ``lambda`` tiny (1e-13) unless the direction is not downhill (then it grows, up to
-a short step along the scaled gradient), and takes the step ``alpha du`` that lowers the
-energy (Armijo backtracking line search). Near a minimum ``alpha = 1`` is taken: pure
-Newton, quadratic convergence. Far from it (a slack thread pulled taut, a snap after a
+with ``lambda`` tiny (1e-13) unless the direction is not downhill or the line search
+had to cut the step below a quarter (then it grows, as a Levenberg-Marquardt trust
+region would: a nearly slack net stiffens far faster under a transverse move than its
+geometric stiffness says), and takes the step ``alpha du`` that lowers the energy
+(Armijo backtracking line search). Near a minimum ``alpha = 1`` is taken: pure Newton,
+quadratic convergence. Far from it (a slack thread pulled taut, a snap after a
 member breaks, and, for printed struts, buckling-like loss of stiffness in compression)
 the line search keeps the energy falling, so the minimiser never diverges and ends at a
 stable equilibrium.
@@ -164,25 +166,32 @@ def minimise(
         du = _direction(members, state, free, r, solver, lam)
         if du is None:
             return (state, it) if rn <= tol_it + STALL_RTOL * scale else None
-        trial = _line_search(members, state, free, r, du)
+        trial, alpha = _line_search(members, state, free, r, du)
         if trial is None:
             lam[0] = min(lam[0] * 100.0, 1e12)
             if lam[0] >= 1e12:
                 return (state, it) if rn <= tol_it + STALL_RTOL * scale else None
             continue
-        if trial.energy < state.energy - 1e-12 * abs(state.energy):
+        if alpha >= 0.5 and trial.energy < state.energy - 1e-12 * abs(state.energy):
             lam[0] = max(lam[0] / 10.0, LAM_MIN)
-        else:  # no real progress along the Newton direction: lean towards the gradient
-            lam[0] = min(max(lam[0], 1e-6) * 100.0, 1e10)
+        elif alpha < 0.25:
+            # the quadratic model overshot (a thread pulled taut by a transverse move
+            # stiffens far faster than its geometric stiffness says): damp more, as a
+            # Levenberg-Marquardt trust region would
+            lam[0] = min(max(lam[0] * 10.0, 1e-8), 1e10)
         state = trial
     return None
 
 
 def _direction(members, state, free, r, solver, lam) -> np.ndarray | None:
     """Damped Newton direction ``-(K + lam D)^-1 r``, made a descent direction by
-    raising ``lam`` when needed; None if none is found."""
+    raising ``lam`` when needed; None if none is found. ``D`` is the diagonal of the
+    tangent with slack threads counted at their axial stiffness: damping in the scale of
+    the stiffness a move may meet, also where the tangent is (nearly) zero."""
     kff = free_submatrix(state.kt, free, members.ndof)
     diag = kff.diagonal()
+    if members.tension_only:
+        diag = diag + free_submatrix(members.slack_stiffness(state), free, members.ndof).diagonal()
     pos_diag = diag[diag > 0]
     typical = float(np.median(pos_diag)) if pos_diag.size else 1.0
     # DOFs with (almost) no stiffness (nodes held only by slack threads) carry no force
@@ -199,9 +208,10 @@ def _direction(members, state, free, r, solver, lam) -> np.ndarray | None:
     return None
 
 
-def _line_search(members, state, free, r, du, max_tries: int = 30) -> State | None:
+def _line_search(members, state, free, r, du, max_tries: int = 30) -> tuple[State | None, float]:
     """A step ``alpha du`` lowering the energy (Armijo), backtracking by safeguarded
-    quadratic interpolation from ``alpha = 1``; None if none is found."""
+    quadratic interpolation from ``alpha = 1``: ``(state, alpha)``, or ``(None, 0)``
+    if none is found."""
     slope = float(r @ du)  # directional derivative of the energy at alpha = 0 (< 0)
     e0 = state.energy
     noise = 1e-12 * max(abs(e0), 1e-300)
@@ -216,12 +226,12 @@ def _line_search(members, state, free, r, du, max_tries: int = 30) -> State | No
         if de <= 1e-4 * alpha * slope or (
             abs(de) <= noise and float(np.abs(trial.fint[free]).max()) < rn
         ):
-            return trial
+            return trial, alpha
         # minimiser of the quadratic through e(0), e'(0) and e(alpha)
         denom = 2.0 * (de - slope * alpha)
         new = -slope * alpha**2 / denom if denom > 0 else 0.1 * alpha
         alpha = float(np.clip(new, 0.05 * alpha, 0.5 * alpha))
-    return None
+    return None, 0.0
 
 
 def _relative_tolerance(iteration: int, rtol: float) -> float:

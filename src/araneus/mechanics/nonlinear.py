@@ -45,6 +45,8 @@ from .solve import check_supported, free_submatrix
 OVERSHOOT = 1e-3
 #: An analysis stops (saying so) after this many recorded points per requested step.
 MAX_POINTS_PER_STEP = 40
+#: An increment that needed more Newton iterations than this is not followed by a larger one.
+SLOW_ITERS = 40
 #: Largest strain change of a loaded member per increment, as a fraction of its failure
 #: strain.
 STRAIN_STEP = 1.0 / 40
@@ -362,7 +364,7 @@ class _Run:
             if changed:
                 velocity[:] = 0.0
             grow = float(np.clip(strain_step / max(deps, 1e-300), 0.25, 2.0))
-            if iters > 12:
+            if iters > SLOW_ITERS:
                 grow = min(grow, 0.5)
             dt = min(step * grow, dt_max) if not changed else min(dt, dt_max)
             if stopped:
