@@ -560,17 +560,7 @@ def test_discrete_t_power_setting_legacy_and_shipped(data, tmp_path):
     assert m.config.t_power == 2.0 and len(m.sample({"num_nodes": 12}, 2, seed=0, steps=3)) == 2
 
 
-_DISCRETE_NOT_RETRAINED = pytest.mark.xfail(
-    strict=True,
-    reason="the shipped discrete weights were trained on the default data before issue 19; "
-    "the final retrain of all three models after issue 21 lands fixes it, after which the "
-    "marker must go (strict)",
-)
-
-
-@pytest.mark.parametrize(
-    "name", ["sparse", pytest.param("discrete", marks=_DISCRETE_NOT_RETRAINED)]
-)
+@pytest.mark.parametrize("name", ["sparse", "discrete"])
 def test_shipped_leaf_fraction_is_the_default_datasets(name):
     from araneus.dataset import default_dataset
     from araneus.models.base import leaf_fraction
