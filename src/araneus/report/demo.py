@@ -291,6 +291,11 @@ def tension_test_rows(result) -> list[dict[str, Any]]:
                 with_unit("energy", "mJ"): t.energy_to_failure,
                 with_unit("energy per mass", "J/kg"): t.specific_energy,
                 "broken members": int(t.broken.sum()),
+                with_unit("pretension, median", "N"): (
+                    None if t.prestress is None else t.prestress.level),
+                with_unit("prestress moved nodes, max", "mm"): (
+                    None if t.prestress is None else float(t.prestress.moved.max(initial=0.0))),
+                "end": t.end,
             })  # fmt: skip
     return rows
 
@@ -506,8 +511,9 @@ def build_report(result, summary: dict[str, Any]):
                 warnings=structure_warnings(st))  # fmt: skip
         silk = st.tests.get("silk")
         if silk is not None:
-            stress = np.nan_to_num(silk.member_stress, nan=0.0)
-            rep.web(st.web, title=f"{st.name}: silk member stress at peak",
+            stress = np.minimum(np.nan_to_num(silk.member_stress, nan=0.0), silk.failure_stress)
+            rep.web(st.web, title=f"{st.name}: silk member stress at peak (clipped at the "
+                    f"failure stress, {fmt(silk.failure_stress)} MPa)",
                     values=stress, value_label="stress [MPa]")  # fmt: skip
     rep.warnings(tension_test_warnings(result.structures), "virtual tension tests")
     rep.figure(curves_figure(result.structures), "Force-displacement curves")
