@@ -95,12 +95,17 @@ def _has_guidance(model) -> bool:
 
 
 def _cond_error(model, webs, conds) -> float:
-    from araneus.features import features_table
+    from araneus.features import FEATURE_NAMES, features_table
 
-    names = list(model.scaler.names)
+    # the geometric features requested (a model may also know mechanical descriptors)
+    names = [n for n in FEATURE_NAMES if n in conds[0]]
+    scaler = list(model.scaler.names)
+    idx = [scaler.index(n) for n in names]
     req = np.array([[c[n] for n in names] for c in conds])
-    span = np.where(model.scaler.hi > model.scaler.lo, model.scaler.hi - model.scaler.lo, 1.0)
-    return float(np.mean(np.abs(features_table(webs) - req) / span))
+    lo, hi = model.scaler.lo[idx], model.scaler.hi[idx]
+    span = np.where(hi > lo, hi - lo, 1.0)
+    got = features_table(webs)[:, [FEATURE_NAMES.index(n) for n in names]]
+    return float(np.mean(np.abs(got - req) / span))
 
 
 def _flat(rep: dict) -> dict[str, float | None]:
