@@ -43,7 +43,7 @@ from .solve import check_supported, free_submatrix
 
 #: A member may overshoot its failure strain by this fraction before the increment is cut.
 OVERSHOOT = 1e-3
-#: An analysis stops (saying so) after this many recorded points per requested step.
+#: An analysis stops (saying so) after this many displacement increments per requested step.
 MAX_POINTS_PER_STEP = 40
 #: An increment that needed more Newton iterations than this is not followed by a larger one.
 SLOW_ITERS = 40
@@ -331,11 +331,13 @@ class _Run:
         min_dt = dt_max * 1e-7
         strain_step = STRAIN_STEP
         t, velocity, failed, stopped, cuts = 0.0, np.zeros(shape), False, "", 0
+        increments = 0  # displacement increments (re-equilibria after breaks not counted)
         while t < self.max_disp * (1 - 1e-12) and not failed:
-            if len(hist.d) > MAX_POINTS_PER_STEP * self.steps:
+            if increments > MAX_POINTS_PER_STEP * self.steps:
                 stopped = (
-                    f"stopped after {len(hist.d)} increments at {t:.4g} mm (a mostly slack "
-                    "structure moving in very small increments)"
+                    f"stopped after {increments} increments at {t:.4g} mm (very small "
+                    "increments: many members failing one by one, or a mostly slack structure; "
+                    f"allowed: {MAX_POINTS_PER_STEP} x steps, so more steps allow more)"
                 )
                 break
             step = min(dt, self.max_disp - t)
@@ -353,7 +355,7 @@ class _Run:
                 frac = (1 + OVERSHOOT / 2 - ratio0) / max(ratio - ratio0, 1e-300)
                 dt, cuts = step * float(np.clip(frac, 0.01, 0.95)), cuts + 1
                 continue
-            cuts = 0
+            cuts, increments = 0, increments + 1
             deps = _strain_change(m, state, new)
             velocity = (new.u - state.u) / step
             t += step
