@@ -32,7 +32,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .._util import TMP_SUFFIX, atomic_outputs, check_output_path, remove_stale_temps
+from .._util import TMP_SUFFIX, _fsync, atomic_outputs, check_output_path, remove_stale_temps
 from ..errors import FormatError, InputError
 from .checkpoint import CHECKPOINTS_DIR, CONFIG_FILE, WEIGHTS_FILE, step_dirs
 
@@ -48,15 +48,6 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def _fsync_path(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 # ----------------------------------------------------------------------------- run folder
@@ -158,7 +149,7 @@ def save_checkpoint(
         save_file(tensors, str(tmp / STATE_WEIGHTS))
         files = {}
         for name in (WEIGHTS_FILE, CONFIG_FILE, STATE_WEIGHTS):
-            _fsync_path(tmp / name)
+            _fsync(tmp / name)
             files[name] = {"bytes": (tmp / name).stat().st_size, "sha256": _sha256(tmp / name)}
         manifest = {
             "format": STATE_FORMAT, "version": STATE_VERSION, "step": step, "losses": losses,
@@ -166,12 +157,12 @@ def save_checkpoint(
             "opt_scalars": scalars, "world_size": len(rng_states), "files": files,
         }  # fmt: skip
         (tmp / STATE_JSON).write_text(json.dumps(manifest), encoding="utf-8")
-        _fsync_path(tmp / STATE_JSON)
-        _fsync_path(tmp)
+        _fsync(tmp / STATE_JSON)
+        _fsync(tmp)
         if final.exists():  # the same step again (a resumed run that stopped right away)
             _remove_dir(final)
         os.rename(tmp, final)
-        _fsync_path(base)
+        _fsync(base)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
