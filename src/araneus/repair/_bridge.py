@@ -62,8 +62,58 @@ def local_scale(web: WebGraph, nodes: np.ndarray, k: int = 10) -> np.ndarray:
     return np.median(web.edge_lengths[idx], axis=1)
 
 
+#: Segments of a thread end's own thread whose median length is its own scale.
+OWN_SEGMENTS = 3
+
+
+def own_scale(web: WebGraph, ends: np.ndarray, k: int = OWN_SEGMENTS) -> np.ndarray:
+    """(m,) median length of the last ``k`` segments of each thread end's own thread.
+
+    The walk follows the thread from the end through degree-2 nodes; it stops at a
+    junction and where the polyline turns by more than :data:`OWN_TURN` degrees (a
+    corner: another thread). A thread that crosses a denser part of the web (a barrier
+    thread passing the fine mesh of a sheet) keeps its own, longer segments: its tangent
+    is measured over its own segments, not over the scale of the mesh around it.
+    """
+    m = len(ends)
+    if not m:
+        return np.zeros(0)
+    a, pos, deg = web.adjacency, web.pos, web.degrees
+    lens = np.full((m, k), np.nan)
+    prev = ends.copy()
+    cur = a.indices[a.indptr[ends]]
+    lens[:, 0] = np.linalg.norm(pos[cur] - pos[prev], axis=1)
+    alive = np.ones(m, bool)
+    for j in range(1, k):
+        alive &= deg[cur] == 2
+        go = np.flatnonzero(alive)
+        if not len(go):
+            break
+        st = a.indptr[cur[go]]
+        c0, c1 = a.indices[st], a.indices[st + 1]
+        nxt = np.where(c0 == prev[go], c1, c0)
+        din, dout = pos[cur[go]] - pos[prev[go]], pos[nxt] - pos[cur[go]]
+        step = np.linalg.norm(dout, axis=1)
+        norm = np.maximum(np.linalg.norm(din, axis=1) * step, 1e-300)
+        cos = np.einsum("ij,ij->i", din, dout) / norm
+        turn = cos < np.cos(np.radians(OWN_TURN))
+        alive[go[turn]] = False
+        go, nxt, step = go[~turn], nxt[~turn], step[~turn]
+        lens[go, j] = step
+        prev[go], cur[go] = cur[go], nxt
+    return np.nanmedian(lens, axis=1)
+
+
+#: A thread end's own thread ends where its polyline turns by more than this (degrees).
+OWN_TURN = 45.0
+
+
 def thread_tangents(
-    web: WebGraph, ends: np.ndarray, local: np.ndarray | None = None, k: int = 6
+    web: WebGraph,
+    ends: np.ndarray,
+    local: np.ndarray | None = None,
+    k: int = 6,
+    reach: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Outward unit directions (m, 3) at thread ends and the length they are measured over.
 
@@ -75,10 +125,13 @@ def thread_tangents(
     :data:`STRAIGHT_TOL` local lengths of the chord from the end (a thread turning a
     corner, where a junction lost its other branches, would bend the direction). The
     second array is the thread length covered (short where the thread stops at a junction
-    or corner right behind the end: such a direction is less certain).
+    or corner right behind the end: such a direction is less certain). ``reach`` (m,), if
+    given, replaces ``local`` as the unit of the length covered (twice it), e.g. the
+    thread's own segment length where that is longer (:func:`own_scale`).
     """
     if local is None:
         local = local_scale(web, ends)
+    span = 2.0 * (local if reach is None else np.maximum(local, reach))
     pos = web.pos
     m = len(ends)
     path = np.full((m, k + 1), -1, np.int64)  # nodes walked, end first
@@ -90,7 +143,7 @@ def thread_tangents(
     covered[:, 1] = np.linalg.norm(pos[cur] - pos[ends], axis=1)
     alive = np.ones(m, bool)
     for step in range(2, k + 1):
-        go = np.flatnonzero(alive & (covered[:, step - 1] < 2.0 * local))
+        go = np.flatnonzero(alive & (covered[:, step - 1] < span))
         alive[:] = False
         if not len(go):
             break
@@ -289,6 +342,7 @@ class Candidates:
     score: np.ndarray
     sure: np.ndarray
     local: np.ndarray
+    blocked: np.ndarray
 
     @property
     def exclusive(self) -> np.ndarray:
@@ -320,7 +374,7 @@ def bridge_candidates(web: WebGraph, ends: np.ndarray, rules: BridgeRules) -> Ca
     tests only on the survivors.
     """
     z = np.zeros(0, np.int64)
-    empty = Candidates(z, z, z, np.zeros(0), np.zeros(0, bool), np.zeros(0))
+    empty = Candidates(z, z, z, np.zeros(0), np.zeros(0, bool), np.zeros(0), np.zeros(0, bool))
     if not len(ends):
         return empty
     g = _EndGeometry(web, ends)
@@ -346,12 +400,35 @@ def bridge_candidates(web: WebGraph, ends: np.ndarray, rules: BridgeRules) -> Ca
     kind[ne], misfit[ne] = _node_rules(web, g, c, ne, rules)
     keep = np.flatnonzero(kind >= 0)
     keep = keep[_own_fragment_ok(web, ends[c.ia[keep]], c.b[keep], rules)]
-    keep = keep[_clear(web, g, c, keep, kind[keep], rules)]
     s = c.d[keep] / g.local[c.ia[keep]]
     penalty = np.select([kind[keep] == HIT, kind[keep] == END_HIT], [HIT_PENALTY, END_HIT_PENALTY], 0.0)
     score = s + rules.angle_weight * (misfit[keep] + penalty)
     sure = ~g.weak[c.ia[keep]] & ((jb[keep] < 0) | ~g.weak[np.maximum(jb[keep], 0)])
-    return Candidates(c.ia[keep], c.b[keep], kind[keep], score, sure, g.local[c.ia[keep]])
+    rank = score - np.where((kind[keep] == PAIR) & sure, PAIR_BONUS, 0.0)
+    clear, hidden = _clear(web, g, c, keep, kind[keep], rules)
+    blocked = _blocked_ends(c.ia[keep], rank, clear, hidden, len(ends))
+    keep, score, sure = keep[clear], score[clear], sure[clear]
+    return Candidates(c.ia[keep], c.b[keep], kind[keep], score, sure, g.local[c.ia[keep]],
+                      blocked[c.ia[keep]])  # fmt: skip
+
+
+#: An end whose best-ranked bridge is refused for passing too close to another thread
+#: (:func:`_clear`) is left open when its best admissible bridge ranks worse than that
+#: one by more than this (local segment lengths): the thread in the way hides where the
+#: end's thread went on, and a weaker alternative is a guess.
+BLOCKED_MARGIN = 0.0
+
+
+def _blocked_ends(end: np.ndarray, rank: np.ndarray, clear: np.ndarray, hidden: np.ndarray,
+                  n_ends: int) -> np.ndarray:  # fmt: skip
+    """(n_ends,) True for ends whose best candidate by ``rank`` is ``hidden`` (refused for
+    a thread passing in its way) and whose best ``clear`` candidate ranks more than
+    :data:`BLOCKED_MARGIN` worse."""
+    best_all = np.full(n_ends, np.inf)
+    np.minimum.at(best_all, end[clear | hidden], rank[clear | hidden])
+    best_clear = np.full(n_ends, np.inf)
+    np.minimum.at(best_clear, end[clear], rank[clear])
+    return best_clear > best_all + BLOCKED_MARGIN
 
 
 class _EndGeometry:
@@ -365,7 +442,7 @@ class _EndGeometry:
     def __init__(self, web: WebGraph, ends: np.ndarray):
         self.ends = ends
         self.local = local_scale(web, ends)
-        self.u, covered = thread_tangents(web, ends, self.local)
+        self.u, covered = thread_tangents(web, ends, self.local, reach=own_scale(web, ends))
         self.weak = covered < WEAK_COVER * self.local
         self.extra = np.where(self.weak, WEAK_EXTRA_ANGLE, 0.0)
         self.index = np.full(web.n_nodes, -1, np.int64)
@@ -512,25 +589,27 @@ def _own_fragment_ok(web: WebGraph, src: np.ndarray, dst: np.ndarray, rules: Bri
 
 
 def _clear(web: WebGraph, g: _EndGeometry, c: _Cand, keep, kind, rules: BridgeRules):
-    """(k,) clearance of the candidates ``keep``: away from foreign edges and nodes.
+    """Clearance of the candidates ``keep``: away from foreign edges and nodes.
 
     Every bridge keeps :data:`NODE_CLEARANCE` x ``clearance`` from the nodes next to its
     target; bridges onto nodes keep ``clearance`` from every edge they do not touch;
     facing pairs only :data:`PAIR_PARALLEL_CLEARANCE` x ``clearance`` from edges running
     alongside, and may cross a steeper thread if none of its nodes lies within the node
     clearance (lengths in the end's local segment lengths).
+
+    Returns (ok (k,), hidden (k,)): ``hidden`` marks candidates refused only because a
+    thread passes close to them with no node near the bridge (a thread in the way, not a
+    junction the bridge should have ended at).
     """
     ia, b = c.ia[keep], c.b[keep]
     src = g.ends[ia]
     tol = rules.clearance * g.local[ia]
-    ok = node_clearance(web, src, b, tol * NODE_CLEARANCE, target_only=True)
+    nodes_ok = node_clearance(web, src, b, tol * NODE_CLEARANCE, target_only=True)
     par, steep = edge_clearance(web, src, b, tol)
     pair = kind == PAIR
-    ok &= np.where(pair, par >= PAIR_PARALLEL_CLEARANCE, (par >= 1.0) & (steep >= 1.0))
-    cross = ok & pair & (steep < 1.0)
+    edges_ok = np.where(pair, par >= PAIR_PARALLEL_CLEARANCE, (par >= 1.0) & (steep >= 1.0))
+    cross = nodes_ok & edges_ok & pair & (steep < 1.0)
     if cross.any():
         idx = np.flatnonzero(cross)
-        ok[idx] = node_clearance(web, src[idx], b[idx], tol[idx] * NODE_CLEARANCE)
-    return ok
-
-
+        nodes_ok[idx] = node_clearance(web, src[idx], b[idx], tol[idx] * NODE_CLEARANCE)
+    return nodes_ok & edges_ok, nodes_ok & ~edges_ok

@@ -146,6 +146,7 @@ def ambiguous_ends(web: WebGraph, ends: np.ndarray, cand: Candidates) -> np.ndar
     apart = np.linalg.norm(web.pos[cand.target[k1]] - web.pos[cand.target[k2]], axis=1)
     tied = (rank[k2] - rank[k1] < AMBIGUITY_MARGIN) & (apart < AMBIGUITY_DIST * cand.local[k2])
     amb[cand.end[k2[tied]]] = True
+    amb[cand.end[cand.blocked]] = True
     end_index = np.full(web.n_nodes, -1, np.int64)
     end_index[ends] = np.arange(len(ends))
     has = np.flatnonzero(best >= 0)
