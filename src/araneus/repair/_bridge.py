@@ -282,6 +282,13 @@ HIT_REACH = 2.5
 CONTINUE_OFFSET = (0.3, 0.25)
 HIT_OFFSET = (0.2, 0.15)
 
+#: A T-hit whose surroundings are open (no thread it does not join passes within
+#: :data:`OPEN_CLEARANCE` x ``clearance`` of it) may miss its line by this wider
+#: ``base + slope * s``: where no other thread passes, the one the end is aimed at cannot be
+#: a thread crossing its line by chance, as so many do in a dense 3-D tangle.
+HIT_OFFSET_OPEN = (0.25, 0.2)
+OPEN_CLEARANCE = 4.0
+
 #: Score penalties (in local segment lengths) of the weaker kinds of evidence: a T-hit has
 #: one line instead of two; a T-hit onto a thread *end* (whose own thread crosses the
 #: bridge at 60-120 degrees: the stub left where a junction lost its through-thread) more.
@@ -393,11 +400,12 @@ def bridge_candidates(web: WebGraph, ends: np.ndarray, rules: BridgeRules) -> Ca
     c = _Cand(ia[ok], b[ok], d[ok], v[ok], cos_a[ok], g)
     kind = np.full(len(c.ia), -1, np.int64)
     misfit = np.zeros(len(c.ia))
+    open_only = np.zeros(len(c.ia), bool)
     jb = g.index[c.b]
     pe = np.flatnonzero(jb >= 0)
     kind[pe], misfit[pe] = _end_rules(web, g, c, pe, jb[pe], rules)
     ne = np.flatnonzero(jb < 0)
-    kind[ne], misfit[ne] = _node_rules(web, g, c, ne, rules)
+    kind[ne], misfit[ne], open_only[ne] = _node_rules(web, g, c, ne, rules)
     keep = np.flatnonzero(kind >= 0)
     keep = keep[_own_fragment_ok(web, ends[c.ia[keep]], c.b[keep], rules)]
     s = c.d[keep] / g.local[c.ia[keep]]
@@ -406,6 +414,8 @@ def bridge_candidates(web: WebGraph, ends: np.ndarray, rules: BridgeRules) -> Ca
     sure = ~g.weak[c.ia[keep]] & ((jb[keep] < 0) | ~g.weak[np.maximum(jb[keep], 0)])
     rank = score - np.where((kind[keep] == PAIR) & sure, PAIR_BONUS, 0.0)
     clear, hidden = _clear(web, g, c, keep, kind[keep], rules)
+    clear &= _open(web, g, c, keep, open_only[keep], rules)
+    hidden &= ~open_only[keep]  # a T-hit of the wider tolerance is too weak to hold an end open
     blocked = _blocked_ends(c.ia[keep], rank, clear, hidden, len(ends))
     keep, score, sure = keep[clear], score[clear], sure[clear]
     return Candidates(c.ia[keep], c.b[keep], kind[keep], score, sure, g.local[c.ia[keep]],
@@ -500,12 +510,12 @@ def _end_rules(web, g: _EndGeometry, c: _Cand, sel, jb, rules: BridgeRules):
     return kind, np.where(pair, misfit, raw_a)
 
 
-def _hit_aim(rules: BridgeRules, cos_a, off_a, s) -> np.ndarray:
+def _hit_aim(rules: BridgeRules, cos_a, off_a, s, tol=HIT_OFFSET) -> np.ndarray:
     """(k,) a T-hit needs the end aimed at the target: within ``max_angle``, the hit
     tolerance and :data:`HIT_REACH`."""
     return (
         (cos_a >= np.cos(np.radians(rules.max_angle)))
-        & (off_a <= _line_tol(rules, s, HIT_OFFSET))
+        & (off_a <= _line_tol(rules, s, tol))
         & (s <= HIT_REACH)
     )
 
@@ -548,14 +558,10 @@ def _node_rules(web, g: _EndGeometry, c: _Cand, sel, rules: BridgeRules):
         & ((off_b <= tol) | (~weak & _on_arc(g.u[ia], v, best, s)))
         & (s <= np.where(weak, WEAK_CONTINUE_REACH, CONTINUE_REACH * rules.gap_factor))
     )
-    hit = (
-        ~cont
-        & ~weak
-        & _hit_aim(rules, c.cos_a[sel], off_a, s)
-        & ~back_h
-    )
+    hit = ~cont & ~weak & _hit_aim(rules, c.cos_a[sel], off_a, s, HIT_OFFSET_OPEN) & ~back_h
+    open_only = hit & ~_hit_aim(rules, c.cos_a[sel], off_a, s)
     misfit = np.where(cont, np.where(weak, off_b, 0.5 * (off_a + off_b)), off_a)
-    return np.where(cont, CONTINUE, np.where(hit, HIT, -1)), misfit
+    return np.where(cont, CONTINUE, np.where(hit, HIT, -1)), misfit, open_only
 
 
 def _on_arc(u: np.ndarray, v: np.ndarray, ahead: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -613,3 +619,16 @@ def _clear(web: WebGraph, g: _EndGeometry, c: _Cand, keep, kind, rules: BridgeRu
         idx = np.flatnonzero(cross)
         nodes_ok[idx] = node_clearance(web, src[idx], b[idx], tol[idx] * NODE_CLEARANCE)
     return nodes_ok & edges_ok, nodes_ok & ~edges_ok
+
+
+def _open(web: WebGraph, g: _EndGeometry, c: _Cand, keep, need, rules: BridgeRules):
+    """(k,) False for the candidates ``keep`` that ``need`` open surroundings and lack them:
+    a thread they do not join passes within :data:`OPEN_CLEARANCE` x ``clearance``."""
+    ok = np.ones(len(keep), bool)
+    idx = np.flatnonzero(need)
+    if len(idx):
+        ia = c.ia[keep[idx]]
+        tol = OPEN_CLEARANCE * rules.clearance * g.local[ia]
+        par, steep = edge_clearance(web, g.ends[ia], c.b[keep[idx]], tol)
+        ok[idx] = (par >= 1.0) & (steep >= 1.0)
+    return ok
