@@ -228,7 +228,10 @@ def score_repair(damaged: WebGraph, repaired: WebGraph, angle: float = 30.0) -> 
         surviving, connected nodes present in ``repaired``; ``false_near``: fraction of
         bridges that are false but land one intact-web segment beside a true partner
         (part of ``false_bridges``: a near miss, e.g. on the wrong one of two junctions a
-        short segment apart).
+        short segment apart); ``clean_gaps``: fraction of the true gaps that are *clean*
+        (:func:`gap_classes`: no other thread within a quarter local segment of the gap, no
+        thread at a junction partner running back along it) and ``clean_closed``: the
+        fraction of those joined by a bridge.
     """
     for w, what in ((damaged, "damaged"), (repaired, "repaired")):
         if "source_node" not in w.node_attrs:
@@ -247,6 +250,7 @@ def score_repair(damaged: WebGraph, repaired: WebGraph, angle: float = 30.0) -> 
     true_br = _true_bridges(damaged, sb)
     near = _near_misses(damaged, sb, true_br)
     closed = np.isin(gap_key, br_key[real])
+    clean = gap_classes(damaged) == CLEAN
     ang = _bridge_angles(damaged, repaired, br)
     alive = (damaged.degrees > 0) & (src_d >= 0)
     kept = np.isin(src_d[alive], src_r)
@@ -260,7 +264,46 @@ def score_repair(damaged: WebGraph, repaired: WebGraph, angle: float = 30.0) -> 
         "within_angle": float(np.mean(ang <= angle)) if nb else 1.0,
         "median_angle": float(np.median(ang)) if nb else 0.0,
         "nodes_kept": float(kept.mean()) if alive.any() else 1.0,
+        "clean_gaps": float(clean.mean()) if len(gaps) else 1.0,
+        "clean_closed": float(closed[clean].mean()) if clean.any() else 1.0,
     }
+
+
+#: Classes of true gaps (:func:`gap_classes`).
+CLEAN, CROWDED, DOUBLING = 0, 1, 2
+
+
+def gap_classes(damaged: WebGraph, clearance: float = 0.25) -> np.ndarray:
+    """(G,) class of each true gap of ``damaged`` (``meta["gaps"]``), by what lies in its way.
+
+    * :data:`CROWDED` (1): another thread (an edge not within two edges of the gap's
+      nodes) passes within ``clearance`` local segment lengths of the gap: the rule that
+      keeps bridges off threads they do not join cannot tell it from a wrong bridge;
+    * :data:`DOUBLING` (2): otherwise, the partner is a junction with a thread running back
+      along the gap (within 45 degrees): a bridge there would run alongside that thread;
+    * :data:`CLEAN` (0): neither.
+
+    Local segment lengths are measured at the gap's thread end as the repair measures them
+    (:func:`araneus.repair._bridge.local_scale`).
+    """
+    from ._bridge import _branch_directions, local_scale
+    from ._clearance import edge_clearance
+
+    g = np.asarray(damaged.meta.get("gaps", []), np.int64).reshape(-1, 2)
+    if not len(g):
+        return np.zeros(0, np.int64)
+    swap = damaged.degrees[g[:, 0]] != 1
+    a, b = np.where(swap, g[:, 1], g[:, 0]), np.where(swap, g[:, 0], g[:, 1])
+    local = local_scale(damaged, a)
+    par, steep = edge_clearance(damaged, a, b, clearance * local)
+    v = damaged.pos[b] - damaged.pos[a]
+    v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-300)
+    row, w = _branch_directions(damaged, b, local)
+    back = np.full(len(b), -np.inf)
+    np.maximum.at(back, row, -np.einsum("ij,ij->i", w, v[row]))
+    doubling = (damaged.degrees[b] >= 2) & (back >= np.cos(np.radians(45.0)))
+    crowded = np.minimum(par, steep) < 1.0
+    return np.where(crowded, CROWDED, np.where(doubling, DOUBLING, CLEAN))
 
 
 def _true_bridges(damaged: WebGraph, sb: np.ndarray) -> np.ndarray:
@@ -428,7 +471,11 @@ def thread_lattice(
 
 
 __all__ = [
+    "CLEAN",
+    "CROWDED",
+    "DOUBLING",
     "damage_gaps",
+    "gap_classes",
     "parallel_threads",
     "score_repair",
     "simulate_breaks",
