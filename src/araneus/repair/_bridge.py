@@ -16,8 +16,10 @@ Offsets are measured in local segment lengths and may grow with the gap (the sca
 jittered scan threads); every candidate gets a score (gap length plus sideways misfit plus
 the penalty of its kind). A bridge never runs alongside another thread (a "ladder" rung
 between parallel threads) nor passes close to a thread or node it does not join
-(:mod:`araneus.repair._clearance`). All tests are vectorised over the candidates;
-:mod:`araneus.repair._matching` chooses among them.
+(:mod:`araneus.repair._clearance`); an end whose best bridge is refused only because a
+thread passes in its way is marked *blocked* and left open (its weaker alternatives would
+be guesses). All tests are vectorised over the candidates; :mod:`araneus.repair._matching`
+chooses among them.
 """
 
 from __future__ import annotations

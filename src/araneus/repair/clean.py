@@ -13,7 +13,8 @@ vectorised steps:
    to a node from which its line continues, onto a thread it is aimed at (a T-junction),
    or onto the stub of a junction that lost its through-thread; rungs between parallel
    threads and bridges passing close to other threads are refused (see
-   :mod:`araneus.repair._bridge`). Ends whose two best targets cannot be told apart stay open;
+   :mod:`araneus.repair._bridge`). Ends whose two best targets cannot be told apart stay open,
+   as do ends whose best bridge a thread passing in its way hides (no weaker guess instead);
    the rest are matched greedily, best first, each thread end the source of at most one
    bridge (:mod:`araneus.repair._matching`). A second round sees the first round's bridges (a
    junction that lost two edges is mended in two steps). Bridges are marked
@@ -203,7 +204,8 @@ def repair(
         the thread (for end-to-end bridges: from either end's line); keeps bridges off
         neighbouring parallel threads. Bridges onto nodes have tighter limits growing with
         the gap (``0.3 + 0.25 s`` for both lines of a continuation, ``0.2 + 0.15 s`` for
-        the end's line of a T-hit, ``s`` the gap in local lengths), capped by this value.
+        the end's line of a T-hit, ``0.25 + 0.2 s`` where no other thread passes within one
+        local length of the T-hit; ``s`` the gap in local lengths), capped by this value.
     hit_angle
         A T-hit (a bridge onto a node the thread does not continue from) is refused where a
         thread at that node runs back towards the end within ``hit_angle`` degrees of the
@@ -213,7 +215,9 @@ def repair(
         touch, and from every other bridge (no crossings, no ladders); 0.8 of it from the
         nodes next to its target that lie between the two (it would run along the target's
         thread). Two facing ends keep 0.4 of it from threads running alongside and may
-        cross a steeper thread none of whose nodes lies within 0.8 of it.
+        cross a steeper thread none of whose nodes lies within 0.8 of it. An end whose
+        best-ranked bridge is refused only for a thread passing in its way (no node near
+        it) stays open rather than take a weaker one.
     angle_weight
         Score of a bridge = ``s + angle_weight * (misfit + penalty)``: ``s`` the gap and
         ``misfit`` the sideways offset of the far point from the line(s), both in local
