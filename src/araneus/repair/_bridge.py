@@ -342,7 +342,9 @@ class Candidates:
     :data:`CONTINUE`, :data:`HIT` or :data:`END_HIT`; ``score`` (lower is better) is the gap
     in local segment lengths plus ``angle_weight`` times the sideways misfit (plus the
     penalty of the weaker kinds); ``sure`` is False where a tangent involved is weak;
-    ``local`` is the end's local segment length (web units). All arrays are (K,).
+    ``local`` is the end's local segment length (web units); ``blocked`` is True for every
+    candidate of an end whose best-ranked bridge was refused for a thread passing in its way
+    (:func:`_blocked_ends`: the end is to stay open). All arrays are (K,).
     """
 
     end: np.ndarray
@@ -380,7 +382,9 @@ def bridge_candidates(web: WebGraph, ends: np.ndarray, rules: BridgeRules) -> Ca
     Every node within reach of an end and inside its (widened) cone is tested: against
     another end as a facing pair, against another end as a T-hit onto its stub, and against
     other nodes as a continuation or a T-hit; cheap geometric tests run first, clearance
-    tests only on the survivors.
+    tests only on the survivors. Candidates that fail the clearance tests are dropped, but
+    mark their end *blocked* where one of them ranked best and was refused only for a thread
+    passing in its way.
     """
     z = np.zeros(0, np.int64)
     empty = Candidates(z, z, z, np.zeros(0), np.zeros(0, bool), np.zeros(0), np.zeros(0, bool))

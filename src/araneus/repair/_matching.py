@@ -128,8 +128,9 @@ AMBIGUITY_DIST = 1.0
 def ambiguous_ends(web: WebGraph, ends: np.ndarray, cand: Candidates) -> np.ndarray:
     """(len(ends),) True for ends whose two best candidates are nearly tied and close.
 
-    An end whose best candidate is a facing pair with an ambiguous end counts as
-    ambiguous too: its next choice would be a fallback the geometry did not prefer.
+    Ends marked ``cand.blocked`` (their best bridge is hidden by a thread passing in its
+    way) count as ambiguous, and so does an end whose best candidate is a facing pair with
+    an ambiguous end: its next choice would be a fallback the geometry did not prefer.
     """
     amb = np.zeros(len(ends), bool)
     if not len(cand.end):
