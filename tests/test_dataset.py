@@ -384,3 +384,43 @@ def test_save_to_a_directory_is_a_clear_error(grid, tmp_path):
     ds = build_dataset(grid, 5, n_min=4, n_max=8, seed=0)
     with pytest.raises(InputError, match="directory"):
         ds.save(tmp_path)
+
+
+def test_depth_first_order_keeps_threads_consecutive(ds):
+    from araneus.dataset.encode import depth_first_permutation, permute_nodes
+
+    # a path of 6 nodes numbered out of order
+    nb = np.full((2, 8, 3), -1)
+    path = [3, 0, 4, 1, 5, 2]
+    for a, b in zip(path, path[1:]):
+        nb[0, a, (nb[0, a] >= 0).sum()], nb[0, b, (nb[0, b] >= 0).sum()] = b, a
+    mask = np.zeros((2, 8), bool)
+    mask[0, :6] = True
+    perm = depth_first_permutation(nb, mask)
+    path = path[::-1]  # the walk starts at the loose end with the smaller index, 2
+    assert list(perm[0, :6]) == path and (perm[0, 6:] == -1).all()
+    assert (perm[1] == -1).all()  # an empty sample
+    pos = np.random.default_rng(0).normal(size=(2, 8, 3)) * mask[..., None]
+    p2, n2 = permute_nodes(pos, nb, perm)
+    np.testing.assert_array_equal(p2[0, :6], pos[0, path])
+    assert [sorted(n2[0, r][n2[0, r] >= 0]) for r in range(6)] == [
+        [1], [0, 2], [1, 3], [2, 4], [3, 5], [4]]  # fmt: skip
+    assert (p2[0, 6:] == 0).all() and (n2[0, 6:] == -1).all()
+    # a real dataset: same graph (edges as position pairs), every node after the first of
+    # its sample has an earlier neighbour, and most edges join consecutive nodes
+    perm = depth_first_permutation(ds.nbrs, ds.mask)
+    p2, n2 = permute_nodes(ds.pos, ds.nbrs, perm)
+    idx = np.arange(ds.nbrs.shape[1])[None, :, None]
+    for i in range(0, len(ds), 41):
+        n = int(ds.n_nodes[i])
+
+        def edges(p, nbr, n=n):
+            r, k = np.nonzero(nbr[:n] >= 0)
+            return sorted(tuple(sorted((tuple(p[a]), tuple(p[b])))) for a, b in zip(r, nbr[r, k]))
+
+        assert edges(ds.pos[i], ds.nbrs[i]) == edges(p2[i], n2[i])
+        assert all((n2[i, r][n2[i, r] >= 0] < r).any() for r in range(1, n))
+    back = np.where((n2 >= 0) & (n2 < idx), idx - n2, 0)
+    ones = (back == 1).sum() / (back > 0).sum()
+    fwd = np.where((ds.nbrs >= 0) & (ds.nbrs < idx), idx - ds.nbrs, 0)
+    assert ones > (fwd == 1).sum() / (fwd > 0).sum()

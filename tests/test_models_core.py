@@ -501,9 +501,10 @@ def test_scale_free_positions_round_trip_and_scale_prior(data):
     assert m.config.scale_free and m.config.position_unit > 0
     enc = m.encode(train)["x"].numpy()[:4]
     webs, stats = m.decode(enc, train.mask.sum(1)[:4], rho[:4] * m.config.position_unit)
+    ordered = m._ordered(train)[0]  # the model's (depth-first) node order
     for s, w in enumerate(webs):
         n = int(train.mask[s].sum())
-        assert np.allclose(w.pos, pos[s, :n], atol=1e-4 * rho[s] * m.config.position_unit)
+        assert np.allclose(w.pos, ordered[s, :n], atol=1e-4 * rho[s] * m.config.position_unit)
         assert w.n_edges == int((train.nbrs[s] >= 0).sum()) // 2
     assert stats.repair_rate == 0.0  # clean slots need no repair
     noisy = enc.copy()
@@ -619,3 +620,27 @@ def test_train_threads_setting_is_checked_and_restored(data):
     for bad in (-1, 1.5, True):
         with pytest.raises(ConfigError, match="threads"):
             _cfg(threads=bad)
+
+
+def test_sparse_depth_first_order_setting_and_legacy(data, tmp_path):
+    from araneus.dataset.encode import depth_first_permutation, permute_nodes
+    from araneus.models.base import max_canonical_offset
+
+    m = get_model("sparse")(**TINY["sparse"])
+    assert m.config.order == "dfs"
+    m.fit(data, _cfg(steps=2, out=str(tmp_path / "r")))
+    train = data.subset("train")
+    _, nb = permute_nodes(train.pos, train.nbrs, depth_first_permutation(train.nbrs, train.mask))
+    assert m.config.offset_range == max_canonical_offset(nb)
+    assert m.config.slot_unit == max(min(m.config.offset_range / 4, 4.0), 1.0)
+    x = m.encode(train)["x"].numpy()  # the slots name the depth-first neighbours
+    slots = np.rint(x[..., 3:] * m.config.slot_unit).astype(int)
+    i = np.arange(x.shape[1])[None, :, None]
+    want = np.where((nb >= 0) & (nb < i), i - nb, 0)
+    np.testing.assert_array_equal(np.sort(slots, -1), np.sort(want, -1))
+    meta = json.loads((tmp_path / "r" / "model.json").read_text())
+    del meta["config"]["order"]  # a checkpoint written before the setting
+    (tmp_path / "r" / "model.json").write_text(json.dumps(meta))
+    assert load_model(tmp_path / "r").config.order == "bfs"
+    with pytest.raises(ConfigError, match="order must be"):
+        get_model("sparse")(order="random")

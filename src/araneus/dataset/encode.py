@@ -360,3 +360,74 @@ def seed_component(p: Packed, seed_local: np.ndarray | None = None) -> Packed:
     seed_lab = np.full(len(p.sizes), -1)
     seed_lab[nonempty] = lab[seeds[nonempty]]
     return restrict_nodes(p, lab == seed_lab[p.sample_of_node])
+
+
+def depth_first_permutation(nbrs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(S, L) depth-first node order of every padded sample: row ``s`` lists the old
+    indices of its real nodes in their new order, then ``-1`` for padding.
+
+    Parameters
+    ----------
+    nbrs
+        (S, L, K) neighbour indices in any order (``-1`` empty), as in a WebDataset.
+    mask
+        (S, L) real nodes.
+
+    The walk starts at the loose end (degree 1) with the smallest index, else at node 0,
+    and visits a node's unvisited neighbours in index order (scipy's
+    ``depth_first_order``); a disconnected sample continues from its next unvisited
+    node. Along a thread, consecutive nodes are then neighbours (offset 1), where the
+    breadth-first order interleaves the threads that grow from the root; only the
+    first node of each further branch and the edges that close a cycle reach far back.
+    """
+    from scipy.sparse.csgraph import depth_first_order
+
+    nb, mk = np.asarray(nbrs), np.asarray(mask, dtype=bool)
+    s_, length, _ = nb.shape
+    out = np.full((s_, length), -1, dtype=np.int64)
+    for s in range(s_):
+        n = int(mk[s].sum())
+        i, k = np.nonzero(nb[s, :n] >= 0)
+        j = nb[s, i, k]
+        keep = j < n
+        a = sp.csr_matrix((np.ones(int(keep.sum())), (i[keep], j[keep])), shape=(n, n))
+        a = ((a + a.T) > 0).astype(np.int8).tocsr()
+        deg = np.diff(a.indptr)
+        left = np.ones(n, dtype=bool)
+        order: list[np.ndarray] = []
+        start = int(np.flatnonzero(deg == 1)[0]) if (deg == 1).any() else 0
+        while n and left.any():
+            o = depth_first_order(a, start, directed=False, return_predecessors=False)
+            order.append(o)
+            left[o] = False
+            if left.any():
+                rest = np.flatnonzero(left)
+                leaves = rest[deg[rest] == 1]
+                start = int(leaves[0] if len(leaves) else rest[0])
+        if n:
+            out[s, :n] = np.concatenate(order)
+    return out
+
+
+def permute_nodes(
+    pos: np.ndarray, nbrs: np.ndarray, perm: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Renumber padded samples: new node ``r`` of sample ``s`` is old node ``perm[s, r]``.
+
+    Returns ``(pos, nbrs)`` of the same shapes, neighbour lists in the new numbering,
+    ascending, then ``-1`` (padding rows and slots stay zero / ``-1``).
+    """
+    pos, nb, perm = np.asarray(pos), np.asarray(nbrs), np.asarray(perm)
+    s_, length, k = nb.shape
+    inv = np.full((s_, length + 1), -1, dtype=np.int64)  # old index -> new (-1 -> -1)
+    rows = np.arange(s_)[:, None]
+    real = perm >= 0
+    inv[np.broadcast_to(rows, perm.shape)[real], perm[real]] = np.nonzero(real)[1]
+    src = np.where(real, perm, length)  # padding rows read the sentinel row
+    pos_pad = np.concatenate([pos, np.zeros((s_, 1, 3), pos.dtype)], 1)
+    nb_pad = np.concatenate([nb, np.full((s_, 1, k), -1, nb.dtype)], 1)
+    new_pos = pos_pad[rows, src]
+    old_nb = nb_pad[rows, src]  # (S, L, K) old indices
+    new_nb = np.where(old_nb >= 0, inv[rows[:, :, None], np.where(old_nb >= 0, old_nb, length)], -1)
+    new_nb = np.sort(np.where(new_nb >= 0, new_nb, np.iinfo(np.int64).max), axis=-1)
+    return new_pos, np.where(new_nb == np.iinfo(np.int64).max, -1, new_nb)

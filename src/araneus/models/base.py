@@ -120,12 +120,13 @@ def leaf_fraction(data: Any) -> float:
 
 
 def max_canonical_offset(data: Any) -> int:
-    """Largest ``|i - j|`` over the edges of a dataset's training split (>= 1).
+    """Largest ``|i - j|`` over the edges of a dataset's training split (>= 1); ``data``
+    may also be an (S, L, K) neighbour array in some node order.
 
     In the canonical (BFS) node order this bounds how far back a node's neighbours lie: the
     band used by the sparse slot encoding and the autoregressive edge pointer.
     """
-    nb = np.asarray(data.subset("train").nbrs)
+    nb = np.asarray(data) if isinstance(data, np.ndarray) else np.asarray(data.subset("train").nbrs)
     idx = np.arange(nb.shape[1])[None, :, None]
     return int(max(np.abs(np.where(nb >= 0, nb - idx, 0)).max(initial=1), 1))
 

@@ -1,33 +1,35 @@
 """Model 1: analog (Gaussian EDM) diffusion on the sparse neighbour representation.
 
-Each node is a token ``[x, y, z, s_1..s_K]``: its position and K neighbour slots.
-Positions are scale-free: divided by the web's mean edge length ``rho`` and by a fixed unit
-(twice the training RMS of ``pos / rho``, so about 0.5 standard deviation). The training
-webs span two orders of magnitude in size; without this a small web is a speck below the
-sampler's noise floor. At sampling, ``rho`` is the requested ``mean_edge_length``, else
-that of a training sample drawn near the other requested features (the shared prior that
-also draws node counts). A slot holds a neighbour as an offset in the dataset's canonical
-(breadth-first) order divided by the slot unit (``slot_unit``, default a quarter of the
-largest training offset ``B``, so neighbouring offsets are 0.25 apart in value; with a unit
-of ``B`` they were 1/B apart and the network saw noise levels fine enough to separate them
-in ~3% of training draws). The default ``slots="backward"`` encoding lists only a node's
-EARLIER neighbours, ``d = i - j >= 1``, largest first: every edge is stated once, by its
-later end, so an asymmetric pair cannot arise, and slot 0 of every node but the root holds
-its breadth-first parent, so a web is connected as soon as that slot is filled. (The older
+Each node is a token ``[x, y, z, s_1..s_K]``: its position and K neighbour slots. Positions
+are scale-free: divided by the web's mean edge length ``rho`` and by a fixed unit (twice
+the training RMS of ``pos / rho``, so about 0.5 standard deviation). The training webs span
+two orders of magnitude in size; without this a small web is a speck below the sampler's
+noise floor. At sampling, ``rho`` is the requested ``mean_edge_length``, else that of a
+training sample drawn near the other requested features (the shared prior that also draws
+node counts). A slot holds a neighbour as an offset in the model's node order (``order``:
+``"dfs"``, the default, renumbers every sample depth-first so that a thread's nodes are
+consecutive; ``"bfs"`` keeps the dataset's canonical breadth-first order, which interleaves
+the threads growing from the root) divided by the slot unit (``slot_unit``, default a
+quarter of the largest training offset ``B`` but at most 4, so neighbouring offsets are at
+least 0.25 apart in value; with a unit of ``B`` they were 1/B apart and the network saw
+noise levels fine enough to separate them in ~3% of training draws). The default
+``slots="backward"`` encoding lists only a node's EARLIER neighbours, ``d = i - j >= 1``,
+largest first: every edge is stated once, by its later end, so an asymmetric pair cannot
+arise, and slot 0 of every node but the root holds its earliest neighbour (in breadth-first
+order its parent), so a web is connected as soon as that slot is filled. (The older
 ``"signed"`` encoding stated every edge at both ends, sorted ascending; empty slots, value
 0, then sat between the negative and positive offsets and the meaning of a slot shifted
 with the node's neighbour count. Most samples needed a symmetry repair.) A transformer over
 node tokens with adaLN conditioning denoises all channels jointly (EDM preconditioning,
-log-normal training noise); its attention is biased by two pair features of the noisy
-input (``pair_bias``, see :func:`pair_features`): whether a slot of one node names the
-other, and how close the two are in space. With ``self_condition`` the network also gets
-its previous clean estimate (and that estimate's pair features), which names each node's
-parent long before the noisy slots do. Without these the network made plausible point
-clouds and plausible graphs that did not fit each other (generated edges 5.9 times the
-nearest-node distance, against 1.6 in the data; 4.2 with them). Sampling uses
-Euler-ancestral steps by default (or DPM-Solver++(2M), or Heun; one network call per step
-for the first two). Decoding rounds each slot to an offset, scored by how close the slot
-value was to the grid.
+log-normal training noise); its attention is biased by two pair features of the noisy input
+(``pair_bias``, see :func:`pair_features`): whether a slot of one node names the other, and
+how close the two are in space. With ``self_condition`` the network also gets its previous
+clean estimate (and that estimate's pair features), which names each node's parent long
+before the noisy slots do. Without these the network made plausible point clouds and
+plausible graphs that did not fit each other (generated edges 5.9 times the nearest-node
+distance, against 1.6 in the data; 4.2 with them). Sampling uses Euler-ancestral steps by
+default (or DPM-Solver++(2M), or Heun; one network call per step for the first two).
+Decoding rounds each slot to an offset, scored by how close the slot value was to the grid.
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ class SparseConfig:
     offset_range: int = 0
     slot_unit: float = 0.0
     slots: str = "backward"
+    order: str = "dfs"
     pair_bias: bool = True
     self_condition: bool = True
     feature_guidance: float = 1.0
@@ -112,6 +115,8 @@ class SparseConfig:
             raise ConfigError(f"position_unit must be in [0, 1e6] (0: from the data), got {self.position_unit}")
         if self.slots not in ("backward", "signed"):
             raise ConfigError(f"slots must be 'backward' or 'signed', got {self.slots!r}")
+        if self.order not in ("bfs", "dfs"):
+            raise ConfigError(f"order must be 'bfs' or 'dfs', got {self.order!r}")
         if self.pair_bias and self.slots != "backward":
             raise ConfigError("pair_bias needs slots='backward'")
         check_guidance(self.feature_guidance, self.guide_sigma)
@@ -132,7 +137,7 @@ def encode_slots(nbrs: np.ndarray, offset_range: float, slots: str = "backward")
     """(S, L, K) neighbour indices (-1 empty) -> (S, L, K) slot values (offset / unit).
 
     ``slots="backward"``: node ``i`` lists only its earlier neighbours ``j < i`` as
-    ``d = i - j >= 1``, largest first (so slot 0 holds the breadth-first parent), empty
+    ``d = i - j >= 1``, largest first (so slot 0 holds the earliest neighbour), empty
     slots 0 at the end; every edge is stated once, by its later end. ``"signed"`` (the
     encoding of older checkpoints): every neighbour as ``j - i``, sorted ascending.
     """
@@ -247,6 +252,7 @@ class SparseDiffusion(TorchGenerator):
         "self_condition": False,
         "leaf_fraction": 1.0,
         "feature_guidance": 0.0,
+        "order": "bfs",
     }
     fitted_settings = {
         "leaf_fraction": -1.0, "offset_range": 0, "slot_unit": 0.0, "position_unit": 0.0,
@@ -254,9 +260,12 @@ class SparseDiffusion(TorchGenerator):
 
     def setup(self, data) -> None:
         if self.config.offset_range == 0:
-            self.config = replace(self.config, offset_range=max_canonical_offset(data))
+            train = data.subset("train")
+            _, nbrs, _ = self._ordered(train)
+            self.config = replace(self.config, offset_range=max_canonical_offset(nbrs))
         if self.config.slot_unit == 0.0:
-            self.config = replace(self.config, slot_unit=max(self.config.offset_range / 4, 1.0))
+            unit = min(self.config.offset_range / 4, 4.0)  # neighbouring offsets >= 0.25 apart
+            self.config = replace(self.config, slot_unit=max(unit, 1.0))
         if self.config.scale_free and self.config.position_unit == 0.0:
             self.config = replace(self.config, position_unit=self.fit_position_unit(data))
         super().setup(data)
@@ -290,20 +299,36 @@ class SparseDiffusion(TorchGenerator):
             pairs.append(pair_features(e, self._slot_unit, length) * float(est is not None))
         return torch.cat([xi, e], -1), (torch.cat(pairs, -1).to(xi.dtype) if pairs else None)
 
-    def encode(self, data) -> dict:
+    def _ordered(self, data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(pos, nbrs, mask)`` of a dataset in the model's node order: the dataset's
+        canonical breadth-first order (``order="bfs"``) or depth-first along the threads
+        (``"dfs"``, :func:`~araneus.dataset.encode.depth_first_permutation`)."""
         pos = np.asarray(data.pos, dtype=np.float64)
         mask = np.asarray(data.mask, dtype=bool)
         nbrs = np.asarray(data.nbrs)
+        if self.config.order == "dfs":
+            from ..dataset.encode import depth_first_permutation, permute_nodes
+
+            pos, nbrs = permute_nodes(pos, nbrs, depth_first_permutation(nbrs, mask))
+        return pos, nbrs, mask
+
+    def encode(self, data) -> dict:
+        pos, nbrs, mask = self._ordered(data)
         if nbrs.shape[2] != self.max_degree or pos.shape[1] != self.max_nodes:
             raise InputError(
                 f"dataset shapes (L={pos.shape[1]}, K={nbrs.shape[2]}) differ from the model's "
                 f"(L={self.max_nodes}, K={self.max_degree})"
             )
         unit = self._units(pos, nbrs)
+        top = max(self.config.offset_range / self._slot_unit, 4.0)
         x = np.concatenate(
-            [pos / unit[:, None, None], encode_slots(nbrs, self._slot_unit, self.config.slots)], -1
+            [
+                np.clip(pos / unit[:, None, None], -4, 4),
+                np.clip(encode_slots(nbrs, self._slot_unit, self.config.slots), -top, top),
+            ],
+            -1,
         )
-        x = np.clip(x, -4, 4) * mask[..., None]
+        x = x * mask[..., None]
         cond = self.scaler.normalise(np.asarray(data.features))
         return {
             "x": torch.as_tensor(x, dtype=torch.float32),
