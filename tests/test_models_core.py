@@ -501,7 +501,7 @@ def test_scale_free_positions_round_trip_and_scale_prior(data):
     assert m.config.scale_free and m.config.position_unit > 0
     enc = m.encode(train)["x"].numpy()[:4]
     webs, stats = m.decode(enc, train.mask.sum(1)[:4], rho[:4] * m.config.position_unit)
-    ordered = m._ordered(train)[0]  # the model's (depth-first) node order
+    ordered = m.ordered_arrays(train)[0]  # the model's (depth-first) node order
     for s, w in enumerate(webs):
         n = int(train.mask[s].sum())
         assert np.allclose(w.pos, ordered[s, :n], atol=1e-4 * rho[s] * m.config.position_unit)

@@ -82,6 +82,7 @@ from .base import (
     TorchGenerator,
     check_common_config,
     check_guidance,
+    check_order,
     max_canonical_offset,
     mean_edge_lengths,
     register_model,
@@ -124,9 +125,11 @@ class AutoregressiveConfig:
     structure_budgets: bool = True
     feature_guidance: float = 1.0
     guide_draws: int = 8
+    order: str = "bfs"
 
     def __post_init__(self) -> None:
         check_common_config(self.width, self.depth, self.heads, self.p_hide, self.p_uncond)
+        check_order(self.order)
         check_guidance(self.feature_guidance)
         if not 1 <= self.guide_draws <= 256:
             raise ConfigError(f"guide_draws must be in [1, 256], got {self.guide_draws}")
@@ -159,6 +162,7 @@ class AutoregressiveGraph(TorchGenerator):
 
     Config = AutoregressiveConfig
     legacy_config = {
+        "order": "bfs",
         "parent_head": False, "degree_keys": False, "feature_budgets": False,
         "structure_budgets": False,
         "feature_guidance": 0.0,
@@ -167,7 +171,8 @@ class AutoregressiveGraph(TorchGenerator):
 
     def setup(self, data) -> None:
         if self.config.band == 0:
-            self.config = replace(self.config, band=max_canonical_offset(data))
+            _, nbrs, _ = self.ordered_arrays(data.subset("train"))
+            self.config = replace(self.config, band=max_canonical_offset(nbrs))
         super().setup(data)
 
     def build_net(self) -> None:
@@ -196,9 +201,7 @@ class AutoregressiveGraph(TorchGenerator):
         return 2.0 * self.scaler.pos_scale
 
     def encode(self, data) -> dict:
-        pos = np.asarray(data.pos, dtype=np.float64)
-        mask = np.asarray(data.mask, dtype=bool)
-        nbrs = np.asarray(data.nbrs)
+        pos, nbrs, mask = self.ordered_arrays(data)
         if nbrs.shape[2] != self.max_degree or pos.shape[1] != self.max_nodes:
             raise InputError(
                 f"dataset shapes (L={pos.shape[1]}, K={nbrs.shape[2]}) differ from the model's "

@@ -102,6 +102,12 @@ def check_guidance(strength: float, sigma: float | None = None) -> None:
         raise ConfigError(f"guide_sigma must be positive and finite, got {sigma}")
 
 
+def check_order(order: str) -> None:
+    """Raise ConfigError unless ``order`` is a known node order ("bfs" or "dfs")."""
+    if order not in ("bfs", "dfs"):
+        raise ConfigError(f"order must be 'bfs' or 'dfs', got {order!r}")
+
+
 def check_leaf_fraction(value: float) -> None:
     """``leaf_fraction`` must be -1 (fit from the training data) or in [0, 1]."""
     if not (value == -1 or 0 <= value <= 1):
@@ -266,6 +272,19 @@ class TorchGenerator(WebGenerator):
         )
         self.dataset_normaliser = norm.to_dict() if hasattr(norm, "to_dict") else None
         self.build_net()
+
+    def ordered_arrays(self, data: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(pos, nbrs, mask)`` of a dataset (split) in the model's node order: the
+        dataset's canonical breadth-first order, or depth-first along the threads where the
+        config has ``order="dfs"`` (:func:`~araneus.dataset.encode.depth_first_permutation`)."""
+        pos = np.asarray(data.pos, dtype=np.float64)
+        mask = np.asarray(data.mask, dtype=bool)
+        nbrs = np.asarray(data.nbrs)
+        if getattr(self.config, "order", "bfs") == "dfs":
+            from ..dataset.encode import depth_first_permutation, permute_nodes
+
+            pos, nbrs = permute_nodes(pos, nbrs, depth_first_permutation(nbrs, mask))
+        return pos, nbrs, mask
 
     def fit_position_unit(self, data: Any) -> float:
         """Model length unit of scale-free positions: twice the RMS of ``pos / rho`` over

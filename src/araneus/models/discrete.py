@@ -82,6 +82,7 @@ from .base import (
     TorchGenerator,
     check_common_config,
     check_guidance,
+    check_order,
     check_leaf_fraction,
     max_canonical_offset,
     mean_edge_lengths,
@@ -146,6 +147,7 @@ class DiscreteConfig:
     structure: bool = True
     components: bool = True
     banded_edges: bool = True
+    order: str = "bfs"
     self_condition: bool = True
     connect: bool = True
     t_power: float = 3.0
@@ -185,6 +187,7 @@ class DiscreteConfig:
             raise ConfigError("edge_density must be in [0, 1) and edge_weight > 0")
         if self.band < -1:
             raise ConfigError(f"band must be -1 (from the data), 0 (none) or > 0, got {self.band}")
+        check_order(self.order)
         _ = self.edm
 
     @property
@@ -231,6 +234,7 @@ class DiscreteDiffusion(TorchGenerator):
 
     Config = DiscreteConfig
     legacy_config = {
+        "order": "bfs",
         "band": 0, "structure": False, "components": False, "leaf_fraction": 1.0,
         "banded_edges": False, "self_condition": False, "t_power": 1.0,
         "parent_head": False, "feature_guidance": 0.0,
@@ -240,12 +244,13 @@ class DiscreteDiffusion(TorchGenerator):
     }  # fmt: skip
 
     def setup(self, data) -> None:
+        train = data.subset("train")
+        _, nbrs, _ = self.ordered_arrays(train)
         if self.config.band == -1:
-            self.config = replace(self.config, band=max_canonical_offset(data))
+            self.config = replace(self.config, band=max_canonical_offset(nbrs))
         if self.config.edge_density == 0.0:
-            train = data.subset("train")
             n = np.asarray(train.mask).sum(1)
-            e = (np.asarray(train.nbrs) >= 0).sum((1, 2)) / 2
+            e = (nbrs >= 0).sum((1, 2)) / 2
             pairs = _pair_mask(torch.as_tensor(np.asarray(train.mask)), self.config.band)
             rho = float(e.sum() / max(float(pairs.sum()), 1.0)) if n.size else 0.0
             self.config = replace(self.config, edge_density=min(max(rho, 1e-4), 0.5))
@@ -275,19 +280,21 @@ class DiscreteDiffusion(TorchGenerator):
         self._m = torch.tensor([1 - c.edge_density, c.edge_density], dtype=torch.float64)
 
     def encode(self, data) -> dict:
-        pos = np.asarray(data.pos, dtype=np.float64)
-        mask = np.asarray(data.mask, dtype=bool)
-        if pos.shape[1] != self.max_nodes or np.asarray(data.nbrs).shape[2] != self.max_degree:
+        pos, nbrs, mask = self.ordered_arrays(data)
+        if pos.shape[1] != self.max_nodes or nbrs.shape[2] != self.max_degree:
             raise InputError("dataset shapes (L, K) differ from the model's")
         c = self.config
+        adj = np.zeros((len(nbrs), nbrs.shape[1], nbrs.shape[1]), dtype=bool)
+        si, ri, ki = np.nonzero(nbrs >= 0)
+        adj[si, ri, nbrs[si, ri, ki]] = True
         if c.scale_free:
-            unit = mean_edge_lengths(pos, np.asarray(data.nbrs)) * c.position_unit
+            unit = mean_edge_lengths(pos, nbrs) * c.position_unit
         else:
             unit = np.full(len(pos), 2 * self.scaler.pos_scale)
         x = np.clip(pos / unit[:, None, None], -4, 4) * mask[..., None]
         return {
             "x": torch.as_tensor(x, dtype=torch.float32),
-            "adj": torch.as_tensor(data.adjacency()),
+            "adj": torch.as_tensor(adj),
             "mask": torch.as_tensor(mask),
             "cond": torch.as_tensor(
                 self.scaler.normalise(np.asarray(data.features)), dtype=torch.float32

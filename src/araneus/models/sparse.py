@@ -45,6 +45,7 @@ from .base import (
     check_common_config,
     check_guidance,
     check_leaf_fraction,
+    check_order,
     max_canonical_offset,
     mean_edge_lengths,
     register_model,
@@ -115,8 +116,7 @@ class SparseConfig:
             raise ConfigError(f"position_unit must be in [0, 1e6] (0: from the data), got {self.position_unit}")
         if self.slots not in ("backward", "signed"):
             raise ConfigError(f"slots must be 'backward' or 'signed', got {self.slots!r}")
-        if self.order not in ("bfs", "dfs"):
-            raise ConfigError(f"order must be 'bfs' or 'dfs', got {self.order!r}")
+        check_order(self.order)
         if self.pair_bias and self.slots != "backward":
             raise ConfigError("pair_bias needs slots='backward'")
         check_guidance(self.feature_guidance, self.guide_sigma)
@@ -261,7 +261,7 @@ class SparseDiffusion(TorchGenerator):
     def setup(self, data) -> None:
         if self.config.offset_range == 0:
             train = data.subset("train")
-            _, nbrs, _ = self._ordered(train)
+            _, nbrs, _ = self.ordered_arrays(train)
             self.config = replace(self.config, offset_range=max_canonical_offset(nbrs))
         if self.config.slot_unit == 0.0:
             unit = min(self.config.offset_range / 4, 4.0)  # neighbouring offsets >= 0.25 apart
@@ -299,21 +299,8 @@ class SparseDiffusion(TorchGenerator):
             pairs.append(pair_features(e, self._slot_unit, length) * float(est is not None))
         return torch.cat([xi, e], -1), (torch.cat(pairs, -1).to(xi.dtype) if pairs else None)
 
-    def _ordered(self, data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(pos, nbrs, mask)`` of a dataset in the model's node order: the dataset's
-        canonical breadth-first order (``order="bfs"``) or depth-first along the threads
-        (``"dfs"``, :func:`~araneus.dataset.encode.depth_first_permutation`)."""
-        pos = np.asarray(data.pos, dtype=np.float64)
-        mask = np.asarray(data.mask, dtype=bool)
-        nbrs = np.asarray(data.nbrs)
-        if self.config.order == "dfs":
-            from ..dataset.encode import depth_first_permutation, permute_nodes
-
-            pos, nbrs = permute_nodes(pos, nbrs, depth_first_permutation(nbrs, mask))
-        return pos, nbrs, mask
-
     def encode(self, data) -> dict:
-        pos, nbrs, mask = self._ordered(data)
+        pos, nbrs, mask = self.ordered_arrays(data)
         if nbrs.shape[2] != self.max_degree or pos.shape[1] != self.max_nodes:
             raise InputError(
                 f"dataset shapes (L={pos.shape[1]}, K={nbrs.shape[2]}) differ from the model's "
