@@ -644,3 +644,18 @@ def test_sparse_depth_first_order_setting_and_legacy(data, tmp_path):
     assert load_model(tmp_path / "r").config.order == "bfs"
     with pytest.raises(ConfigError, match="order must be"):
         get_model("sparse")(order="random")
+
+
+def test_sparse_clamped_slots_never_reach_before_the_first_node(data, tmp_path):
+    m = get_model("sparse")(**TINY["sparse"])
+    assert m.config.clamp_slots
+    m.fit(data, _cfg(steps=2, out=str(tmp_path / "r")))
+    m.sample({"num_nodes": 20}, 8, seed=0, steps=3)
+    assert m.last_decode_stats.dangling == 0  # an untrained network's slots, clamped
+    meta = json.loads((tmp_path / "r" / "model.json").read_text())
+    del meta["config"]["clamp_slots"]  # a checkpoint written before the setting
+    (tmp_path / "r" / "model.json").write_text(json.dumps(meta))
+    old = load_model(tmp_path / "r")
+    assert not old.config.clamp_slots
+    old.sample({"num_nodes": 20}, 8, seed=0, steps=3)
+    assert old.last_decode_stats.dangling > 0  # the same draw unclamped names missing nodes

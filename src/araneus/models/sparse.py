@@ -102,6 +102,7 @@ class SparseConfig:
     guide_sigma: float = 20.0
     slot_weight: float = 1.0
     edge_loss: float = 0.0
+    clamp_slots: bool = True
 
     def __post_init__(self) -> None:
         check_common_config(self.width, self.depth, self.heads, self.p_hide, self.p_uncond)
@@ -253,6 +254,7 @@ class SparseDiffusion(TorchGenerator):
         "leaf_fraction": 1.0,
         "feature_guidance": 0.0,
         "order": "bfs",
+        "clamp_slots": False,
     }
     fitted_settings = {
         "leaf_fraction": -1.0, "offset_range": 0, "slot_unit": 0.0, "position_unit": 0.0,
@@ -385,8 +387,12 @@ class SparseDiffusion(TorchGenerator):
 
         base = edm_denoiser(raw, c.sigma_data)
 
+        top = torch.arange(L, device=dev, dtype=torch.float32)[None, :, None] / self._slot_unit
+
         def denoise(x, s):
             x0 = base(x, s)
+            if c.clamp_slots and c.slots == "backward":  # offsets reach no further than node 0
+                x0 = torch.cat([x0[..., :3], torch.minimum(x0[..., 3:], top.to(x0.dtype))], -1)
             if guide is not None and float(s[0]) <= c.guide_sigma:
                 edges = slot_edge_list(x0[..., 3:], mask, self._slot_unit, c.slots)
                 pos = feature_guidance(x0[..., :3], edges, *guide, strength=c.feature_guidance)
