@@ -431,3 +431,12 @@ def permute_nodes(
     new_nb = np.where(old_nb >= 0, inv[rows[:, :, None], np.where(old_nb >= 0, old_nb, length)], -1)
     new_nb = np.sort(np.where(new_nb >= 0, new_nb, np.iinfo(np.int64).max), axis=-1)
     return new_pos, np.where(new_nb == np.iinfo(np.int64).max, -1, new_nb)
+
+
+def adjacency_from_nbrs(nbrs: np.ndarray) -> np.ndarray:
+    """(S, L, K) neighbour indices (``-1`` empty) -> (S, L, L) bool dense adjacency."""
+    nb = np.asarray(nbrs)
+    out = np.zeros((nb.shape[0], nb.shape[1], nb.shape[1]), dtype=bool)
+    si, ri, ki = np.nonzero(nb >= 0)
+    out[si, ri, nb[si, ri, ki]] = True
+    return out

@@ -12,7 +12,7 @@ from .._util import atomic_output
 from ..errors import FormatError, InputError
 from ..features import FEATURE_NAMES
 from ..web import WebGraph
-from .encode import Packed, concat_packed, degree_cap_mask, encode
+from .encode import Packed, adjacency_from_nbrs, concat_packed, degree_cap_mask, encode
 from .normaliser import Normaliser
 
 SPLITS = ("train", "val", "test")
@@ -222,12 +222,7 @@ class WebDataset:
 
     def adjacency(self, idx=None) -> np.ndarray:
         """(S', L, L) bool dense adjacency of samples ``idx`` (default all), built from nbrs."""
-        nb = self.nbrs if idx is None else self.nbrs[self._select(idx)]
-        s, length, k = nb.shape
-        out = np.zeros((s, length, length), dtype=bool)
-        si, ri, ki = np.nonzero(nb >= 0)
-        out[si, ri, nb[si, ri, ki]] = True
-        return out
+        return adjacency_from_nbrs(self.nbrs if idx is None else self.nbrs[self._select(idx)])
 
     def normalised_features(self) -> np.ndarray:
         """(S, F) features mapped by the normaliser."""

@@ -77,6 +77,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..dataset.encode import adjacency_from_nbrs
 from ..errors import ConfigError, InputError
 from .base import (
     TorchGenerator,
@@ -284,9 +285,6 @@ class DiscreteDiffusion(TorchGenerator):
         if pos.shape[1] != self.max_nodes or nbrs.shape[2] != self.max_degree:
             raise InputError("dataset shapes (L, K) differ from the model's")
         c = self.config
-        adj = np.zeros((len(nbrs), nbrs.shape[1], nbrs.shape[1]), dtype=bool)
-        si, ri, ki = np.nonzero(nbrs >= 0)
-        adj[si, ri, nbrs[si, ri, ki]] = True
         if c.scale_free:
             unit = mean_edge_lengths(pos, nbrs) * c.position_unit
         else:
@@ -294,7 +292,7 @@ class DiscreteDiffusion(TorchGenerator):
         x = np.clip(pos / unit[:, None, None], -4, 4) * mask[..., None]
         return {
             "x": torch.as_tensor(x, dtype=torch.float32),
-            "adj": torch.as_tensor(adj),
+            "adj": torch.as_tensor(adjacency_from_nbrs(nbrs)),
             "mask": torch.as_tensor(mask),
             "cond": torch.as_tensor(
                 self.scaler.normalise(np.asarray(data.features)), dtype=torch.float32
