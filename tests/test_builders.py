@@ -530,6 +530,7 @@ def test_resample_settings_and_errors():
 
     web = build("orb", seed=0)
     assert resample(web, 0) is web
+    # the orb's threads are far apart: auto is the thread-length rule
     assert np.isclose(auto_resolution(web), 0.5 * np.median(thread_lengths(web)))
     scan = resample(web, "auto", seed=1)
     assert np.mean(scan.degrees == 2) > 0.5
@@ -543,6 +544,44 @@ def test_resample_settings_and_errors():
                      ({"segment_cv": -0.1}, "segment_cv"), ({"seed": -3}, "seed")):  # fmt: skip
         with pytest.raises(ConfigError, match=name):
             resample(web, **kw)
+
+
+def test_thread_spacing_known_answers():
+    from araneus.builders.resample import thread_spacing
+
+    # two parallel threads 0.5 apart; a third meets the first at its end node 1
+    pos = np.array([[0, 0, 0], [10, 0, 0], [0, 0.5, 0], [10, 0.5, 0], [10, -5, 0]], float)
+    web = WebGraph(pos, np.array([[0, 1], [2, 3], [1, 4]]))
+    d = thread_spacing(web, step=1.0)
+    assert len(d) == 10 + 10 + 5
+    assert np.allclose(d[:20], 0.5)  # each parallel thread sees the other
+    # the third thread meets the first at a junction (not counted): its nearest other
+    # thread is the second, whose end is 0.5 above the junction
+    assert np.allclose(d[20:], 1.0 + np.arange(5))
+    # a polyline thread does not see its own segments; alone, it sees nothing
+    line = WebGraph(np.c_[np.arange(30.0), np.zeros(30), np.zeros(30)],
+                    np.c_[np.arange(29), np.arange(1, 30)])  # fmt: skip
+    assert np.isinf(thread_spacing(line)).all()
+    assert len(thread_spacing(WebGraph(np.zeros((2, 3)), np.zeros((0, 2), int)))) == 0
+
+
+def test_auto_resolution_resolves_neighbouring_threads():
+    from araneus.builders.resample import AUTO_SPACING, auto_resolution, thread_lengths
+
+    # 40 parallel threads 20 long, 0.4 apart: half the thread length (10) would merge
+    # them; auto keeps a segment within twice the spacing
+    k = np.arange(40)
+    pos = np.concatenate([np.c_[np.zeros(40), 0.4 * k, np.zeros(40)],
+                          np.c_[np.full(40, 20.0), 0.4 * k, np.zeros(40)]])  # fmt: skip
+    web = WebGraph(pos, np.c_[k, k + 40])
+    assert np.median(thread_lengths(web)) == pytest.approx(20.0)
+    assert auto_resolution(web) == pytest.approx(AUTO_SPACING * 0.4)
+    # the default tangle is crowded: the spacing rule binds and the scan-like form
+    # resolves it; the tent keeps the thread-length rule
+    tangle = build("tangle", seed=0)
+    assert auto_resolution(tangle) < 0.25 * np.median(thread_lengths(tangle))
+    tent = build("tent", small("tent"), seed=0)
+    assert np.isclose(auto_resolution(tent), 0.5 * np.median(thread_lengths(tent)))
 
 
 @pytest.mark.parametrize("family", ["orb", "tent", "tangle"])

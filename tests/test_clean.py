@@ -469,22 +469,19 @@ def test_repair_targets_on_a_scan_like_tent():
     assert s["false_bridges"] - s["false_near"] <= 0.01, s  # away from the true partner
 
 
-def test_repair_on_a_scan_like_tangle():
+def test_repair_targets_on_a_scan_like_tangle():
     from araneus.builders import TangleConfig, build
 
     web = build("tangle", TangleConfig(resolution="auto"), seed=0)
     s = _mean_scores(web)
-    assert s["gaps"] > 60
+    assert s["gaps"] > 300
+    # issue-19 targets; measured 92.0 % closed, 1.3 % false. The auto resolution follows
+    # the thread spacing (segments <= 2x its 5 % quantile), so 94 % of the gaps have no
+    # other thread within a quarter segment (74 % at half the median thread length, where
+    # only 74 % of the gaps were closed, 4.9 % of the bridges false).
+    assert s["gaps_closed"] >= 0.90 and s["false_bridges"] <= 0.02, s
     assert s["nodes_kept"] >= 0.95 and s["within_angle"] >= 0.90, s
-    # measured 74 % closed, 4.9 % false: short of the issue-19 targets (>= 90 %, <= 2 %).
-    # A quarter of the tangle's true gaps have another thread within a quarter segment
-    # (crowded) or a thread of the partner running back alongside them (doubling): the
-    # rules against crossings and ladders cannot tell them from wrong bridges
-    # (docs/repair_and_analysis.md). The gaps with nothing in the way are closed as well
-    # as the tent's.
-    assert s["gaps_closed"] >= 0.72 and s["false_bridges"] <= 0.06, s
-    # measured: 73 % of the true gaps clean, 91 % of them closed
-    assert 0.6 <= s["clean_gaps"] <= 0.85 and s["clean_closed"] >= 0.88, s
+    assert s["clean_gaps"] >= 0.9 and s["clean_closed"] >= 0.93, s
 
 
 class _Sketch:

@@ -39,6 +39,13 @@ from ..web import WebGraph
 #: ``resolution="auto"``: this fraction of the median thread length (see
 #: :func:`thread_lengths`), so a typical thread becomes a polyline of two segments or more.
 AUTO_FRACTION = 0.5
+#: ``resolution="auto"`` is also at most this many times the thread spacing
+#: (:func:`thread_spacing`) at quantile :data:`AUTO_SPACING_QUANTILE`: a skeleton resolves
+#: its threads only with segments no longer than about twice the gap between neighbouring
+#: threads. It binds in crowded 3-D tangles; for the tent and the orb the thread-length rule
+#: is the smaller.
+AUTO_SPACING = 2.0
+AUTO_SPACING_QUANTILE = 0.05
 
 #: Defaults of :func:`resample` (also used by the builders' scan-like form).
 DEFAULT_SEGMENT_CV = 0.6
@@ -85,15 +92,27 @@ def thread_lengths(web: WebGraph) -> np.ndarray:
     ndarray (T,)
         Thread lengths in the web's units.
     """
+    if web.n_edges == 0:
+        return np.zeros(0)
+    label, nt = _thread_labels(web)
+    return np.bincount(label, weights=web.edge_lengths, minlength=nt)
+
+
+def _through_nodes(web: WebGraph) -> np.ndarray:
+    """(N,) True at nodes a thread runs through: degree 2 and not an anchor."""
+    through = web.degrees == 2
+    if "anchor" in web.node_attrs:
+        through &= ~web.node_attrs["anchor"].astype(bool)
+    return through
+
+
+def _thread_labels(web: WebGraph) -> tuple[np.ndarray, int]:
+    """(E,) thread number of every edge (see :func:`thread_lengths`) and the thread count."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
     e = web.n_edges
-    if e == 0:
-        return np.zeros(0)
-    through = web.degrees == 2
-    if "anchor" in web.node_attrs:
-        through &= ~web.node_attrs["anchor"].astype(bool)
+    through = _through_nodes(web)
     ends = web.edges.ravel()
     eid = np.repeat(np.arange(e), 2)
     sel = through[ends]
@@ -101,16 +120,88 @@ def thread_lengths(web: WebGraph) -> np.ndarray:
     pair = eid[sel][order].reshape(-1, 2)  # the two edges at each degree-2 node
     g = coo_matrix((np.ones(len(pair)), (pair[:, 0], pair[:, 1])), shape=(e, e))
     nc, lab = connected_components(g, directed=False)
-    return np.bincount(lab, weights=web.edge_lengths, minlength=nc)
+    return lab, int(nc)
+
+
+def thread_spacing(
+    web: WebGraph, step: float | None = None, k: int = 16, max_points: int = 20_000
+) -> np.ndarray:
+    """Distances from points along the threads to the nearest *other* thread.
+
+    Points are spaced about ``step`` apart along every edge (default a quarter of the
+    median thread length; at least one per edge), so the distances weight the web by thread
+    length. For each point, the nearest of the segments whose points are among its ``k``
+    nearest is taken, by exact point-to-segment distance; segments of the same thread
+    (:func:`thread_lengths`) and of threads that meet it at a junction do not count.
+    Points with no other thread among those candidates get ``inf`` (far from any). Of more
+    than ``max_points`` points, every m-th is measured (against all of them).
+
+    Returns
+    -------
+    ndarray (M,)
+        One distance per point, in the web's units; empty for a web without edges.
+    """
+    if web.n_edges == 0:
+        return np.zeros(0)
+    from scipy.spatial import cKDTree
+
+    label, nt = _thread_labels(web)
+    length = web.edge_lengths
+    if step is None:
+        lengths = np.bincount(label, weights=length, minlength=nt)
+        step = 0.25 * float(np.median(lengths[lengths > 0])) if (lengths > 0).any() else 1.0
+    n = np.maximum(np.ceil(length / max(step, 1e-300)), 1).astype(np.int64)
+    eid = np.repeat(np.arange(web.n_edges), n)
+    t = (np.arange(len(eid)) - np.repeat(np.cumsum(n) - n, n) + 0.5) / n[eid]
+    a, b = web.pos[web.edges[:, 0]], web.pos[web.edges[:, 1]]
+    pts = a[eid] + t[:, None] * (b - a)[eid]
+    kk = min(k, len(pts))
+    tree = cKDTree(pts)
+    take = slice(None, None, -(-len(pts) // max(int(max_points), 1)))
+    pts, eid = pts[take], eid[take]
+    _, j = tree.query(pts, k=kk)
+    cand = np.repeat(np.arange(web.n_edges), n)[j.reshape(len(pts), kk)]  # (M, k) candidates
+    # the ends (junctions) of every thread: -1 where a thread has fewer than two
+    through = _through_nodes(web)
+    lab2 = np.repeat(label, 2)
+    node = web.edges.ravel()
+    keep = ~through[node]
+    tend = np.full((nt, 2), -1, np.int64)
+    pairs = np.unique(np.stack([lab2[keep], node[keep]], axis=1), axis=0)
+    first = np.r_[True, pairs[1:, 0] != pairs[:-1, 0]]
+    slot = np.arange(len(pairs)) - np.maximum.accumulate(np.where(first, np.arange(len(pairs)), 0))
+    ok = slot < 2
+    tend[pairs[ok, 0], slot[ok]] = pairs[ok, 1]
+    own, other = label[eid][:, None], label[cand]
+    e_own, e_oth = tend[own], tend[other]  # (M, 1, 2), (M, k, 2)
+    meet = ((e_own[..., :, None] == e_oth[..., None, :]) & (e_own[..., :, None] >= 0)).any((-1, -2))
+    related = (own == other) | meet
+    pa, pb = a[cand], b[cand]
+    ab = pb - pa
+    s = np.einsum("mkd,mkd->mk", pts[:, None] - pa, ab) / np.maximum(
+        np.einsum("mkd,mkd->mk", ab, ab), 1e-300
+    )
+    near = pa + np.clip(s, 0, 1)[..., None] * ab
+    d = np.linalg.norm(pts[:, None] - near, axis=-1)
+    return np.where(related, np.inf, d).min(axis=1)
 
 
 def auto_resolution(web: WebGraph) -> float:
-    """The ``"auto"`` resolution of ``web``: :data:`AUTO_FRACTION` x its median thread length."""
+    """The ``"auto"`` resolution of ``web``.
+
+    :data:`AUTO_FRACTION` x its median thread length, but no more than
+    :data:`AUTO_SPACING` x the :data:`AUTO_SPACING_QUANTILE` quantile of its thread spacing
+    (:func:`thread_spacing`), so that the segments resolve neighbouring threads.
+    """
     lengths = thread_lengths(web)
     lengths = lengths[lengths > 0]
     if not len(lengths):
         raise InputError("cannot choose a resolution for a web without edges of positive length")
-    return AUTO_FRACTION * float(np.median(lengths))
+    r = AUTO_FRACTION * float(np.median(lengths))
+    gap = float(np.quantile(thread_spacing(web), AUTO_SPACING_QUANTILE, method="lower"))
+    if math.isfinite(gap) and gap > 0:
+        r = min(r, AUTO_SPACING * gap)
+    return r
 
 
 def _check_fraction(name: str, value: float, hi: float) -> float:
@@ -274,8 +365,11 @@ __all__ = [
     "DEFAULT_JITTER",
     "DEFAULT_SAG",
     "DEFAULT_SEGMENT_CV",
+    "AUTO_SPACING",
+    "AUTO_SPACING_QUANTILE",
     "auto_resolution",
     "parse_resolution",
     "resample",
     "thread_lengths",
+    "thread_spacing",
 ]
