@@ -77,7 +77,8 @@ def register(app: typer.Typer) -> None:
         dst: Path = typer.Argument(..., metavar="OUT", help="Output web file."),
         resolution: str = typer.Option(
             "auto", "--resolution", "-r",
-            help="Segment length (web units), 'auto' (half the median thread length) or 0.",
+            help="Segment length (web units), 'auto' (half the median thread length, at most "
+            "twice the spacing of neighbouring threads) or 0.",
         ),
         seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same web)."),
         segment_cv: float = typer.Option(
