@@ -139,6 +139,17 @@ def test_design_data_is_cached(tmp_path, monkeypatch):
     assert len(files) == 1 and set(MECHANICAL_FEATURES) <= set(ds.feature_names)
     again = design_data("pla", n=40, seed=5)
     np.testing.assert_array_equal(again.features, ds.features)
+    # a copy made from other source webs (e.g. before a builder change) is rebuilt
+    assert ds.meta["default"]["sources"]
+    part = again.subset(np.arange(10))
+    part.meta.update(again.meta)
+    part.save(files[0])
+    assert len(design_data("pla", n=40, seed=5).features) == 10  # same sources: kept
+    part.meta["default"] = {**ds.meta["default"], "sources": "0" * 16}
+    part.save(files[0])
+    fresh = design_data("pla", n=40, seed=5)
+    np.testing.assert_array_equal(fresh.features, ds.features)
+    assert design_data("pla", n=40, seed=5).meta["default"]["sources"] == ds.meta["default"]["sources"]
 
 
 def test_cli(tmp_path, silk_data, conditioned):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -451,8 +452,24 @@ def default_dataset(
     WebDataset
     """
     kwargs.setdefault("sampler", "rw")
-    ds = build_dataset(default_sources(seed, single_web, resolution), n, seed=seed, **kwargs)
+    sources = default_sources(seed, single_web, resolution)
+    ds = build_dataset(sources, n, seed=seed, **kwargs)
     ds.meta["default"] = {"single_web": bool(single_web), "scales": list(DEFAULT_SCALES),
                           "settings": [[f, dict(o)] for f, o in DEFAULT_SETTINGS],
-                          "resolution": resolution}  # fmt: skip
+                          "resolution": resolution,
+                          "sources": sources_fingerprint(sources)}  # fmt: skip
     return ds
+
+
+def sources_fingerprint(webs: Sequence[WebGraph]) -> str:
+    """Fingerprint (16 hex digits of SHA-256) of the positions and edges of ``webs``.
+
+    :func:`default_dataset` stores it in ``meta["default"]["sources"]``, so a dataset kept
+    on disk can be told from one the current builders would make (a builder change alters
+    the default data; :func:`araneus.design.design_data` rebuilds its cache then).
+    """
+    h = hashlib.sha256()
+    for w in webs:
+        h.update(np.ascontiguousarray(w.pos, np.float64).tobytes())
+        h.update(np.ascontiguousarray(w.edges, np.int64).tobytes())
+    return h.hexdigest()[:16]

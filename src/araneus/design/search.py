@@ -418,8 +418,12 @@ def cache_dir() -> Path:
 def design_data(material: str = "silk", strut: float | None = None, n: int = 4000, seed: int = 0):
     """The default dataset (:func:`araneus.dataset.default_dataset`, ``n`` samples, the
     models' training set) with the descriptors of ``material``; built on first use (about
-    15 s) and kept in :func:`cache_dir`."""
+    15 s) and kept in :func:`cache_dir`. A kept copy is used only while its descriptor
+    definition and its source webs' fingerprint
+    (:func:`araneus.dataset.build.sources_fingerprint`) match the current ones, so a
+    builder change (new default data) rebuilds it."""
     from ..dataset import WebDataset, default_dataset
+    from ..dataset.build import default_sources, sources_fingerprint
     from ..dataset.mechanics import DEFINITION
 
     tag = f"design_{material}_{'default' if strut is None else f'{float(strut):g}'}_{n}_{seed}"
@@ -428,7 +432,9 @@ def design_data(material: str = "silk", strut: float | None = None, n: int = 400
         try:
             ds = WebDataset.load(path)
             mech = ds.meta.get("mechanics") or {}
-            if mech.get("definition") == DEFINITION and mech.get("material") == material:
+            kept = (ds.meta.get("default") or {}).get("sources")
+            if (mech.get("definition") == DEFINITION and mech.get("material") == material
+                    and kept == sources_fingerprint(default_sources(seed))):  # fmt: skip
                 return ds
         except Exception:  # noqa: BLE001 - a stale or broken cache file is rebuilt
             pass
