@@ -566,22 +566,43 @@ def test_thread_spacing_known_answers():
 
 
 def test_auto_resolution_resolves_neighbouring_threads():
-    from araneus.builders.resample import AUTO_SPACING, auto_resolution, thread_lengths
+    from araneus.builders.resample import (
+        AUTO_MAX_REFINE,
+        AUTO_SPACING,
+        auto_resolution,
+        thread_lengths,
+    )
 
-    # 40 parallel threads 20 long, 0.4 apart: half the thread length (10) would merge
+    # 40 parallel threads 20 long, 0.8 apart: half the thread length (10) would merge
     # them; auto keeps a segment within twice the spacing
     k = np.arange(40)
-    pos = np.concatenate([np.c_[np.zeros(40), 0.4 * k, np.zeros(40)],
-                          np.c_[np.full(40, 20.0), 0.4 * k, np.zeros(40)]])  # fmt: skip
+    pos = np.concatenate([np.c_[np.zeros(40), 0.8 * k, np.zeros(40)],
+                          np.c_[np.full(40, 20.0), 0.8 * k, np.zeros(40)]])  # fmt: skip
     web = WebGraph(pos, np.c_[k, k + 40])
     assert np.median(thread_lengths(web)) == pytest.approx(20.0)
-    assert auto_resolution(web) == pytest.approx(AUTO_SPACING * 0.4)
+    assert auto_resolution(web) == pytest.approx(AUTO_SPACING * 0.8)
     # the default tangle is crowded: the spacing rule binds and the scan-like form
     # resolves it; the tent keeps the thread-length rule
     tangle = build("tangle", seed=0)
     assert auto_resolution(tangle) < 0.25 * np.median(thread_lengths(tangle))
     tent = build("tent", small("tent"), seed=0)
     assert np.isclose(auto_resolution(tent), 0.5 * np.median(thread_lengths(tent)))
+    # near-duplicate threads (1e-6 apart) refine by at most AUTO_MAX_REFINE
+    twin = WebGraph(np.concatenate([pos, pos + [0, 1e-6, 0]]),
+                    np.concatenate([web.edges, web.edges + 80]))  # fmt: skip
+    assert auto_resolution(twin) == pytest.approx(0.5 * 20.0 / AUTO_MAX_REFINE)
+
+
+def test_resample_refuses_too_many_segments():
+    from araneus.builders.resample import resample
+
+    web = build("orb", seed=0)
+    total = web.edge_lengths.sum()
+    with pytest.raises(InputError, match=r"resolution 0\.001 would cut .* segments"):
+        resample(web, 0.001, max_segments=int(total / 0.01))
+    with pytest.raises(InputError, match=r"\(auto\) would cut"):
+        resample(web, "auto", max_segments=10)
+    assert resample(web, 1.0, max_segments=int(total) + 1).n_nodes > web.n_nodes
 
 
 @pytest.mark.parametrize("family", ["orb", "tent", "tangle"])

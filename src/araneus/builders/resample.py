@@ -46,6 +46,9 @@ AUTO_FRACTION = 0.5
 #: is the smaller.
 AUTO_SPACING = 2.0
 AUTO_SPACING_QUANTILE = 0.05
+#: The spacing rule refines the thread-length rule by at most this factor, so that a few
+#: near-duplicate threads (e.g. doubled draglines traced apart) cannot make segments tiny.
+AUTO_MAX_REFINE = 8.0
 
 #: Defaults of :func:`resample` (also used by the builders' scan-like form).
 DEFAULT_SEGMENT_CV = 0.6
@@ -191,7 +194,8 @@ def auto_resolution(web: WebGraph) -> float:
 
     :data:`AUTO_FRACTION` x its median thread length, but no more than
     :data:`AUTO_SPACING` x the :data:`AUTO_SPACING_QUANTILE` quantile of its thread spacing
-    (:func:`thread_spacing`), so that the segments resolve neighbouring threads.
+    (:func:`thread_spacing`), so that the segments resolve neighbouring threads; and no less
+    than 1 / :data:`AUTO_MAX_REFINE` of the thread-length rule.
     """
     lengths = thread_lengths(web)
     lengths = lengths[lengths > 0]
@@ -199,8 +203,8 @@ def auto_resolution(web: WebGraph) -> float:
         raise InputError("cannot choose a resolution for a web without edges of positive length")
     r = AUTO_FRACTION * float(np.median(lengths))
     gap = float(np.quantile(thread_spacing(web), AUTO_SPACING_QUANTILE, method="lower"))
-    if math.isfinite(gap) and gap > 0:
-        r = min(r, AUTO_SPACING * gap)
+    if math.isfinite(gap):
+        r = max(min(r, AUTO_SPACING * gap), r / AUTO_MAX_REFINE)
     return r
 
 
@@ -221,6 +225,7 @@ def resample(
     jitter: float = DEFAULT_JITTER,
     sag: float = DEFAULT_SAG,
     seed: int = 0,
+    max_segments: int | None = None,
 ) -> WebGraph:
     """Scan-like form of ``web``: threads subdivided into jittered, sagging polylines.
 
@@ -245,6 +250,9 @@ def resample(
         the thread types (:func:`araneus.builders.shaping.edge_force_density`).
     seed
         Random seed (same seed, same web).
+    max_segments
+        If given, raise :class:`InputError` (before any work) when the web's thread length
+        over the resolution exceeds it, for a resolution given or chosen by ``"auto"``.
 
     Returns
     -------
@@ -263,6 +271,13 @@ def resample(
     if res == 0 or web.n_edges == 0:
         return web
     r = auto_resolution(web) if res == "auto" else float(res)
+    total = float(web.edge_lengths.sum())
+    if max_segments is not None and total / r > max_segments:
+        raise InputError(
+            f"resolution {r:.4g}{' (auto)' if res == 'auto' else ''} would cut the web's "
+            f"{total:.4g} length units of thread into about {total / r:,.0f} segments "
+            f"(limit {max_segments:,}); use a coarser resolution"
+        )
     rng = np.random.default_rng(seed)
     length = web.edge_lengths
     n_piece = np.where(length >= _MIN_SPLIT * r, np.maximum(np.rint(length / r), 1), 1)
@@ -367,6 +382,7 @@ __all__ = [
     "DEFAULT_SEGMENT_CV",
     "AUTO_SPACING",
     "AUTO_SPACING_QUANTILE",
+    "AUTO_MAX_REFINE",
     "auto_resolution",
     "parse_resolution",
     "resample",

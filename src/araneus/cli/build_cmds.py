@@ -99,7 +99,6 @@ def register(app: typer.Typer) -> None:
         """  # fmt: skip
         from ..builders.resample import parse_resolution
         from ..builders.resample import resample as resample_web
-        from ..errors import InputError
         from ..io import format_for, read_web, write_web
         from . import _args as A
 
@@ -108,15 +107,8 @@ def register(app: typer.Typer) -> None:
         A.out_file(dst, "OUT", inputs=[src])
         format_for(dst, to, "write")  # fail before the work on a bad output name
         web = read_web(src, format)
-        if isinstance(res, float) and res > 0:
-            segs = float(web.edge_lengths.sum()) / res
-            if segs > MAX_SEGMENTS:
-                raise InputError(
-                    f"--resolution {res:g} would cut the web's {web.edge_lengths.sum():.4g} "
-                    f"length units of thread into about {segs:,.0f} segments (limit "
-                    f"{MAX_SEGMENTS:,}); use a coarser resolution"
-                )
-        out = resample_web(web, res, segment_cv=segment_cv, jitter=jitter, sag=sag, seed=seed)
+        out = resample_web(web, res, segment_cv=segment_cv, jitter=jitter, sag=sag, seed=seed,
+                           max_segments=MAX_SEGMENTS)  # fmt: skip
         write_web(out, dst, to)
         r = out.meta.get("resample", {}).get("resolution", 0.0)
         typer.echo(
